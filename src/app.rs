@@ -1,0 +1,123 @@
+//! One run, end to end: load trust, probe every endpoint, diagnose, build the report, write it.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use chrono::Utc;
+
+use crate::clock;
+use crate::config::{DnsConfig, OutputTarget, ProxyRequest, RunConfig};
+use crate::diagnose;
+use crate::probe::{Prober, resolve::Resolver};
+use crate::report::{self, BuildInput, ConfigInfo, Node, ProbeSetInfo, Report, TrustInfo};
+use crate::trust::{TrustError, TrustStores};
+
+/// Why a run could not produce a report (exit 3).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Trust(#[from] TrustError),
+    #[error(transparent)]
+    Write(#[from] report::WriteError),
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(std::io::Error),
+    #[error("cannot print the report: {0}")]
+    Stdout(std::io::Error),
+}
+
+fn os_description() -> String {
+    let base = format!("{} {}", std::env::consts::OS, std::env::consts::ARCH);
+    #[cfg(target_os = "linux")]
+    {
+        if let Ok(text) = std::fs::read_to_string("/etc/os-release") {
+            if let Some(name) = text.lines().find_map(|l| l.strip_prefix("PRETTY_NAME=")) {
+                return format!("{base} ({})", name.trim_matches('"'));
+            }
+        }
+    }
+    base
+}
+
+/// The node's identity and local time.
+pub fn node_info() -> Node {
+    let now = chrono::Local::now();
+    Node {
+        hostname: gethostname::gethostname().to_string_lossy().into_owned(),
+        os: os_description(),
+        local_time: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+        timezone: iana_time_zone::get_timezone().unwrap_or_else(|_| now.format("UTC%:z").to_string()),
+    }
+}
+
+/// Probe, diagnose and build the report (no output written).
+pub async fn probe(cfg: &RunConfig) -> Result<Report, RunError> {
+    let started_at = Utc::now();
+    let node = node_info();
+    let stores = TrustStores::load(&cfg.public_roots, &cfg.system_roots)?;
+    let resolver = Resolver::new(&cfg.dns, cfg.stage_timeout);
+    let config = ConfigInfo {
+        cloud: cfg.cloud.clone(),
+        probe_set: ProbeSetInfo {
+            name: cfg.probe_set.name.clone(),
+            version: cfg.probe_set.version.clone(),
+            sha256: cfg.probe_set.sha256.clone(),
+            source: cfg.probe_set.source.clone(),
+            uncovered: cfg.probe_set.uncovered.clone(),
+        },
+        dns_servers: resolver.servers.clone(),
+        dns_source: match cfg.dns {
+            DnsConfig::System => "system".into(),
+            DnsConfig::Servers(_) => "flag".into(),
+        },
+        proxy: match &cfg.proxy {
+            ProxyRequest::Explicit(_) | ProxyRequest::FromEnvironment | ProxyRequest::Disabled => None,
+        },
+        trust: TrustInfo { public: stores.public.summary.clone(), system: stores.system.summary.clone() },
+        timeout_ms: u64::try_from(cfg.stage_timeout.as_millis()).unwrap_or(u64::MAX),
+        ntp_servers: cfg.ntp_servers.clone(),
+        lang: cfg.lang.code().into(),
+    };
+    let prober = Arc::new(Prober { resolver, stores, timeout: cfg.stage_timeout });
+    let observations = prober.probe_all(&cfg.probe_set.endpoints, cfg.concurrency).await;
+    let clock = clock::estimate(observations.iter().filter_map(clock::http_date_source).collect());
+    let mut findings: Vec<_> = observations.iter().flat_map(|o| diagnose::endpoint_findings(o, cfg.lang)).collect();
+    findings.extend(diagnose::clock_findings(&clock, cfg.lang));
+    Ok(report::build(BuildInput {
+        run_id: uuid::Uuid::new_v4().to_string(),
+        started_at,
+        finished_at: Utc::now(),
+        interrupted: false,
+        node,
+        config,
+        clock,
+        observations: &observations,
+        findings,
+    }))
+}
+
+/// Run, write the report and the summary; returns the exit code.
+pub fn run(cfg: RunConfig) -> Result<u8, RunError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(RunError::Runtime)?;
+    let report = runtime.block_on(probe(&cfg))?;
+    // Let lingering connections and resolver tasks go without waiting for them.
+    runtime.shutdown_background();
+    let mut json = serde_json::to_vec_pretty(&report).unwrap_or_default();
+    json.push(b'\n');
+    let (location, to_stdout) = match &cfg.out {
+        OutputTarget::Stdout => ("standard output".to_string(), true),
+        OutputTarget::File(p) => (p.display().to_string(), false),
+        OutputTarget::Default => {
+            let p = report::default_file_name(&report.node.hostname, Utc::now());
+            (p.display().to_string(), false)
+        }
+    };
+    let summary = report::summary::render(&report, &location);
+    if to_stdout {
+        std::io::stdout().write_all(&json).map_err(RunError::Stdout)?;
+        eprint!("{summary}");
+    } else {
+        report::write_atomic(std::path::Path::new(&location), &json)?;
+        print!("{summary}");
+    }
+    Ok(report.summary.exit_code)
+}

@@ -1,0 +1,394 @@
+//! Probe sets: which endpoints a run probes. Data in `probes/<cloud>.toml`, embedded at build
+//! time, replaceable with `--probes FILE`, validated at load with errors naming file, line and column.
+
+mod target;
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub use target::{Host, Target, TargetError};
+
+/// What an endpoint is for; decides the portal code a failure maps to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Login,
+    Registration,
+    Usage,
+    Graph,
+    Marketplace,
+    Diagnostics,
+    Custom,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Login => "login",
+            Role::Registration => "registration",
+            Role::Usage => "usage",
+            Role::Graph => "graph",
+            Role::Marketplace => "marketplace",
+            Role::Diagnostics => "diagnostics",
+            Role::Custom => "custom",
+        }
+    }
+}
+
+/// The clouds with a built-in probe set.
+pub const CLOUDS: [&str; 3] = ["AzureCloud", "AzureUSGovernment", "AzureChinaCloud"];
+
+const BUILTIN: [(&str, &str); 3] = [
+    ("AzureCloud", include_str!("../../probes/AzureCloud.toml")),
+    (
+        "AzureUSGovernment",
+        include_str!("../../probes/AzureUSGovernment.toml"),
+    ),
+    (
+        "AzureChinaCloud",
+        include_str!("../../probes/AzureChinaCloud.toml"),
+    ),
+];
+
+/// One endpoint to probe.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointSpec {
+    pub name: String,
+    pub role: Role,
+    pub target: Target,
+    /// HTTP statuses that prove the path (a 401/403/404 from the real service does).
+    pub reachable: Reachable,
+    /// Issuer common names the real service's chain comes from.
+    pub expected_issuers: Vec<String>,
+    /// A failure is an error when required, a warning otherwise.
+    pub required: bool,
+    /// A public endpoint resolving to a private address is a finding (Private Link, sinkhole).
+    pub public: bool,
+    /// The wildcard this concrete host stands for (`*.trafficmanager.net`), when only a wildcard is published.
+    pub represents: Option<String>,
+    pub note: Option<String>,
+}
+
+/// The statuses that count as reachable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reachable {
+    /// Any status below 500.
+    AnyBelow500,
+    Listed(Vec<u16>),
+}
+
+impl Reachable {
+    pub fn accepts(&self, status: u16) -> bool {
+        match self {
+            Reachable::AnyBelow500 => (100..500).contains(&status),
+            Reachable::Listed(list) => list.contains(&status),
+        }
+    }
+}
+
+/// A loaded, validated probe set.
+#[derive(Debug, Clone)]
+pub struct ProbeSet {
+    pub name: String,
+    pub version: String,
+    /// `builtin:<cloud>` or the file path.
+    pub source: String,
+    /// SHA-256 of the probe set's bytes, hex.
+    pub sha256: String,
+    pub description: Option<String>,
+    /// Published wildcard destinations this set cannot probe (no concrete host is published).
+    pub uncovered: Vec<String>,
+    pub endpoints: Vec<Arc<EndpointSpec>>,
+}
+
+/// Why a probe set was refused. Display names the file, line and column.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("cannot read probe file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{file}:{line}:{column}: {message}")]
+    Invalid {
+        file: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{file}: {message}")]
+    InvalidNoPosition { file: String, message: String },
+    #[error("unknown cloud `{0}` (built-in: AzureCloud, AzureUSGovernment, AzureChinaCloud)")]
+    UnknownCloud(String),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProbeFile {
+    name: Option<String>,
+    version: Option<String>,
+    description: Option<String>,
+    #[serde(default)]
+    uncovered: Vec<String>,
+    #[serde(default, rename = "endpoint")]
+    endpoints: Vec<EndpointEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EndpointEntry {
+    name: toml::Spanned<String>,
+    role: Role,
+    url: Target,
+    reachable: Option<toml::Spanned<Vec<u16>>>,
+    #[serde(default)]
+    expected_issuers: Vec<String>,
+    #[serde(default = "yes")]
+    required: bool,
+    public: Option<bool>,
+    represents: Option<String>,
+    note: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// 1-based line and column of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rfind('\n').map_or(before.chars().count(), |nl| {
+        before[nl + 1..].chars().count()
+    }) + 1;
+    (line, column)
+}
+
+impl ProbeSet {
+    /// The built-in probe set of a cloud.
+    pub fn builtin(cloud: &str) -> Result<ProbeSet, CatalogError> {
+        let (name, text) = BUILTIN
+            .iter()
+            .find(|(c, _)| c.eq_ignore_ascii_case(cloud))
+            .ok_or_else(|| CatalogError::UnknownCloud(cloud.into()))?;
+        Self::parse(text, &format!("builtin:{name}"), name)
+    }
+
+    /// A probe file from disk (`--probes FILE`).
+    pub fn load(path: &Path) -> Result<ProbeSet, CatalogError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| CatalogError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        let stem = path.file_stem().map_or_else(
+            || "custom".to_string(),
+            |s| s.to_string_lossy().into_owned(),
+        );
+        Self::parse(&text, &shown, &stem)
+    }
+
+    /// Parse and validate a probe set; `file` names it in errors, `default_name` is used when it has none.
+    pub fn parse(text: &str, file: &str, default_name: &str) -> Result<ProbeSet, CatalogError> {
+        let at = |offset: usize, message: String| {
+            let (line, column) = line_col(text, offset);
+            CatalogError::Invalid {
+                file: file.into(),
+                line,
+                column,
+                message,
+            }
+        };
+        let parsed: ProbeFile = toml::from_str(text).map_err(|e| match e.span() {
+            Some(span) => at(span.start, e.message().trim().to_string()),
+            None => CatalogError::InvalidNoPosition {
+                file: file.into(),
+                message: e.message().trim().to_string(),
+            },
+        })?;
+        let mut seen = HashSet::new();
+        let mut endpoints = Vec::with_capacity(parsed.endpoints.len());
+        for e in parsed.endpoints {
+            let name_span = e.name.span();
+            let name = e.name.into_inner();
+            if name.trim().is_empty() {
+                return Err(at(name_span.start, "endpoint name is empty".into()));
+            }
+            if !seen.insert(name.clone()) {
+                return Err(at(
+                    name_span.start,
+                    format!("duplicate endpoint name `{name}`"),
+                ));
+            }
+            let reachable = match e.reachable {
+                None => Reachable::AnyBelow500,
+                Some(list) => {
+                    let span = list.span();
+                    let list = list.into_inner();
+                    if let Some(bad) = list.iter().find(|s| !(100..=599).contains(*s)) {
+                        return Err(at(
+                            span.start,
+                            format!("`{bad}` is not an HTTP status (100-599)"),
+                        ));
+                    }
+                    if !e.url.is_https() {
+                        return Err(at(
+                            span.start,
+                            "`reachable` applies only to https:// endpoints".into(),
+                        ));
+                    }
+                    Reachable::Listed(list)
+                }
+            };
+            endpoints.push(Arc::new(EndpointSpec {
+                name,
+                public: e.public.unwrap_or(e.role != Role::Custom),
+                role: e.role,
+                target: e.url,
+                reachable,
+                expected_issuers: e.expected_issuers,
+                required: e.required,
+                represents: e.represents,
+                note: e.note,
+            }));
+        }
+        Ok(ProbeSet {
+            name: parsed.name.unwrap_or_else(|| default_name.to_string()),
+            version: parsed.version.unwrap_or_else(|| "unversioned".into()),
+            source: file.into(),
+            sha256: hex::encode(Sha256::digest(text.as_bytes())),
+            description: parsed.description,
+            uncovered: parsed.uncovered,
+            endpoints,
+        })
+    }
+
+    /// Add an ad-hoc `--endpoint` target (role custom, required, not assumed public).
+    pub fn add_adhoc(&mut self, target: Target) {
+        let base = target.to_string();
+        let mut name = base.clone();
+        let mut n = 2;
+        while self.endpoints.iter().any(|e| e.name == name) {
+            name = format!("{base}#{n}");
+            n += 1;
+        }
+        self.endpoints.push(Arc::new(EndpointSpec {
+            name,
+            role: Role::Custom,
+            target,
+            reachable: Reachable::AnyBelow500,
+            expected_issuers: Vec::new(),
+            required: true,
+            public: false,
+            represents: None,
+            note: Some("added with --endpoint".into()),
+        }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_sets_load_and_hold_the_contract_endpoints() {
+        for cloud in CLOUDS {
+            let set = ProbeSet::builtin(cloud).unwrap();
+            assert_eq!(set.name, cloud);
+            assert!(
+                set.endpoints.iter().any(|e| e.role == Role::Login),
+                "{cloud} has a login endpoint"
+            );
+            assert!(
+                set.endpoints.iter().any(|e| e.role == Role::Registration),
+                "{cloud}"
+            );
+            assert!(
+                set.endpoints.iter().any(|e| e.role == Role::Usage) || !set.uncovered.is_empty(),
+                "{cloud}: usage is probed or the gap is stated"
+            );
+            assert!(
+                set.endpoints.iter().any(|e| e.role == Role::Graph),
+                "{cloud}"
+            );
+        }
+        let azure = ProbeSet::builtin("AzureCloud").unwrap();
+        let host = |h: &str| {
+            azure
+                .endpoints
+                .iter()
+                .find(|e| e.target.host().bare() == h)
+                .map(|e| e.role)
+        };
+        assert_eq!(host("login.microsoftonline.com"), Some(Role::Login));
+        assert_eq!(host("management.azure.com"), Some(Role::Registration));
+        let usage: Vec<_> = azure
+            .endpoints
+            .iter()
+            .filter(|e| e.role == Role::Usage)
+            .collect();
+        assert!(
+            usage
+                .iter()
+                .all(|e| e.represents.as_deref().is_some_and(|w| w.starts_with("*.")))
+        );
+    }
+
+    #[test]
+    fn empty_file_is_a_valid_empty_set() {
+        let set = ProbeSet::parse("", "empty.toml", "empty").unwrap();
+        assert!(set.endpoints.is_empty());
+        assert_eq!(set.name, "empty");
+    }
+
+    #[test]
+    fn errors_name_file_line_and_column() {
+        let text = "name = \"x\"\n\n[[endpoint]]\nname = \"a\"\nrole = \"login\"\nurl = \"ftp://a.example\"\n";
+        let err = ProbeSet::parse(text, "bad.toml", "x")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("bad.toml:6:7: "), "{err}");
+        assert!(err.contains("ftp"), "{err}");
+
+        let text = "[[endpoint]]\nname = \"a\"\nrole = \"pilot\"\nurl = \"https://a.example\"\n";
+        let err = ProbeSet::parse(text, "bad.toml", "x")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("bad.toml:3:8: "), "{err}");
+
+        let dup = "[[endpoint]]\nname = \"a\"\nrole = \"usage\"\nurl = \"https://a.example\"\n\
+                   [[endpoint]]\nname = \"a\"\nrole = \"usage\"\nurl = \"https://b.example\"\n";
+        let err = ProbeSet::parse(dup, "dup.toml", "x")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("dup.toml:6:8: duplicate endpoint name"),
+            "{err}"
+        );
+
+        let unknown =
+            "[[endpoint]]\nname = \"a\"\nrole = \"usage\"\nurl = \"https://a.example\"\nport = 1\n";
+        let err = ProbeSet::parse(unknown, "u.toml", "x")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("u.toml:5:1: "), "{err}");
+    }
+
+    #[test]
+    fn adhoc_targets_are_custom_and_unique() {
+        let mut set = ProbeSet::parse("", "e.toml", "e").unwrap();
+        set.add_adhoc(Target::parse("tcp://10.1.1.1:5985").unwrap());
+        set.add_adhoc(Target::parse("tcp://10.1.1.1:5985").unwrap());
+        assert_eq!(set.endpoints[1].name, "tcp://10.1.1.1:5985#2");
+        assert!(
+            set.endpoints
+                .iter()
+                .all(|e| e.role == Role::Custom && !e.public)
+        );
+    }
+}

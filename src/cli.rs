@@ -1,0 +1,166 @@
+//! Command-line arguments (names are a contract: shared/DESIGN.md) → validated [`RunConfig`].
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::catalog::{CatalogError, ProbeSet, Target};
+use crate::config::{
+    DEFAULT_CONCURRENCY, DnsConfig, Lang, OutputTarget, ProxyRequest, RunConfig, TrustSource,
+};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "azs-netprobe",
+    version,
+    about = "Probe and diagnose Azure Stack Hub's connections to Entra ID, registration and usage endpoints",
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// `run` is the default subcommand: its options may be given without it.
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// More logs on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Probe every endpoint and write the report (the default).
+    Run(RunArgs),
+    /// List the built-in probe sets and their endpoints.
+    Probes,
+    /// Print the report's JSON Schema.
+    Schema,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct RunArgs {
+    /// The cloud the stamp is registered to.
+    #[arg(long, value_parser = ["AzureCloud", "AzureUSGovernment", "AzureChinaCloud"], ignore_case = true)]
+    pub cloud: Option<String>,
+    /// A probe file (TOML) that replaces the built-in set.
+    #[arg(long, value_name = "FILE")]
+    pub probes: Option<PathBuf>,
+    /// Add a target: https://host[:port][/path] or tcp://host:port (repeatable).
+    #[arg(long = "endpoint", value_name = "URL", value_parser = parse_target)]
+    pub endpoints: Vec<Target>,
+    /// Query these DNS servers instead of the OS configuration (repeatable).
+    #[arg(long = "dns-server", value_name = "IP[:PORT]", value_parser = parse_dns_server)]
+    pub dns_servers: Vec<SocketAddr>,
+    /// Send HTTPS through this proxy: http://[user:pass@]host:port.
+    #[arg(long, value_name = "URL", conflicts_with = "no_proxy")]
+    pub proxy: Option<String>,
+    /// Connect directly, ignoring HTTPS_PROXY.
+    #[arg(long)]
+    pub no_proxy: bool,
+    /// NTP servers to measure the clock against (repeatable).
+    #[arg(long = "ntp-server", value_name = "HOST[:PORT]")]
+    pub ntp_servers: Vec<String>,
+    /// PEM file replacing the built-in public trust anchors (webpki-roots).
+    #[arg(long, value_name = "PEM")]
+    pub public_roots: Option<PathBuf>,
+    /// PEM file replacing the OS trust store.
+    #[arg(long, value_name = "PEM")]
+    pub system_roots: Option<PathBuf>,
+    /// Bound of each stage (DNS, connect, TLS, HTTP), e.g. 3s, 500ms.
+    #[arg(long, value_name = "DURATION", value_parser = parse_timeout)]
+    pub timeout: Option<Duration>,
+    /// Where to write the report (`-` for standard output).
+    #[arg(long, value_name = "FILE|-")]
+    pub out: Option<String>,
+    /// Language of remediation text.
+    #[arg(long, value_enum)]
+    pub lang: Option<Lang>,
+    /// Most endpoints probed at once.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub concurrency: Option<u16>,
+}
+
+fn parse_target(s: &str) -> Result<Target, String> {
+    Target::parse(s).map_err(|e| e.to_string())
+}
+
+fn parse_dns_server(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, 53));
+    }
+    s.parse::<SocketAddr>().map_err(|_| format!("`{s}` is not IP or IP:PORT (IPv6 with a port: [::1]:53)"))
+}
+
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("`{s}`: {e} (examples: 3s, 500ms, 1m)"))?;
+    if d.is_zero() {
+        return Err("the timeout must be more than zero".into());
+    }
+    Ok(d)
+}
+
+impl RunArgs {
+    /// Validate into a run configuration: loads the probe set (errors name file, line, column).
+    pub fn into_config(self) -> Result<RunConfig, CatalogError> {
+        let cloud = self.cloud.unwrap_or_else(|| "AzureCloud".into());
+        let mut probe_set = match &self.probes {
+            Some(path) => ProbeSet::load(path)?,
+            None => ProbeSet::builtin(&cloud)?,
+        };
+        // The canonical spelling of the cloud name.
+        let cloud = crate::catalog::CLOUDS.iter().find(|c| c.eq_ignore_ascii_case(&cloud)).map_or(cloud, |c| c.to_string());
+        for target in self.endpoints {
+            probe_set.add_adhoc(target);
+        }
+        let proxy = match (self.proxy, self.no_proxy) {
+            (Some(url), _) => ProxyRequest::Explicit(url),
+            (None, true) => ProxyRequest::Disabled,
+            (None, false) => ProxyRequest::FromEnvironment,
+        };
+        let out = match self.out.as_deref() {
+            None => OutputTarget::Default,
+            Some("-") => OutputTarget::Stdout,
+            Some(p) => OutputTarget::File(PathBuf::from(p)),
+        };
+        let trust = |p: Option<PathBuf>| p.map_or(TrustSource::Builtin, TrustSource::File);
+        Ok(RunConfig {
+            cloud,
+            probe_set,
+            dns: if self.dns_servers.is_empty() { DnsConfig::System } else { DnsConfig::Servers(self.dns_servers) },
+            proxy,
+            ntp_servers: self.ntp_servers,
+            public_roots: trust(self.public_roots),
+            system_roots: trust(self.system_roots),
+            stage_timeout: self.timeout.unwrap_or(crate::config::DEFAULT_TIMEOUT),
+            out,
+            lang: self.lang.unwrap_or_default(),
+            concurrency: self.concurrency.map_or(DEFAULT_CONCURRENCY, usize::from),
+        })
+    }
+}
+
+/// The `probes` listing.
+pub fn probes_listing() -> Result<String, CatalogError> {
+    use std::fmt::Write;
+    let mut out = String::new();
+    for cloud in crate::catalog::CLOUDS {
+        let set = ProbeSet::builtin(cloud)?;
+        let _ = writeln!(out, "{} (version {}, sha256 {})", set.name, set.version, &set.sha256[..16]);
+        if let Some(d) = &set.description {
+            let _ = writeln!(out, "  {d}");
+        }
+        for e in &set.endpoints {
+            let req = if e.required { "required" } else { "optional" };
+            let rep = e.represents.as_deref().map(|w| format!(" [stands for {w}]")).unwrap_or_default();
+            let _ = writeln!(out, "  {:<22} {:<13} {:<9} {}{rep}", e.name, e.role.as_str(), req, e.target);
+        }
+        for u in &set.uncovered {
+            let _ = writeln!(out, "  not probed: {u}");
+        }
+        out.push('\n');
+    }
+    Ok(out)
+}

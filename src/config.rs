@@ -1,0 +1,92 @@
+//! The validated configuration of one run: what `cli` produces and the engine consumes.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::catalog::ProbeSet;
+
+/// Language of remediation text and of the human summary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Lang {
+    #[default]
+    En,
+    Fr,
+    Zh,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Fr => "fr",
+            Lang::Zh => "zh",
+        }
+    }
+}
+
+/// Where the DNS stage sends its queries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DnsConfig {
+    /// The operating system's resolver configuration (/etc/resolv.conf, the Windows registry).
+    System,
+    /// Explicit servers from `--dns-server`, in order.
+    Servers(Vec<SocketAddr>),
+}
+
+/// The proxy setting requested on the command line.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ProxyRequest {
+    /// No flag: honour HTTPS_PROXY / NO_PROXY from the environment.
+    #[default]
+    FromEnvironment,
+    /// `--proxy URL`.
+    Explicit(String),
+    /// `--no-proxy`: connect directly whatever the environment says.
+    Disabled,
+}
+
+/// Where a trust store comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrustSource {
+    /// The built-in anchors (webpki-roots for public, the OS store for system).
+    Builtin,
+    /// A PEM file that replaces the built-in anchors.
+    File(PathBuf),
+}
+
+/// Where the report goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputTarget {
+    /// `azs-netprobe-<hostname>-<UTC timestamp>.json` in the working directory.
+    Default,
+    /// `--out -`.
+    Stdout,
+    /// `--out FILE`.
+    File(PathBuf),
+}
+
+/// Everything a run needs, validated.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// The cloud named with `--cloud` (AzureCloud by default).
+    pub cloud: String,
+    /// The probe set to run (built-in or `--probes FILE`), with `--endpoint` targets added.
+    pub probe_set: ProbeSet,
+    pub dns: DnsConfig,
+    pub proxy: ProxyRequest,
+    pub ntp_servers: Vec<String>,
+    pub public_roots: TrustSource,
+    pub system_roots: TrustSource,
+    /// Bound of each stage (DNS, each TCP connect, TLS handshake, HTTP response head).
+    pub stage_timeout: Duration,
+    pub out: OutputTarget,
+    pub lang: Lang,
+    /// Most endpoints probed at once.
+    pub concurrency: usize,
+}
+
+/// The default per-stage timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The default bound on endpoints probed at once.
+pub const DEFAULT_CONCURRENCY: usize = 64;

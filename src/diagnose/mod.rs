@@ -1,0 +1,403 @@
+//! Observations → findings → portal codes. No I/O here: everything decided from what the
+//! stages recorded, so every finding can be reproduced from the report's evidence.
+
+pub mod codes;
+pub mod remediation;
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+pub use codes::{Code, Severity, UsageError, usage_error};
+pub use remediation::Remediation;
+
+use crate::catalog::Role;
+use crate::clock::{ClockEstimate, ClockVerdict};
+use crate::config::Lang;
+use crate::probe::{DnsStatus, EndpointObservation, HttpStatus, TcpStatus, TlsStatus};
+use crate::trust::TrustVerdict;
+
+/// What one observation means, for whom, and what to do about it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Finding {
+    pub code: Code,
+    pub severity: Severity,
+    /// The endpoint's name, or null for node-wide findings (clock).
+    pub endpoint: Option<String>,
+    /// The portal code this would surface as.
+    pub usage_error: Option<UsageError>,
+    pub message: String,
+    /// The observations the finding rests on.
+    pub evidence: Map<String, Value>,
+    pub remediation: Remediation,
+}
+
+struct Ctx<'a> {
+    obs: &'a EndpointObservation,
+    lang: Lang,
+    out: Vec<Finding>,
+}
+
+impl Ctx<'_> {
+    fn failure_severity(&self) -> Severity {
+        if self.obs.spec.required { Severity::Error } else { Severity::Warning }
+    }
+
+    fn push(&mut self, code: Code, severity: Severity, message: String, evidence: Map<String, Value>) {
+        let spec = &self.obs.spec;
+        let mut vars: BTreeMap<String, String> = BTreeMap::new();
+        vars.insert("host".into(), spec.target.host().bare());
+        vars.insert("port".into(), spec.target.port().to_string());
+        vars.insert("endpoint".into(), spec.name.clone());
+        if let Some(s) = &self.obs.dns.server {
+            vars.insert("servers".into(), s.clone());
+        }
+        if !self.obs.dns.addresses.is_empty() {
+            let a: Vec<String> = self.obs.dns.addresses.iter().map(|a| a.to_string()).collect();
+            vars.insert("addresses".into(), a.join(", "));
+        }
+        for (k, v) in &evidence {
+            if let Value::String(s) = v {
+                vars.entry(k.clone()).or_insert_with(|| s.clone());
+            } else if let Value::Number(n) = v {
+                vars.entry(k.clone()).or_insert_with(|| n.to_string());
+            }
+        }
+        self.out.push(Finding {
+            code,
+            severity,
+            endpoint: Some(spec.name.clone()),
+            usage_error: usage_error(code, spec.role == Role::Login),
+            message,
+            evidence,
+            remediation: remediation::remediation(code, self.lang, &vars),
+        });
+    }
+}
+
+fn obj(pairs: &[(&str, Value)]) -> Map<String, Value> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+}
+
+/// Loopback, private (RFC 1918, ULA), link-local, CGNAT or unspecified.
+pub fn is_private(ip: &IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || (o[0] == 100 && (64..128).contains(&o[1]))
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (s[0] & 0xfe00) == 0xfc00
+                || (s[0] & 0xffc0) == 0xfe80
+                || v6.to_ipv4_mapped().is_some_and(|v4| is_private(&IpAddr::V4(v4)))
+        }
+    }
+}
+
+fn dns_findings(c: &mut Ctx<'_>) {
+    let dns = &c.obs.dns;
+    let host = c.obs.spec.target.host().bare();
+    let code = match dns.status {
+        DnsStatus::Ok | DnsStatus::NotNeeded => None,
+        DnsStatus::Nxdomain => Some(Code::DnsNameNotFound),
+        DnsStatus::Servfail | DnsStatus::Refused | DnsStatus::Error => Some(Code::DnsServerFailure),
+        DnsStatus::Timeout => Some(Code::DnsTimeout),
+        DnsStatus::NoAddresses => Some(Code::DnsNoAddresses),
+    };
+    let evidence = obj(&[
+        ("host", json!(host)),
+        ("dns_status", json!(dns.status)),
+        ("servers", json!(dns.server)),
+        ("error", json!(dns.error)),
+        ("duration_ms", json!(dns.duration_ms)),
+    ]);
+    if let Some(code) = code {
+        let what = match dns.status {
+            DnsStatus::Nxdomain => "does not exist (NXDOMAIN)".to_string(),
+            DnsStatus::Servfail => "could not be resolved: the server answered SERVFAIL".into(),
+            DnsStatus::Refused => "could not be resolved: the server REFUSED the query".into(),
+            DnsStatus::Timeout => format!("got no DNS answer within {} ms", dns.duration_ms),
+            DnsStatus::NoAddresses => "has no A or AAAA record".into(),
+            _ => format!("could not be resolved: {}", dns.error.as_deref().unwrap_or("unknown error")),
+        };
+        let servers = dns.server.as_deref().unwrap_or("no DNS server configured");
+        let sev = c.failure_severity();
+        c.push(code, sev, format!("{host} {what} (DNS servers: {servers})"), evidence);
+        return;
+    }
+    if c.obs.spec.public && dns.status == DnsStatus::Ok {
+        let private: Vec<String> = dns.addresses.iter().filter(|a| is_private(a)).map(|a| a.to_string()).collect();
+        if !private.is_empty() {
+            let mut ev = evidence;
+            ev.insert("private_addresses".into(), json!(private));
+            ev.insert("cnames".into(), json!(dns.cnames));
+            c.push(
+                Code::DnsPrivateAddress,
+                Severity::Warning,
+                format!("{host} is a public endpoint but resolves to {}", private.join(", ")),
+                ev,
+            );
+        }
+    }
+}
+
+fn tcp_findings(c: &mut Ctx<'_>) -> bool {
+    let tcp = &c.obs.tcp;
+    let failed: Vec<_> = tcp.iter().filter(|a| a.status != TcpStatus::Ok).collect();
+    let Some(first) = failed.first() else {
+        return !tcp.is_empty();
+    };
+    let connected = failed.len() < tcp.len();
+    let code = match first.status {
+        TcpStatus::Refused => Code::TcpConnectionRefused,
+        TcpStatus::Timeout => Code::TcpConnectTimeout,
+        TcpStatus::Unreachable | TcpStatus::Error => Code::TcpUnreachable,
+        TcpStatus::Reset => Code::TcpConnectionReset,
+        TcpStatus::Ok => return true,
+    };
+    let attempts: Vec<Value> = tcp
+        .iter()
+        .map(|a| json!({"address": a.address.to_string(), "status": a.status, "duration_ms": a.duration_ms, "error": a.error}))
+        .collect();
+    let host = c.obs.spec.target.host().bare();
+    let port = c.obs.spec.target.port();
+    let what = match first.status {
+        TcpStatus::Refused => "refused",
+        TcpStatus::Timeout => "timed out",
+        TcpStatus::Reset => "reset",
+        _ => "unreachable",
+    };
+    let (severity, message) = if connected {
+        (
+            Severity::Warning,
+            format!(
+                "{} of {} addresses of {host} failed on TCP {port} ({what} first: {}); the node may pick a failing one",
+                failed.len(),
+                tcp.len(),
+                first.address
+            ),
+        )
+    } else {
+        let addrs: Vec<String> = failed.iter().map(|a| a.address.to_string()).collect();
+        (c.failure_severity(), format!("TCP connection to {host} port {port} {what} ({})", addrs.join(", ")))
+    };
+    c.push(code, severity, message, obj(&[("host", json!(host)), ("port", json!(port)), ("attempts", json!(attempts))]));
+    connected
+}
+
+fn tls_findings(c: &mut Ctx<'_>) -> bool {
+    let Some(tls) = c.obs.tls.clone() else {
+        return false;
+    };
+    let host = c.obs.spec.target.host().bare();
+    let leaf = tls.chain.first();
+    let issuer = leaf.and_then(|l| l.issuer_cn.clone().or(Some(l.issuer.clone())));
+    let mut evidence = obj(&[
+        ("host", json!(host)),
+        ("address", json!(tls.address.map(|a| a.to_string()))),
+        ("sni", json!(tls.sni)),
+        ("tls_status", json!(tls.status)),
+        ("error", json!(tls.error)),
+        ("alert", json!(tls.alert)),
+        ("duration_ms", json!(tls.duration_ms)),
+    ]);
+    if let Some(i) = &issuer {
+        evidence.insert("issuer".into(), json!(i));
+    }
+    let sev = c.failure_severity();
+    match tls.status {
+        TlsStatus::Ok => {}
+        TlsStatus::NotAttempted => return false,
+        TlsStatus::Timeout => {
+            c.push(
+                Code::TlsHandshakeTimeout,
+                sev,
+                format!("TLS handshake with {host} did not complete within {} ms", tls.duration_ms),
+                evidence,
+            );
+            return false;
+        }
+        TlsStatus::Reset => {
+            c.push(
+                Code::TcpConnectionReset,
+                sev,
+                format!(
+                    "the connection to {host} was reset during the TLS handshake (after the ClientHello with SNI {})",
+                    tls.sni.as_deref().unwrap_or("none")
+                ),
+                evidence,
+            );
+            return false;
+        }
+        TlsStatus::HandshakeFailed => {
+            let detail = tls.error.clone().unwrap_or_default();
+            c.push(Code::TlsHandshakeFailed, sev, format!("TLS handshake with {host} failed: {detail}"), evidence);
+            return false;
+        }
+    }
+    if let Some(trust) = &tls.trust {
+        evidence.insert("trust_public".into(), json!(trust.public));
+        evidence.insert("trust_system".into(), json!(trust.system));
+        evidence.insert("public_detail".into(), json!(trust.public_detail));
+        evidence.insert("system_detail".into(), json!(trust.system_detail));
+        if let Some(l) = leaf {
+            evidence.insert("leaf_sha256".into(), json!(l.sha256));
+            evidence.insert("leaf_sans".into(), json!(l.sans));
+        }
+        // The store that decides for the usage bridge is the node's own; the public anchors
+        // tell what the real service would present. Either failing is a certificate problem.
+        let failing = if !trust.public.is_trusted() {
+            Some(("public", trust.public))
+        } else if !trust.system.is_trusted() {
+            Some(("system", trust.system))
+        } else {
+            None
+        };
+        if let Some((store, verdict)) = failing {
+            let code = match verdict {
+                TrustVerdict::Expired => Code::TlsCertificateExpired,
+                TrustVerdict::NotYetValid => Code::TlsCertificateNotYetValid,
+                TrustVerdict::NameMismatch => Code::TlsNameMismatch,
+                _ => Code::TlsUntrustedRoot,
+            };
+            let by = match store {
+                "public" => "the public trust anchors",
+                _ => "this node's OS trust store",
+            };
+            let other = if store == "public" {
+                format!("; the OS store says {}", trust.system.as_str())
+            } else {
+                String::new()
+            };
+            let issuer_text = issuer.as_deref().unwrap_or("unknown");
+            c.push(
+                code,
+                sev,
+                format!(
+                    "the certificate chain presented by {host} fails verification against {by}: {} (issuer: {issuer_text}){other}",
+                    verdict.as_str()
+                ),
+                evidence,
+            );
+        }
+    }
+    true
+}
+
+fn http_findings(c: &mut Ctx<'_>) {
+    let Some(http) = c.obs.http.clone() else {
+        return;
+    };
+    let host = c.obs.spec.target.host().bare();
+    let evidence = obj(&[
+        ("host", json!(host)),
+        ("http_status", json!(http.status)),
+        ("status_code", json!(http.status_code)),
+        ("server", json!(http.server)),
+        ("via", json!(http.via)),
+        ("error", json!(http.error)),
+        ("duration_ms", json!(http.duration_ms)),
+    ]);
+    let sev = c.failure_severity();
+    match http.status {
+        HttpStatus::NotAttempted => {}
+        HttpStatus::Timeout => {
+            c.push(Code::HttpTimeout, sev, format!("{host} sent no response head within {} ms", http.duration_ms), evidence)
+        }
+        HttpStatus::Error => c.push(
+            Code::HttpProtocolError,
+            sev,
+            http.error.clone().unwrap_or_else(|| format!("{host} sent no valid HTTP response")),
+            evidence,
+        ),
+        HttpStatus::Ok => {
+            let code = http.status_code.unwrap_or(0);
+            if !c.obs.spec.reachable.accepts(code) {
+                let server = http.server.as_deref().map(|s| format!(" (Server: {s})")).unwrap_or_default();
+                c.push(
+                    Code::HttpUnexpectedStatus,
+                    sev,
+                    format!("{host} answered HTTP {code}{server}, not a status that proves the service path"),
+                    evidence,
+                );
+            }
+        }
+    }
+}
+
+/// Findings of one endpoint, in stage order.
+pub fn endpoint_findings(obs: &EndpointObservation, lang: Lang) -> Vec<Finding> {
+    let mut c = Ctx { obs, lang, out: Vec::new() };
+    dns_findings(&mut c);
+    if tcp_findings(&mut c) && tls_findings(&mut c) {
+        http_findings(&mut c);
+    }
+    c.out
+}
+
+/// Node-wide clock findings.
+pub fn clock_findings(clock: &ClockEstimate, lang: Lang) -> Vec<Finding> {
+    let mut vars = BTreeMap::new();
+    if let Some(o) = clock.offset_seconds {
+        vars.insert("offset".to_string(), format!("{o:+.1}"));
+    }
+    let evidence = obj(&[
+        ("offset_seconds", json!(clock.offset_seconds)),
+        ("uncertainty_seconds", json!(clock.uncertainty_seconds)),
+        ("sources", json!(clock.sources.len())),
+    ]);
+    let offset = clock.offset_seconds.unwrap_or(0.0);
+    let unc = clock.uncertainty_seconds.unwrap_or(0.0);
+    let (code, severity, message) = match clock.verdict {
+        ClockVerdict::Ok => return Vec::new(),
+        ClockVerdict::Error => (
+            Code::ClockSkew,
+            Severity::Error,
+            format!("the node's clock is {offset:+.1} s (± {unc:.1} s) off the reference time: beyond the 300 s token tolerance"),
+        ),
+        ClockVerdict::Warning => (
+            Code::ClockDrift,
+            Severity::Warning,
+            format!("the node's clock is {offset:+.1} s (± {unc:.1} s) off the reference time"),
+        ),
+        ClockVerdict::Unknown => (
+            Code::ClockUnverified,
+            Severity::Warning,
+            "no time source answered: the node's clock could not be checked".to_string(),
+        ),
+    };
+    vec![Finding {
+        code,
+        severity,
+        endpoint: None,
+        usage_error: usage_error(code, false),
+        message,
+        evidence,
+        remediation: remediation::remediation(code, lang, &vars),
+    }]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_ranges() {
+        for ip in ["10.1.2.3", "172.16.0.1", "192.168.1.1", "127.0.0.1", "169.254.1.1", "100.64.0.1", "::1", "fd00::1", "fe80::1"] {
+            assert!(is_private(&ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["20.190.128.1", "8.8.8.8", "2603:1030::1", "100.128.0.1"] {
+            assert!(!is_private(&ip.parse().unwrap()), "{ip}");
+        }
+    }
+}

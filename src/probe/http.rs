@@ -1,0 +1,102 @@
+//! HTTP stage: one HTTP/1.1 GET over the TLS stream; the response head parsed with httparse,
+//! read with a cap so a hostile server cannot make the probe hold unbounded memory.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use super::{HttpObservation, HttpStatus, ms};
+
+/// Most bytes read while waiting for the end of the response head.
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+const MAX_HEADERS: usize = 100;
+
+/// Send `GET path` with `Host: authority` and read the response head within `timeout`.
+pub async fn get<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    authority: &str,
+    path: &str,
+    timeout: Duration,
+) -> HttpObservation {
+    let start = Instant::now();
+    let sent_at = SystemTime::now();
+    let mut obs = HttpObservation::not_attempted();
+    obs.status = HttpStatus::Error;
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: {}/{}\r\nAccept: */*\r\nConnection: close\r\n\r\n",
+        crate::TOOL_NAME,
+        crate::TOOL_VERSION
+    );
+    let exchange = async {
+        stream
+            .write_all(request.as_bytes())
+            .await
+            .map_err(|e| format!("send the request to {authority}: {e}"))?;
+        stream
+            .flush()
+            .await
+            .map_err(|e| format!("send the request to {authority}: {e}"))?;
+        let mut buf = Vec::with_capacity(4096);
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = stream
+                .read(&mut chunk)
+                .await
+                .map_err(|e| format!("read the response from {authority}: {e}"))?;
+            if n == 0 {
+                return Err(format!(
+                    "{authority} closed the connection after {} bytes, before a complete response head",
+                    buf.len()
+                ));
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            let mut resp = httparse::Response::new(&mut headers);
+            match resp.parse(&buf) {
+                Ok(httparse::Status::Complete(_)) => {
+                    let header = |name: &str| {
+                        resp.headers
+                            .iter()
+                            .find(|h| h.name.eq_ignore_ascii_case(name))
+                            .map(|h| String::from_utf8_lossy(h.value).into_owned())
+                    };
+                    return Ok((
+                        resp.code.unwrap_or(0),
+                        header("date"),
+                        header("server"),
+                        header("via"),
+                    ));
+                }
+                Ok(httparse::Status::Partial) if buf.len() >= MAX_HEAD_BYTES => {
+                    return Err(format!(
+                        "{authority} sent {} bytes without ending the response head",
+                        buf.len()
+                    ));
+                }
+                Ok(httparse::Status::Partial) => {}
+                Err(e) => return Err(format!("{authority} sent a malformed HTTP response: {e}")),
+            }
+        }
+    };
+    match tokio::time::timeout(timeout, exchange).await {
+        Err(_) => {
+            obs.status = HttpStatus::Timeout;
+            obs.error = Some(format!(
+                "no complete response head from {authority} within {} ms",
+                timeout.as_millis()
+            ));
+        }
+        Ok(Err(e)) => obs.error = Some(e),
+        Ok(Ok((code, date, server, via))) => {
+            obs.status = HttpStatus::Ok;
+            obs.status_code = Some(code);
+            obs.date = date;
+            obs.server = server;
+            obs.via = via;
+        }
+    }
+    obs.duration_ms = ms(start.elapsed());
+    obs.sent_at = Some(sent_at);
+    obs.received_at = Some(SystemTime::now());
+    obs
+}

@@ -1,0 +1,274 @@
+//! The probe stages (resolve → connect → TLS → HTTP) and the per-endpoint pipeline.
+//! Stages record what they observed, with timings; they never decide verdicts.
+
+pub mod connect;
+pub mod http;
+pub mod resolve;
+pub mod tls;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
+
+use crate::catalog::{EndpointSpec, Host, Target};
+use crate::trust::chain::CertFacts;
+use crate::trust::{TrustStores, TrustVerdict};
+
+pub(crate) fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DnsStatus {
+    Ok,
+    Nxdomain,
+    Servfail,
+    Refused,
+    Timeout,
+    NoAddresses,
+    Error,
+    /// The host is an IP literal: nothing to resolve.
+    NotNeeded,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsObservation {
+    pub status: DnsStatus,
+    pub server: Option<String>,
+    pub duration_ms: u64,
+    pub addresses: Vec<IpAddr>,
+    pub cnames: Vec<String>,
+    pub error: Option<String>,
+}
+
+impl DnsObservation {
+    pub fn failed(
+        status: DnsStatus,
+        server: Option<String>,
+        duration_ms: u64,
+        error: String,
+    ) -> Self {
+        DnsObservation {
+            status,
+            server,
+            duration_ms,
+            addresses: Vec::new(),
+            cnames: Vec::new(),
+            error: Some(error),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TcpStatus {
+    Ok,
+    Refused,
+    Timeout,
+    Unreachable,
+    Reset,
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcpAttempt {
+    pub address: SocketAddr,
+    pub status: TcpStatus,
+    pub duration_ms: u64,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TlsStatus {
+    Ok,
+    HandshakeFailed,
+    Timeout,
+    Reset,
+    NotAttempted,
+}
+
+/// Both stores' verdicts on the presented chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustObservation {
+    pub public: TrustVerdict,
+    pub system: TrustVerdict,
+    pub public_detail: Option<String>,
+    pub system_detail: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsObservation {
+    pub status: TlsStatus,
+    pub duration_ms: u64,
+    pub address: Option<SocketAddr>,
+    pub version: Option<String>,
+    pub cipher_suite: Option<String>,
+    pub alpn: Option<String>,
+    pub sni: Option<String>,
+    /// The presented chain, leaf first (recorded even when the handshake failed later).
+    pub chain: Vec<CertFacts>,
+    pub trust: Option<TrustObservation>,
+    /// A TLS alert the server sent, e.g. `ProtocolVersion`.
+    pub alert: Option<String>,
+    pub error: Option<String>,
+}
+
+impl TlsObservation {
+    pub fn not_attempted() -> Self {
+        TlsObservation {
+            status: TlsStatus::NotAttempted,
+            duration_ms: 0,
+            address: None,
+            version: None,
+            cipher_suite: None,
+            alpn: None,
+            sni: None,
+            chain: Vec::new(),
+            trust: None,
+            alert: None,
+            error: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HttpStatus {
+    Ok,
+    Timeout,
+    Error,
+    NotAttempted,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpObservation {
+    pub status: HttpStatus,
+    pub status_code: Option<u16>,
+    pub duration_ms: u64,
+    pub date: Option<String>,
+    pub server: Option<String>,
+    pub via: Option<String>,
+    pub error: Option<String>,
+    /// When the request was sent and the response head received (node clock), for HTTP Date.
+    pub sent_at: Option<SystemTime>,
+    pub received_at: Option<SystemTime>,
+}
+
+impl HttpObservation {
+    pub fn not_attempted() -> Self {
+        HttpObservation {
+            status: HttpStatus::NotAttempted,
+            status_code: None,
+            duration_ms: 0,
+            date: None,
+            server: None,
+            via: None,
+            error: None,
+            sent_at: None,
+            received_at: None,
+        }
+    }
+}
+
+/// Everything seen for one endpoint.
+#[derive(Debug, Clone)]
+pub struct EndpointObservation {
+    pub spec: Arc<EndpointSpec>,
+    pub dns: DnsObservation,
+    pub tcp: Vec<TcpAttempt>,
+    /// None for tcp:// targets.
+    pub tls: Option<TlsObservation>,
+    pub http: Option<HttpObservation>,
+}
+
+/// Shared state of one run's probes.
+pub struct Prober {
+    pub resolver: resolve::Resolver,
+    pub stores: TrustStores,
+    pub timeout: Duration,
+}
+
+impl Prober {
+    /// Probe one endpoint through every stage it needs.
+    pub async fn probe(&self, spec: Arc<EndpointSpec>) -> EndpointObservation {
+        let host = spec.target.host().clone();
+        let port = spec.target.port();
+        let dns = match &host {
+            Host::Ip(ip) => DnsObservation {
+                status: DnsStatus::NotNeeded,
+                server: None,
+                duration_ms: 0,
+                addresses: vec![*ip],
+                cnames: Vec::new(),
+                error: None,
+            },
+            Host::Name(name) => self.resolver.resolve(name).await,
+        };
+        let https = spec.target.is_https();
+        let mut obs = EndpointObservation {
+            spec: spec.clone(),
+            dns,
+            tcp: Vec::new(),
+            tls: https.then(TlsObservation::not_attempted),
+            http: https.then(HttpObservation::not_attempted),
+        };
+        let addrs: Vec<SocketAddr> = obs
+            .dns
+            .addresses
+            .iter()
+            .map(|ip| SocketAddr::new(*ip, port))
+            .collect();
+        if addrs.is_empty() {
+            return obs;
+        }
+        let (attempts, chosen) = connect::connect_all(&addrs, self.timeout).await;
+        obs.tcp = attempts;
+        let (Some((addr, stream)), Target::Https { path, .. }) = (chosen, &spec.target) else {
+            return obs;
+        };
+        let (mut tls_obs, tls_stream) =
+            tls::handshake(&self.stores, stream, &host.bare(), self.timeout).await;
+        tls_obs.address = Some(addr);
+        obs.tls = Some(tls_obs);
+        if let Some(mut tls_stream) = tls_stream {
+            let authority = if port == 443 {
+                host.to_string()
+            } else {
+                format!("{host}:{port}")
+            };
+            obs.http = Some(http::get(&mut tls_stream, &authority, path, self.timeout).await);
+        }
+        obs
+    }
+
+    /// Probe every endpoint concurrently (at most `concurrency` at once); results in input order.
+    pub async fn probe_all(
+        self: &Arc<Self>,
+        endpoints: &[Arc<EndpointSpec>],
+        concurrency: usize,
+    ) -> Vec<EndpointObservation> {
+        let limit = Arc::new(Semaphore::new(concurrency.max(1)));
+        let mut set = tokio::task::JoinSet::new();
+        for (i, spec) in endpoints.iter().enumerate() {
+            let (me, limit, spec) = (self.clone(), limit.clone(), spec.clone());
+            set.spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                (i, me.probe(spec).await)
+            });
+        }
+        let mut out: Vec<Option<EndpointObservation>> = vec![None; endpoints.len()];
+        while let Some(joined) = set.join_next().await {
+            match joined {
+                Ok((i, obs)) => out[i] = Some(obs),
+                Err(e) => tracing::error!("a probe task failed: {e}"),
+            }
+        }
+        out.into_iter().flatten().collect()
+    }
+}

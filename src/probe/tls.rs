@@ -1,0 +1,110 @@
+//! TLS stage: rustls handshake with SNI and the recording verifier.
+
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rustls::ClientConfig;
+use rustls_pki_types::ServerName;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+
+use super::{TlsObservation, TlsStatus, TrustObservation, ms};
+use crate::trust::{TrustStores, chain};
+
+/// Handshake over `stream` for `host` (SNI is sent for names, not for IP literals).
+pub async fn handshake(
+    stores: &TrustStores,
+    stream: TcpStream,
+    host: &str,
+    timeout: Duration,
+) -> (TlsObservation, Option<TlsStream<TcpStream>>) {
+    let start = Instant::now();
+    let mut obs = TlsObservation::not_attempted();
+    let server_name = match ServerName::try_from(host.to_string()) {
+        Ok(n) => n,
+        Err(e) => {
+            obs.status = TlsStatus::HandshakeFailed;
+            obs.error = Some(format!("`{host}` is not a valid TLS server name: {e}"));
+            return (obs, None);
+        }
+    };
+    if matches!(server_name, ServerName::DnsName(_)) {
+        obs.sni = Some(host.to_string());
+    }
+    let recorder = stores.recorder();
+    let config = match ClientConfig::builder_with_provider(stores.provider.clone())
+        .with_safe_default_protocol_versions()
+    {
+        Ok(b) => {
+            let mut c = b
+                .dangerous()
+                .with_custom_certificate_verifier(recorder.clone())
+                .with_no_client_auth();
+            c.alpn_protocols = vec![b"http/1.1".to_vec()];
+            c
+        }
+        Err(e) => {
+            obs.status = TlsStatus::HandshakeFailed;
+            obs.error = Some(format!("TLS configuration: {e}"));
+            return (obs, None);
+        }
+    };
+    let peer = stream.peer_addr().ok();
+    let connector = TlsConnector::from(Arc::new(config));
+    let result = tokio::time::timeout(timeout, connector.connect(server_name, stream)).await;
+    obs.duration_ms = ms(start.elapsed());
+    if let Some(rec) = recorder.take() {
+        obs.chain = rec.chain.iter().map(|c| chain::facts(c)).collect();
+        obs.trust = Some(TrustObservation {
+            public: rec.public,
+            system: rec.system,
+            public_detail: rec.public_detail,
+            system_detail: rec.system_detail,
+        });
+    }
+    let at = peer.map_or_else(|| host.to_string(), |p| p.to_string());
+    match result {
+        Err(_) => {
+            obs.status = TlsStatus::Timeout;
+            obs.error = Some(format!(
+                "TLS handshake with {at}: no answer within {} ms",
+                timeout.as_millis()
+            ));
+            (obs, None)
+        }
+        Ok(Err(e)) => {
+            obs.status = classify(&e);
+            if let Some(rustls::Error::AlertReceived(alert)) =
+                e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>())
+            {
+                obs.alert = Some(format!("{alert:?}"));
+            }
+            obs.error = Some(format!("TLS handshake with {at}: {e}"));
+            (obs, None)
+        }
+        Ok(Ok(tls)) => {
+            let conn = tls.get_ref().1;
+            obs.status = TlsStatus::Ok;
+            obs.version = conn
+                .protocol_version()
+                .map(|v| format!("{v:?}").replace("TLSv1_", "TLS 1."));
+            obs.cipher_suite = conn
+                .negotiated_cipher_suite()
+                .map(|s| format!("{:?}", s.suite()));
+            obs.alpn = conn
+                .alpn_protocol()
+                .map(|p| String::from_utf8_lossy(p).into_owned());
+            (obs, Some(tls))
+        }
+    }
+}
+
+fn classify(e: &io::Error) -> TlsStatus {
+    match e.kind() {
+        io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => TlsStatus::Reset,
+        io::ErrorKind::TimedOut => TlsStatus::Timeout,
+        _ => TlsStatus::HandshakeFailed,
+    }
+}

@@ -1,0 +1,166 @@
+//! Observations and findings → report DTOs.
+
+use chrono::{DateTime, Utc};
+
+use super::*;
+use crate::diagnose::Severity;
+use crate::probe::{DnsObservation, EndpointObservation, HttpObservation, TlsObservation};
+
+/// Everything a report is made of.
+pub struct BuildInput<'a> {
+    pub run_id: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub interrupted: bool,
+    pub node: Node,
+    pub config: ConfigInfo,
+    pub clock: ClockEstimate,
+    pub observations: &'a [EndpointObservation],
+    pub findings: Vec<Finding>,
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn dns(d: &DnsObservation) -> DnsReport {
+    DnsReport {
+        status: d.status,
+        server: d.server.clone(),
+        duration_ms: d.duration_ms,
+        addresses: d.addresses.iter().map(|a| a.to_string()).collect(),
+        cnames: d.cnames.clone(),
+        error: d.error.clone(),
+    }
+}
+
+fn tls(t: &TlsObservation) -> TlsReport {
+    TlsReport {
+        status: t.status,
+        duration_ms: t.duration_ms,
+        address: t.address.map(|a| a.to_string()),
+        version: t.version.clone(),
+        cipher_suite: t.cipher_suite.clone(),
+        alpn: t.alpn.clone(),
+        sni: t.sni.clone(),
+        chain: t.chain.clone(),
+        trust: t.trust.as_ref().map(|tr| TrustReport {
+            public: tr.public,
+            system: tr.system,
+            public_detail: tr.public_detail.clone(),
+            system_detail: tr.system_detail.clone(),
+        }),
+        interception: None,
+        alert: t.alert.clone(),
+        error: t.error.clone(),
+    }
+}
+
+fn http(h: &HttpObservation) -> HttpReport {
+    HttpReport {
+        status: h.status,
+        status_code: h.status_code,
+        duration_ms: h.duration_ms,
+        date: h.date.clone(),
+        server: h.server.clone(),
+        via: h.via.clone(),
+        error: h.error.clone(),
+    }
+}
+
+/// The last stage reached and how it ended.
+fn stage(o: &EndpointObservation) -> String {
+    use crate::probe::{DnsStatus, HttpStatus, TcpStatus, TlsStatus};
+    let label = |v: serde_json::Value| v.as_str().unwrap_or("?").to_string();
+    if !matches!(o.dns.status, DnsStatus::Ok | DnsStatus::NotNeeded) {
+        return format!("dns: {}", label(serde_json::json!(o.dns.status)));
+    }
+    let Some(ok) = o.tcp.iter().find(|a| a.status == TcpStatus::Ok) else {
+        let first = o.tcp.first().map_or("not attempted".to_string(), |a| label(serde_json::json!(a.status)));
+        return format!("tcp: {first}");
+    };
+    let _ = ok;
+    match (&o.tls, &o.http) {
+        (None, _) => "tcp: ok".into(),
+        (Some(t), _) if t.status != TlsStatus::Ok => format!("tls: {}", label(serde_json::json!(t.status))),
+        (Some(_), Some(h)) if h.status == HttpStatus::Ok => format!("http: {}", h.status_code.unwrap_or(0)),
+        (Some(_), Some(h)) => format!("http: {}", label(serde_json::json!(h.status))),
+        (Some(_), None) => "tls: ok".into(),
+    }
+}
+
+fn worst(findings: &[Finding], endpoint: Option<&str>) -> Option<Severity> {
+    findings.iter().filter(|f| endpoint.is_none() || f.endpoint.as_deref() == endpoint).map(|f| f.severity).max()
+}
+
+/// Assemble the report.
+pub fn build(input: BuildInput<'_>) -> Report {
+    let findings = input.findings;
+    let endpoints = input
+        .observations
+        .iter()
+        .map(|o| {
+            let spec = &o.spec;
+            let verdict = match worst(&findings, Some(&spec.name)) {
+                Some(Severity::Error) => EndpointVerdict::Error,
+                Some(Severity::Warning) => EndpointVerdict::Warning,
+                Some(Severity::Info) | None => EndpointVerdict::Ok,
+            };
+            EndpointReport {
+                name: spec.name.clone(),
+                role: spec.role,
+                url: spec.target.to_string(),
+                host: spec.target.host().bare(),
+                port: spec.target.port(),
+                required: spec.required,
+                represents: spec.represents.clone(),
+                note: spec.note.clone(),
+                verdict,
+                stage: stage(o),
+                dns: dns(&o.dns),
+                tcp: o
+                    .tcp
+                    .iter()
+                    .map(|a| TcpReport {
+                        address: a.address.to_string(),
+                        status: a.status,
+                        duration_ms: a.duration_ms,
+                        error: a.error.clone(),
+                    })
+                    .collect(),
+                proxy: None,
+                tls: o.tls.as_ref().map(tls),
+                http: o.http.as_ref().map(http),
+            }
+        })
+        .collect();
+    let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
+    let counts = Counts { error: count(Severity::Error), warning: count(Severity::Warning), info: count(Severity::Info) };
+    let (verdict, exit_code) = match worst(&findings, None) {
+        Some(Severity::Error) => (Verdict::Error, 2),
+        Some(Severity::Warning) => (Verdict::Warning, 1),
+        _ => (Verdict::Ok, 0),
+    };
+    let mut usage_errors: Vec<UsageError> =
+        findings.iter().filter(|f| f.severity == Severity::Error).filter_map(|f| f.usage_error).collect();
+    usage_errors.sort();
+    usage_errors.dedup();
+    let duration_ms = u64::try_from((input.finished_at - input.started_at).num_milliseconds()).unwrap_or(0);
+    Report {
+        schema_version: SCHEMA_VERSION.into(),
+        tool: Tool { name: crate::TOOL_NAME.into(), version: crate::TOOL_VERSION.into() },
+        run: RunInfo {
+            id: input.run_id,
+            started_at: rfc3339(input.started_at),
+            finished_at: rfc3339(input.finished_at),
+            duration_ms,
+            interrupted: input.interrupted,
+        },
+        node: input.node,
+        config: input.config,
+        clock: input.clock,
+        endpoints,
+        findings,
+        summary: Summary { verdict, exit_code, usage_errors, counts },
+    }
+}

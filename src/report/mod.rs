@@ -1,0 +1,243 @@
+//! The report: serde types (schema_version "1"; field names are the contract of
+//! shared/DESIGN.md), built from observations and findings; written atomically; summarised.
+
+mod build;
+pub mod summary;
+mod write;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub use build::{BuildInput, build};
+pub use write::{WriteError, default_file_name, write_atomic};
+
+use crate::catalog::Role;
+use crate::clock::ClockEstimate;
+use crate::diagnose::{Finding, UsageError};
+use crate::probe::{DnsStatus, HttpStatus, TcpStatus, TlsStatus};
+use crate::trust::chain::CertFacts;
+use crate::trust::{StoreSummary, TrustVerdict};
+
+pub const SCHEMA_VERSION: &str = "1";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Report {
+    pub schema_version: String,
+    pub tool: Tool,
+    pub run: RunInfo,
+    pub node: Node,
+    pub config: ConfigInfo,
+    pub clock: ClockEstimate,
+    pub endpoints: Vec<EndpointReport>,
+    pub findings: Vec<Finding>,
+    pub summary: Summary,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RunInfo {
+    /// A random UUID identifying this run.
+    pub id: String,
+    /// RFC 3339, UTC.
+    pub started_at: String,
+    pub finished_at: String,
+    pub duration_ms: u64,
+    /// The run was stopped (Ctrl-C, SIGTERM) before every endpoint finished.
+    pub interrupted: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Node {
+    pub hostname: String,
+    /// Operating system and architecture, e.g. `linux x86_64 (Debian GNU/Linux 12)`.
+    pub os: String,
+    /// The node's local time when the run started, RFC 3339 with its UTC offset.
+    pub local_time: String,
+    /// IANA time zone name when known, else the UTC offset.
+    pub timezone: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ConfigInfo {
+    pub cloud: String,
+    pub probe_set: ProbeSetInfo,
+    /// The DNS servers queries went to (`host:port`).
+    pub dns_servers: Vec<String>,
+    /// `system` (the OS configuration) or `flag` (--dns-server).
+    pub dns_source: String,
+    /// The proxy used (credentials redacted), or null for direct connections.
+    pub proxy: Option<ProxyInfo>,
+    pub trust: TrustInfo,
+    /// The bound of each stage, in milliseconds.
+    pub timeout_ms: u64,
+    pub ntp_servers: Vec<String>,
+    pub lang: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ProbeSetInfo {
+    pub name: String,
+    pub version: String,
+    pub sha256: String,
+    /// `builtin:<cloud>` or the path of the --probes file.
+    pub source: String,
+    /// Published destinations the set cannot probe (only a wildcard is published).
+    pub uncovered: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ProxyInfo {
+    /// The proxy URL with any credentials replaced by `***`.
+    pub url: String,
+    /// `flag` (--proxy) or `env` (HTTPS_PROXY / https_proxy).
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TrustInfo {
+    pub public: StoreSummary,
+    pub system: StoreSummary,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EndpointVerdict {
+    Ok,
+    Warning,
+    Error,
+    Skipped,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct EndpointReport {
+    pub name: String,
+    pub role: Role,
+    pub url: String,
+    pub host: String,
+    pub port: u16,
+    pub required: bool,
+    /// The published wildcard this concrete host stands for, if any.
+    pub represents: Option<String>,
+    pub note: Option<String>,
+    pub verdict: EndpointVerdict,
+    /// The last stage reached and its outcome, e.g. `dns: nxdomain`, `http: 200`.
+    pub stage: String,
+    pub dns: DnsReport,
+    pub tcp: Vec<TcpReport>,
+    pub proxy: Option<ProxyHop>,
+    /// Null for tcp:// endpoints.
+    pub tls: Option<TlsReport>,
+    /// Null for tcp:// endpoints.
+    pub http: Option<HttpReport>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct DnsReport {
+    pub status: DnsStatus,
+    pub server: Option<String>,
+    pub duration_ms: u64,
+    pub addresses: Vec<String>,
+    pub cnames: Vec<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TcpReport {
+    pub address: String,
+    pub status: TcpStatus,
+    pub duration_ms: u64,
+    pub error: Option<String>,
+}
+
+/// The proxy hop of an endpoint's connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ProxyHop {
+    pub url: String,
+    pub status: String,
+    pub http_status: Option<u16>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TlsReport {
+    pub status: TlsStatus,
+    pub duration_ms: u64,
+    /// The address the handshake ran over.
+    pub address: Option<String>,
+    pub version: Option<String>,
+    pub cipher_suite: Option<String>,
+    pub alpn: Option<String>,
+    pub sni: Option<String>,
+    /// The presented chain, leaf first.
+    pub chain: Vec<CertFacts>,
+    /// Each store's verdict on the chain; null when no certificate was seen.
+    pub trust: Option<TrustReport>,
+    pub interception: Option<Interception>,
+    pub alert: Option<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TrustReport {
+    pub public: TrustVerdict,
+    pub system: TrustVerdict,
+    pub public_detail: Option<String>,
+    pub system_detail: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Interception {
+    pub detected: bool,
+    pub product: Option<String>,
+    pub issuer: Option<String>,
+    pub trusted_by_system: bool,
+    pub evidence: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct HttpReport {
+    pub status: HttpStatus,
+    pub status_code: Option<u16>,
+    pub duration_ms: u64,
+    pub date: Option<String>,
+    pub server: Option<String>,
+    pub via: Option<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Ok,
+    Warning,
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Summary {
+    pub verdict: Verdict,
+    /// The process exit code: 0 ok, 1 warnings only, 2 at least one error.
+    pub exit_code: u8,
+    /// The portal codes this node's errors would surface as.
+    pub usage_errors: Vec<UsageError>,
+    pub counts: Counts,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Counts {
+    pub error: usize,
+    pub warning: usize,
+    pub info: usize,
+}
+
+/// The report's JSON Schema, pretty-printed (what `azs-netprobe schema` prints).
+pub fn schema_json() -> String {
+    let schema = schemars::schema_for!(Report);
+    let mut s = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    s.push('\n');
+    s
+}

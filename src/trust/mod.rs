@@ -1,0 +1,259 @@
+//! Trust: the two root stores (public anchors and the OS store), the recording verifier that
+//! keeps every presented chain with both verdicts, and chain facts read with x509-parser.
+
+pub mod chain;
+mod verifier;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::RootCertStore;
+use rustls::client::WebPkiServerVerifier;
+use rustls::crypto::CryptoProvider;
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::config::TrustSource;
+
+pub use verifier::{Recorded, RecordingVerifier};
+
+/// The verdict of one store on one presented chain: `trusted`, or the reason it is not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TrustVerdict {
+    Trusted,
+    UnknownIssuer,
+    Expired,
+    NotYetValid,
+    NameMismatch,
+    BadSignature,
+    UnsupportedSignature,
+    Revoked,
+    InvalidPurpose,
+    BadEncoding,
+    /// The store holds no anchors (an empty or unreadable OS store).
+    NoTrustAnchors,
+    /// The server presented no certificate.
+    NoCertificate,
+    Other,
+}
+
+impl TrustVerdict {
+    pub fn is_trusted(self) -> bool {
+        self == TrustVerdict::Trusted
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrustVerdict::Trusted => "trusted",
+            TrustVerdict::UnknownIssuer => "unknown_issuer",
+            TrustVerdict::Expired => "expired",
+            TrustVerdict::NotYetValid => "not_yet_valid",
+            TrustVerdict::NameMismatch => "name_mismatch",
+            TrustVerdict::BadSignature => "bad_signature",
+            TrustVerdict::UnsupportedSignature => "unsupported_signature",
+            TrustVerdict::Revoked => "revoked",
+            TrustVerdict::InvalidPurpose => "invalid_purpose",
+            TrustVerdict::BadEncoding => "bad_encoding",
+            TrustVerdict::NoTrustAnchors => "no_trust_anchors",
+            TrustVerdict::NoCertificate => "no_certificate",
+            TrustVerdict::Other => "other",
+        }
+    }
+
+    /// Classify a verification error from rustls/webpki.
+    pub fn from_error(e: &rustls::Error) -> TrustVerdict {
+        use rustls::CertificateError as C;
+        match e {
+            rustls::Error::InvalidCertificate(c) => match c {
+                C::UnknownIssuer => TrustVerdict::UnknownIssuer,
+                C::Expired | C::ExpiredContext { .. } => TrustVerdict::Expired,
+                C::NotValidYet | C::NotValidYetContext { .. } => TrustVerdict::NotYetValid,
+                C::NotValidForName | C::NotValidForNameContext { .. } => TrustVerdict::NameMismatch,
+                C::BadSignature => TrustVerdict::BadSignature,
+                C::UnsupportedSignatureAlgorithmContext { .. }
+                | C::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
+                    TrustVerdict::UnsupportedSignature
+                }
+                C::Revoked => TrustVerdict::Revoked,
+                C::InvalidPurpose | C::InvalidPurposeContext { .. } => TrustVerdict::InvalidPurpose,
+                C::BadEncoding => TrustVerdict::BadEncoding,
+                #[allow(deprecated)]
+                C::UnsupportedSignatureAlgorithm => TrustVerdict::UnsupportedSignature,
+                _ => TrustVerdict::Other,
+            },
+            _ => TrustVerdict::Other,
+        }
+    }
+}
+
+/// What a loaded store is, for the report's `config.trust`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct StoreSummary {
+    /// `webpki-roots`, `os`, or `file`.
+    pub source: String,
+    /// The PEM file, when `--public-roots` / `--system-roots` replaced the built-in anchors.
+    pub path: Option<String>,
+    /// Trust anchors loaded.
+    pub anchors: usize,
+    /// Certificates of the store that could not be loaded, and why.
+    pub errors: Vec<String>,
+}
+
+/// One loaded store: its summary and a verifier (none when it has no anchors).
+#[derive(Debug, Clone)]
+pub struct Store {
+    pub summary: StoreSummary,
+    pub verifier: Option<Arc<WebPkiServerVerifier>>,
+}
+
+/// Both stores and the crypto provider every TLS connection uses.
+#[derive(Debug, Clone)]
+pub struct TrustStores {
+    pub public: Store,
+    pub system: Store,
+    pub provider: Arc<CryptoProvider>,
+}
+
+/// Why a store could not be loaded (exit 3: the run cannot be trusted to mean anything).
+#[derive(Debug, thiserror::Error)]
+pub enum TrustError {
+    #[error("cannot read trust anchors from {path}: {reason}")]
+    Pem { path: String, reason: String },
+    #[error("{path} holds no certificate (expected PEM `-----BEGIN CERTIFICATE-----` blocks)")]
+    Empty { path: String },
+    #[error("no certificate in {path} could be used as a trust anchor: {reason}")]
+    Unusable { path: String, reason: String },
+}
+
+/// The one crypto provider of this tool (ring).
+pub fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn load_pem(path: &Path) -> Result<Vec<CertificateDer<'static>>, TrustError> {
+    let shown = path.display().to_string();
+    let iter = CertificateDer::pem_file_iter(path).map_err(|e| TrustError::Pem {
+        path: shown.clone(),
+        reason: e.to_string(),
+    })?;
+    let certs = iter
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| TrustError::Pem {
+            path: shown.clone(),
+            reason: e.to_string(),
+        })?;
+    if certs.is_empty() {
+        return Err(TrustError::Empty { path: shown });
+    }
+    Ok(certs)
+}
+
+fn build_store(
+    certs: Vec<CertificateDer<'static>>,
+    mut summary: StoreSummary,
+    provider: &Arc<CryptoProvider>,
+) -> Result<Store, TrustError> {
+    let mut roots = RootCertStore::empty();
+    let (added, ignored) = roots.add_parsable_certificates(certs);
+    if ignored > 0 {
+        summary.errors.push(format!(
+            "{ignored} certificate(s) could not be parsed as trust anchors"
+        ));
+    }
+    summary.anchors = added;
+    if added == 0 {
+        if let Some(path) = &summary.path {
+            return Err(TrustError::Unusable {
+                path: path.clone(),
+                reason: summary.errors.join("; "),
+            });
+        }
+        return Ok(Store {
+            summary,
+            verifier: None,
+        });
+    }
+    let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .build()
+        .map_err(|e| TrustError::Unusable {
+            path: summary
+                .path
+                .clone()
+                .unwrap_or_else(|| summary.source.clone()),
+            reason: e.to_string(),
+        })?;
+    Ok(Store {
+        summary,
+        verifier: Some(verifier),
+    })
+}
+
+impl TrustStores {
+    /// Load the public anchors (webpki-roots or a PEM file) and the OS store (or a PEM file).
+    pub fn load(public: &TrustSource, system: &TrustSource) -> Result<TrustStores, TrustError> {
+        let provider = provider();
+        let public = match public {
+            TrustSource::Builtin => {
+                let mut roots = RootCertStore::empty();
+                roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+                let summary = StoreSummary {
+                    source: "webpki-roots".into(),
+                    path: None,
+                    anchors: roots.len(),
+                    errors: Vec::new(),
+                };
+                let verifier =
+                    WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                        .build()
+                        .map_err(|e| TrustError::Unusable {
+                            path: "webpki-roots".into(),
+                            reason: e.to_string(),
+                        })?;
+                Store {
+                    summary,
+                    verifier: Some(verifier),
+                }
+            }
+            TrustSource::File(path) => build_store(load_pem(path)?, file_summary(path), &provider)?,
+        };
+        let system = match system {
+            TrustSource::Builtin => {
+                let loaded = rustls_native_certs::load_native_certs();
+                let summary = StoreSummary {
+                    source: "os".into(),
+                    path: None,
+                    anchors: 0,
+                    errors: loaded.errors.iter().map(|e| e.to_string()).collect(),
+                };
+                build_store(loaded.certs, summary, &provider)?
+            }
+            TrustSource::File(path) => build_store(load_pem(path)?, file_summary(path), &provider)?,
+        };
+        Ok(TrustStores {
+            public,
+            system,
+            provider,
+        })
+    }
+
+    /// A fresh recording verifier for one handshake.
+    pub fn recorder(&self) -> Arc<RecordingVerifier> {
+        Arc::new(RecordingVerifier::new(
+            self.public.verifier.clone(),
+            self.system.verifier.clone(),
+            self.provider.clone(),
+        ))
+    }
+}
+
+fn file_summary(path: &Path) -> StoreSummary {
+    StoreSummary {
+        source: "file".into(),
+        path: Some(path.display().to_string()),
+        anchors: 0,
+        errors: Vec::new(),
+    }
+}

@@ -1,0 +1,149 @@
+//! A server-certificate verifier that records the presented chain and the verdicts of both
+//! stores, and lets the handshake finish whatever they say: the probe must see the chain an
+//! interceptor presents, and complete the HTTP request, to prove what is in the path.
+//! The handshake signature itself is still verified (the server must hold the leaf's key).
+
+use std::sync::{Arc, Mutex};
+
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+
+use super::TrustVerdict;
+
+/// What one handshake presented and what each store made of it.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// Leaf first, as the server sent it.
+    pub chain: Vec<CertificateDer<'static>>,
+    pub public: TrustVerdict,
+    pub public_detail: Option<String>,
+    pub system: TrustVerdict,
+    pub system_detail: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct RecordingVerifier {
+    public: Option<Arc<WebPkiServerVerifier>>,
+    system: Option<Arc<WebPkiServerVerifier>>,
+    provider: Arc<CryptoProvider>,
+    record: Mutex<Option<Recorded>>,
+}
+
+impl RecordingVerifier {
+    pub fn new(
+        public: Option<Arc<WebPkiServerVerifier>>,
+        system: Option<Arc<WebPkiServerVerifier>>,
+        provider: Arc<CryptoProvider>,
+    ) -> Self {
+        RecordingVerifier {
+            public,
+            system,
+            provider,
+            record: Mutex::new(None),
+        }
+    }
+
+    /// The chain and verdicts of the handshake, once the server's certificate was seen.
+    pub fn take(&self) -> Option<Recorded> {
+        self.record.lock().ok().and_then(|mut r| r.take())
+    }
+}
+
+fn judge(
+    verifier: &Option<Arc<WebPkiServerVerifier>>,
+    end_entity: &CertificateDer<'_>,
+    intermediates: &[CertificateDer<'_>],
+    server_name: &ServerName<'_>,
+    ocsp: &[u8],
+    now: UnixTime,
+) -> (TrustVerdict, Option<String>) {
+    match verifier {
+        None => (
+            TrustVerdict::NoTrustAnchors,
+            Some("the store holds no trust anchors".into()),
+        ),
+        Some(v) => match v.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
+            Ok(_) => (TrustVerdict::Trusted, None),
+            Err(e) => (TrustVerdict::from_error(&e), Some(e.to_string())),
+        },
+    }
+}
+
+impl ServerCertVerifier for RecordingVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let (public, public_detail) = judge(
+            &self.public,
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        );
+        let (system, system_detail) = judge(
+            &self.system,
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        );
+        let chain = std::iter::once(end_entity)
+            .chain(intermediates.iter())
+            .map(|c| c.clone().into_owned())
+            .collect();
+        if let Ok(mut slot) = self.record.lock() {
+            *slot = Some(Recorded {
+                chain,
+                public,
+                public_detail,
+                system,
+                system_detail,
+            });
+        }
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}

@@ -1,0 +1,62 @@
+//! In-process test lab: loopback-only DNS, TLS/HTTP and raw TCP servers plus a
+//! small certificate authority, for driving the real `azs-netprobe` binary from
+//! plain `#[test]` functions.
+//!
+//! Every server binds to 127.0.0.0/8 only and runs in the background on its own
+//! tokio runtime (its own worker threads); constructors return once the sockets
+//! are bound and listening, so a test can start the probe immediately. Dropping
+//! a handle stops its server: the runtime is shut down, every task is cancelled
+//! and every socket it held is closed.
+#![allow(dead_code)]
+#![allow(unused_imports)]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod certs;
+mod dns;
+mod tcp;
+mod tls;
+
+pub use certs::{Leaf, TestCa, self_signed_leaf};
+pub use dns::{DnsAnswer, DnsServer};
+pub use tcp::{
+    Blackhole, ResetServer, SilentServer, blackhole, closed_port, reset_server, silent_server,
+};
+pub use tls::{HttpBehavior, TlsServer, ok_response};
+
+use std::time::Duration;
+
+/// A tokio runtime owned by one server handle. Dropping it cancels every task
+/// spawned on it (closing their sockets).
+pub(crate) struct Background {
+    rt: Option<tokio::runtime::Runtime>,
+}
+
+impl Background {
+    pub(crate) fn new(name: &str) -> Background {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name(format!("lab-{name}"))
+            .enable_all()
+            .build()
+            .expect("build lab runtime");
+        Background { rt: Some(rt) }
+    }
+
+    pub(crate) fn runtime(&self) -> &tokio::runtime::Runtime {
+        self.rt.as_ref().expect("runtime present until drop")
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if let Some(rt) = self.rt.take() {
+            if tokio::runtime::Handle::try_current().is_ok() {
+                // Blocking is not allowed inside an async context.
+                rt.shutdown_background();
+            } else {
+                // Wait (briefly) so that sockets are closed when drop returns.
+                rt.shutdown_timeout(Duration::from_secs(2));
+            }
+        }
+    }
+}
