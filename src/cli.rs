@@ -33,7 +33,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Probe every endpoint and write the report (the default).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// List the built-in probe sets and their endpoints.
     Probes,
     /// Print the report's JSON Schema.
@@ -91,11 +91,13 @@ fn parse_dns_server(s: &str) -> Result<SocketAddr, String> {
     if let Ok(ip) = s.parse::<IpAddr>() {
         return Ok(SocketAddr::new(ip, 53));
     }
-    s.parse::<SocketAddr>().map_err(|_| format!("`{s}` is not IP or IP:PORT (IPv6 with a port: [::1]:53)"))
+    s.parse::<SocketAddr>()
+        .map_err(|_| format!("`{s}` is not IP or IP:PORT (IPv6 with a port: [::1]:53)"))
 }
 
 fn parse_timeout(s: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(s).map_err(|e| format!("`{s}`: {e} (examples: 3s, 500ms, 1m)"))?;
+    let d = humantime::parse_duration(s)
+        .map_err(|e| format!("`{s}`: {e} (examples: 3s, 500ms, 1m)"))?;
     if d.is_zero() {
         return Err("the timeout must be more than zero".into());
     }
@@ -111,7 +113,10 @@ impl RunArgs {
             None => ProbeSet::builtin(&cloud)?,
         };
         // The canonical spelling of the cloud name.
-        let cloud = crate::catalog::CLOUDS.iter().find(|c| c.eq_ignore_ascii_case(&cloud)).map_or(cloud, |c| c.to_string());
+        let cloud = crate::catalog::CLOUDS
+            .iter()
+            .find(|c| c.eq_ignore_ascii_case(&cloud))
+            .map_or(cloud, |c| c.to_string());
         for target in self.endpoints {
             probe_set.add_adhoc(target);
         }
@@ -129,7 +134,11 @@ impl RunArgs {
         Ok(RunConfig {
             cloud,
             probe_set,
-            dns: if self.dns_servers.is_empty() { DnsConfig::System } else { DnsConfig::Servers(self.dns_servers) },
+            dns: if self.dns_servers.is_empty() {
+                DnsConfig::System
+            } else {
+                DnsConfig::Servers(self.dns_servers)
+            },
             proxy,
             ntp_servers: self.ntp_servers,
             public_roots: trust(self.public_roots),
@@ -148,14 +157,31 @@ pub fn probes_listing() -> Result<String, CatalogError> {
     let mut out = String::new();
     for cloud in crate::catalog::CLOUDS {
         let set = ProbeSet::builtin(cloud)?;
-        let _ = writeln!(out, "{} (version {}, sha256 {})", set.name, set.version, &set.sha256[..16]);
+        let _ = writeln!(
+            out,
+            "{} (version {}, sha256 {})",
+            set.name,
+            set.version,
+            &set.sha256[..16]
+        );
         if let Some(d) = &set.description {
             let _ = writeln!(out, "  {d}");
         }
         for e in &set.endpoints {
             let req = if e.required { "required" } else { "optional" };
-            let rep = e.represents.as_deref().map(|w| format!(" [stands for {w}]")).unwrap_or_default();
-            let _ = writeln!(out, "  {:<22} {:<13} {:<9} {}{rep}", e.name, e.role.as_str(), req, e.target);
+            let rep = e
+                .represents
+                .as_deref()
+                .map(|w| format!(" [stands for {w}]"))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {:<22} {:<13} {:<9} {}{rep}",
+                e.name,
+                e.role.as_str(),
+                req,
+                e.target
+            );
         }
         for u in &set.uncovered {
             let _ = writeln!(out, "  not probed: {u}");

@@ -43,10 +43,20 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn failure_severity(&self) -> Severity {
-        if self.obs.spec.required { Severity::Error } else { Severity::Warning }
+        if self.obs.spec.required {
+            Severity::Error
+        } else {
+            Severity::Warning
+        }
     }
 
-    fn push(&mut self, code: Code, severity: Severity, message: String, evidence: Map<String, Value>) {
+    fn push(
+        &mut self,
+        code: Code,
+        severity: Severity,
+        message: String,
+        evidence: Map<String, Value>,
+    ) {
         let spec = &self.obs.spec;
         let mut vars: BTreeMap<String, String> = BTreeMap::new();
         vars.insert("host".into(), spec.target.host().bare());
@@ -56,7 +66,13 @@ impl Ctx<'_> {
             vars.insert("servers".into(), s.clone());
         }
         if !self.obs.dns.addresses.is_empty() {
-            let a: Vec<String> = self.obs.dns.addresses.iter().map(|a| a.to_string()).collect();
+            let a: Vec<String> = self
+                .obs
+                .dns
+                .addresses
+                .iter()
+                .map(|a| a.to_string())
+                .collect();
             vars.insert("addresses".into(), a.join(", "));
         }
         for (k, v) in &evidence {
@@ -79,7 +95,10 @@ impl Ctx<'_> {
 }
 
 fn obj(pairs: &[(&str, Value)]) -> Map<String, Value> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect()
 }
 
 /// Loopback, private (RFC 1918, ULA), link-local, CGNAT or unspecified.
@@ -99,7 +118,9 @@ pub fn is_private(ip: &IpAddr) -> bool {
                 || v6.is_unspecified()
                 || (s[0] & 0xfe00) == 0xfc00
                 || (s[0] & 0xffc0) == 0xfe80
-                || v6.to_ipv4_mapped().is_some_and(|v4| is_private(&IpAddr::V4(v4)))
+                || v6
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| is_private(&IpAddr::V4(v4)))
         }
     }
 }
@@ -128,15 +149,28 @@ fn dns_findings(c: &mut Ctx<'_>) {
             DnsStatus::Refused => "could not be resolved: the server REFUSED the query".into(),
             DnsStatus::Timeout => format!("got no DNS answer within {} ms", dns.duration_ms),
             DnsStatus::NoAddresses => "has no A or AAAA record".into(),
-            _ => format!("could not be resolved: {}", dns.error.as_deref().unwrap_or("unknown error")),
+            _ => format!(
+                "could not be resolved: {}",
+                dns.error.as_deref().unwrap_or("unknown error")
+            ),
         };
         let servers = dns.server.as_deref().unwrap_or("no DNS server configured");
         let sev = c.failure_severity();
-        c.push(code, sev, format!("{host} {what} (DNS servers: {servers})"), evidence);
+        c.push(
+            code,
+            sev,
+            format!("{host} {what} (DNS servers: {servers})"),
+            evidence,
+        );
         return;
     }
     if c.obs.spec.public && dns.status == DnsStatus::Ok {
-        let private: Vec<String> = dns.addresses.iter().filter(|a| is_private(a)).map(|a| a.to_string()).collect();
+        let private: Vec<String> = dns
+            .addresses
+            .iter()
+            .filter(|a| is_private(a))
+            .map(|a| a.to_string())
+            .collect();
         if !private.is_empty() {
             let mut ev = evidence;
             ev.insert("private_addresses".into(), json!(private));
@@ -144,7 +178,10 @@ fn dns_findings(c: &mut Ctx<'_>) {
             c.push(
                 Code::DnsPrivateAddress,
                 Severity::Warning,
-                format!("{host} is a public endpoint but resolves to {}", private.join(", ")),
+                format!(
+                    "{host} is a public endpoint but resolves to {}",
+                    private.join(", ")
+                ),
                 ev,
             );
         }
@@ -189,9 +226,24 @@ fn tcp_findings(c: &mut Ctx<'_>) -> bool {
         )
     } else {
         let addrs: Vec<String> = failed.iter().map(|a| a.address.to_string()).collect();
-        (c.failure_severity(), format!("TCP connection to {host} port {port} {what} ({})", addrs.join(", ")))
+        (
+            c.failure_severity(),
+            format!(
+                "TCP connection to {host} port {port} {what} ({})",
+                addrs.join(", ")
+            ),
+        )
     };
-    c.push(code, severity, message, obj(&[("host", json!(host)), ("port", json!(port)), ("attempts", json!(attempts))]));
+    c.push(
+        code,
+        severity,
+        message,
+        obj(&[
+            ("host", json!(host)),
+            ("port", json!(port)),
+            ("attempts", json!(attempts)),
+        ]),
+    );
     connected
 }
 
@@ -222,7 +274,10 @@ fn tls_findings(c: &mut Ctx<'_>) -> bool {
             c.push(
                 Code::TlsHandshakeTimeout,
                 sev,
-                format!("TLS handshake with {host} did not complete within {} ms", tls.duration_ms),
+                format!(
+                    "TLS handshake with {host} did not complete within {} ms",
+                    tls.duration_ms
+                ),
                 evidence,
             );
             return false;
@@ -241,7 +296,12 @@ fn tls_findings(c: &mut Ctx<'_>) -> bool {
         }
         TlsStatus::HandshakeFailed => {
             let detail = tls.error.clone().unwrap_or_default();
-            c.push(Code::TlsHandshakeFailed, sev, format!("TLS handshake with {host} failed: {detail}"), evidence);
+            c.push(
+                Code::TlsHandshakeFailed,
+                sev,
+                format!("TLS handshake with {host} failed: {detail}"),
+                evidence,
+            );
             return false;
         }
     }
@@ -311,19 +371,31 @@ fn http_findings(c: &mut Ctx<'_>) {
     let sev = c.failure_severity();
     match http.status {
         HttpStatus::NotAttempted => {}
-        HttpStatus::Timeout => {
-            c.push(Code::HttpTimeout, sev, format!("{host} sent no response head within {} ms", http.duration_ms), evidence)
-        }
+        HttpStatus::Timeout => c.push(
+            Code::HttpTimeout,
+            sev,
+            format!(
+                "{host} sent no response head within {} ms",
+                http.duration_ms
+            ),
+            evidence,
+        ),
         HttpStatus::Error => c.push(
             Code::HttpProtocolError,
             sev,
-            http.error.clone().unwrap_or_else(|| format!("{host} sent no valid HTTP response")),
+            http.error
+                .clone()
+                .unwrap_or_else(|| format!("{host} sent no valid HTTP response")),
             evidence,
         ),
         HttpStatus::Ok => {
             let code = http.status_code.unwrap_or(0);
             if !c.obs.spec.reachable.accepts(code) {
-                let server = http.server.as_deref().map(|s| format!(" (Server: {s})")).unwrap_or_default();
+                let server = http
+                    .server
+                    .as_deref()
+                    .map(|s| format!(" (Server: {s})"))
+                    .unwrap_or_default();
                 c.push(
                     Code::HttpUnexpectedStatus,
                     sev,
@@ -337,7 +409,11 @@ fn http_findings(c: &mut Ctx<'_>) {
 
 /// Findings of one endpoint, in stage order.
 pub fn endpoint_findings(obs: &EndpointObservation, lang: Lang) -> Vec<Finding> {
-    let mut c = Ctx { obs, lang, out: Vec::new() };
+    let mut c = Ctx {
+        obs,
+        lang,
+        out: Vec::new(),
+    };
     dns_findings(&mut c);
     if tcp_findings(&mut c) && tls_findings(&mut c) {
         http_findings(&mut c);
@@ -363,7 +439,9 @@ pub fn clock_findings(clock: &ClockEstimate, lang: Lang) -> Vec<Finding> {
         ClockVerdict::Error => (
             Code::ClockSkew,
             Severity::Error,
-            format!("the node's clock is {offset:+.1} s (± {unc:.1} s) off the reference time: beyond the 300 s token tolerance"),
+            format!(
+                "the node's clock is {offset:+.1} s (± {unc:.1} s) off the reference time: beyond the 300 s token tolerance"
+            ),
         ),
         ClockVerdict::Warning => (
             Code::ClockDrift,
@@ -393,7 +471,17 @@ mod tests {
 
     #[test]
     fn private_ranges() {
-        for ip in ["10.1.2.3", "172.16.0.1", "192.168.1.1", "127.0.0.1", "169.254.1.1", "100.64.0.1", "::1", "fd00::1", "fe80::1"] {
+        for ip in [
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "127.0.0.1",
+            "169.254.1.1",
+            "100.64.0.1",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+        ] {
             assert!(is_private(&ip.parse().unwrap()), "{ip}");
         }
         for ip in ["20.190.128.1", "8.8.8.8", "2603:1030::1", "100.128.0.1"] {

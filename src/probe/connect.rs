@@ -83,10 +83,10 @@ pub async fn connect_all(
     let mut attempts = Vec::with_capacity(results.len());
     let mut chosen = None;
     for (attempt, stream) in results {
-        if chosen.is_none() {
-            if let Some(s) = stream {
-                chosen = Some((attempt.address, s));
-            }
+        if chosen.is_none()
+            && let Some(s) = stream
+        {
+            chosen = Some((attempt.address, s));
         }
         attempts.push(attempt);
     }

@@ -76,21 +76,31 @@ fn stage(o: &EndpointObservation) -> String {
         return format!("dns: {}", label(serde_json::json!(o.dns.status)));
     }
     let Some(ok) = o.tcp.iter().find(|a| a.status == TcpStatus::Ok) else {
-        let first = o.tcp.first().map_or("not attempted".to_string(), |a| label(serde_json::json!(a.status)));
+        let first = o.tcp.first().map_or("not attempted".to_string(), |a| {
+            label(serde_json::json!(a.status))
+        });
         return format!("tcp: {first}");
     };
     let _ = ok;
     match (&o.tls, &o.http) {
         (None, _) => "tcp: ok".into(),
-        (Some(t), _) if t.status != TlsStatus::Ok => format!("tls: {}", label(serde_json::json!(t.status))),
-        (Some(_), Some(h)) if h.status == HttpStatus::Ok => format!("http: {}", h.status_code.unwrap_or(0)),
+        (Some(t), _) if t.status != TlsStatus::Ok => {
+            format!("tls: {}", label(serde_json::json!(t.status)))
+        }
+        (Some(_), Some(h)) if h.status == HttpStatus::Ok => {
+            format!("http: {}", h.status_code.unwrap_or(0))
+        }
         (Some(_), Some(h)) => format!("http: {}", label(serde_json::json!(h.status))),
         (Some(_), None) => "tls: ok".into(),
     }
 }
 
 fn worst(findings: &[Finding], endpoint: Option<&str>) -> Option<Severity> {
-    findings.iter().filter(|f| endpoint.is_none() || f.endpoint.as_deref() == endpoint).map(|f| f.severity).max()
+    findings
+        .iter()
+        .filter(|f| endpoint.is_none() || f.endpoint.as_deref() == endpoint)
+        .map(|f| f.severity)
+        .max()
 }
 
 /// Assemble the report.
@@ -135,20 +145,31 @@ pub fn build(input: BuildInput<'_>) -> Report {
         })
         .collect();
     let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
-    let counts = Counts { error: count(Severity::Error), warning: count(Severity::Warning), info: count(Severity::Info) };
+    let counts = Counts {
+        error: count(Severity::Error),
+        warning: count(Severity::Warning),
+        info: count(Severity::Info),
+    };
     let (verdict, exit_code) = match worst(&findings, None) {
         Some(Severity::Error) => (Verdict::Error, 2),
         Some(Severity::Warning) => (Verdict::Warning, 1),
         _ => (Verdict::Ok, 0),
     };
-    let mut usage_errors: Vec<UsageError> =
-        findings.iter().filter(|f| f.severity == Severity::Error).filter_map(|f| f.usage_error).collect();
+    let mut usage_errors: Vec<UsageError> = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .filter_map(|f| f.usage_error)
+        .collect();
     usage_errors.sort();
     usage_errors.dedup();
-    let duration_ms = u64::try_from((input.finished_at - input.started_at).num_milliseconds()).unwrap_or(0);
+    let duration_ms =
+        u64::try_from((input.finished_at - input.started_at).num_milliseconds()).unwrap_or(0);
     Report {
         schema_version: SCHEMA_VERSION.into(),
-        tool: Tool { name: crate::TOOL_NAME.into(), version: crate::TOOL_VERSION.into() },
+        tool: Tool {
+            name: crate::TOOL_NAME.into(),
+            version: crate::TOOL_VERSION.into(),
+        },
         run: RunInfo {
             id: input.run_id,
             started_at: rfc3339(input.started_at),
@@ -161,6 +182,11 @@ pub fn build(input: BuildInput<'_>) -> Report {
         clock: input.clock,
         endpoints,
         findings,
-        summary: Summary { verdict, exit_code, usage_errors, counts },
+        summary: Summary {
+            verdict,
+            exit_code,
+            usage_errors,
+            counts,
+        },
     }
 }

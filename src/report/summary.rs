@@ -8,8 +8,15 @@ use crate::diagnose::Severity;
 
 fn table(rows: &[Vec<String>]) -> String {
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> =
-        (0..cols).map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..cols)
+        .map(|c| {
+            rows.iter()
+                .filter_map(|r| r.get(c))
+                .map(|s| s.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
     let mut out = String::new();
     for row in rows {
         let mut line = String::new();
@@ -67,12 +74,26 @@ pub fn render(report: &Report, report_location: &str) -> String {
                 f.usage_error.map_or("-".into(), |u| u.as_str().to_string()),
                 f.message.clone(),
             ]);
-            rows.push(vec![String::new(), String::new(), String::new(), format!("-> {}", f.remediation.summary)]);
+            if let Some(step) = f.remediation.steps.first() {
+                rows.push(vec![
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    format!("-> {step}"),
+                ]);
+            }
         }
         out.push_str(&table(&rows));
     }
     out.push_str("\nEndpoints:\n");
-    let mut rows = vec![vec!["  ENDPOINT".into(), "ROLE".into(), "STAGE".into(), "VERDICT".into(), "PORTAL CODE".into()]];
+    let mut rows = vec![vec![
+        "  ENDPOINT".into(),
+        "ROLE".into(),
+        "STAGE".into(),
+        "VERDICT".into(),
+        "PORTAL CODE".into(),
+        "HOST".into(),
+    ]];
     for e in &report.endpoints {
         let verdict = match e.verdict {
             EndpointVerdict::Ok => "ok",
@@ -87,16 +108,21 @@ pub fn render(report: &Report, report_location: &str) -> String {
             .filter_map(|f| f.usage_error.map(|u| u.as_str()))
             .collect();
         codes.dedup();
-        let name = match &e.represents {
-            Some(w) => format!("  {} ({} for {w})", e.name, e.host),
-            None => format!("  {} ({})", e.name, e.host),
+        let host = match &e.represents {
+            Some(w) => format!("{}:{} (stands for {w})", e.host, e.port),
+            None => format!("{}:{}", e.host, e.port),
         };
         rows.push(vec![
-            name,
+            format!("  {}", e.name),
             e.role.as_str().into(),
             e.stage.clone(),
             verdict.into(),
-            if codes.is_empty() { "-".into() } else { codes.join(",") },
+            if codes.is_empty() {
+                "-".into()
+            } else {
+                codes.join(",")
+            },
+            host,
         ]);
     }
     out.push_str(&table(&rows));
@@ -107,7 +133,11 @@ pub fn render(report: &Report, report_location: &str) -> String {
                 out,
                 "\nClock: {o:+.1} s ± {:.1} s from {} source(s)",
                 clock.uncertainty_seconds.unwrap_or(0.0),
-                clock.sources.iter().filter(|s| s.offset_seconds.is_some()).count()
+                clock
+                    .sources
+                    .iter()
+                    .filter(|s| s.offset_seconds.is_some())
+                    .count()
             );
         }
         None => out.push_str("\nClock: not verified (no time source answered)\n"),

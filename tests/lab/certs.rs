@@ -23,6 +23,7 @@ pub struct TestCa {
 }
 
 /// A server certificate with its key and the chain a server should send.
+#[derive(Clone, Debug)]
 pub struct Leaf {
     pub cert_der: Vec<u8>,
     /// PKCS#8 private key.
