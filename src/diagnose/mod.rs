@@ -214,7 +214,29 @@ fn tcp_findings(c: &mut Ctx<'_>) -> bool {
         TcpStatus::Reset => "reset",
         _ => "unreachable",
     };
-    let (severity, message) = if connected {
+    // A whole address family with no route (an IPv4-only node given AAAA records) is not a
+    // failure the OS would meet: it prefers the family that works.
+    let family_unrouted = connected
+        && failed.iter().all(|a| a.status == TcpStatus::Unreachable)
+        && tcp.iter().filter(|a| a.status == TcpStatus::Ok).all(|ok| {
+            failed
+                .iter()
+                .all(|f| f.address.is_ipv4() != ok.address.is_ipv4())
+        });
+    let (severity, message) = if family_unrouted {
+        let family = if first.address.is_ipv6() {
+            "IPv6"
+        } else {
+            "IPv4"
+        };
+        (
+            Severity::Info,
+            format!(
+                "{host} has {} {family} address(es) this node has no route to; the other family connects",
+                failed.len()
+            ),
+        )
+    } else if connected {
         (
             Severity::Warning,
             format!(
@@ -487,5 +509,86 @@ mod tests {
         for ip in ["20.190.128.1", "8.8.8.8", "2603:1030::1", "100.128.0.1"] {
             assert!(!is_private(&ip.parse().unwrap()), "{ip}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tcp_tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::catalog::{EndpointSpec, Reachable, Target};
+    use crate::probe::{DnsObservation, EndpointObservation, TcpAttempt};
+
+    fn obs(attempts: Vec<(&str, TcpStatus)>) -> EndpointObservation {
+        let spec = Arc::new(EndpointSpec {
+            name: "e".into(),
+            role: Role::Usage,
+            target: Target::parse("tcp://svc.example:443").unwrap(),
+            reachable: Reachable::AnyBelow500,
+            expected_issuers: vec![],
+            required: true,
+            public: false,
+            represents: None,
+            note: None,
+        });
+        let tcp: Vec<TcpAttempt> = attempts
+            .into_iter()
+            .map(|(a, status)| TcpAttempt {
+                address: a.parse().unwrap(),
+                status,
+                duration_ms: 1,
+                error: None,
+            })
+            .collect();
+        let addresses = tcp.iter().map(|t| t.address.ip()).collect();
+        EndpointObservation {
+            spec,
+            dns: DnsObservation {
+                status: DnsStatus::Ok,
+                server: None,
+                duration_ms: 1,
+                addresses,
+                cnames: vec![],
+                error: None,
+            },
+            tcp,
+            tls: None,
+            http: None,
+        }
+    }
+
+    #[test]
+    fn unrouted_family_is_info_but_a_dead_address_is_a_warning() {
+        let o = obs(vec![
+            ("20.1.1.1:443", TcpStatus::Ok),
+            ("[2603::1]:443", TcpStatus::Unreachable),
+        ]);
+        let f = endpoint_findings(&o, Lang::En);
+        assert_eq!(
+            (f[0].code, f[0].severity),
+            (Code::TcpUnreachable, Severity::Info)
+        );
+
+        let o = obs(vec![
+            ("20.1.1.1:443", TcpStatus::Ok),
+            ("20.1.1.2:443", TcpStatus::Timeout),
+        ]);
+        let f = endpoint_findings(&o, Lang::En);
+        assert_eq!(
+            (f[0].code, f[0].severity),
+            (Code::TcpConnectTimeout, Severity::Warning)
+        );
+
+        let o = obs(vec![
+            ("20.1.1.1:443", TcpStatus::Timeout),
+            ("[2603::1]:443", TcpStatus::Unreachable),
+        ]);
+        let f = endpoint_findings(&o, Lang::En);
+        assert_eq!(
+            (f[0].code, f[0].severity),
+            (Code::TcpConnectTimeout, Severity::Error)
+        );
+        assert_eq!(f[0].usage_error, Some(UsageError::NetworkError));
     }
 }

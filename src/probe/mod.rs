@@ -210,6 +210,7 @@ impl Prober {
             },
             Host::Name(name) => self.resolver.resolve(name).await,
         };
+        tracing::debug!(endpoint = %spec.name, status = ?dns.status, addresses = ?dns.addresses, ms = dns.duration_ms, "dns");
         let https = spec.target.is_https();
         let mut obs = EndpointObservation {
             spec: spec.clone(),
@@ -228,6 +229,9 @@ impl Prober {
             return obs;
         }
         let (attempts, chosen) = connect::connect_all(&addrs, self.timeout).await;
+        for a in &attempts {
+            tracing::debug!(endpoint = %spec.name, address = %a.address, status = ?a.status, ms = a.duration_ms, "tcp");
+        }
         obs.tcp = attempts;
         let (Some((addr, stream)), Target::Https { path, .. }) = (chosen, &spec.target) else {
             return obs;
@@ -235,6 +239,7 @@ impl Prober {
         let (mut tls_obs, tls_stream) =
             tls::handshake(&self.stores, stream, &host.bare(), self.timeout).await;
         tls_obs.address = Some(addr);
+        tracing::debug!(endpoint = %spec.name, status = ?tls_obs.status, version = ?tls_obs.version, trust = ?tls_obs.trust, ms = tls_obs.duration_ms, "tls");
         obs.tls = Some(tls_obs);
         if let Some(mut tls_stream) = tls_stream {
             let authority = if port == 443 {
@@ -242,7 +247,9 @@ impl Prober {
             } else {
                 format!("{host}:{port}")
             };
-            obs.http = Some(http::get(&mut tls_stream, &authority, path, self.timeout).await);
+            let http = http::get(&mut tls_stream, &authority, path, self.timeout).await;
+            tracing::debug!(endpoint = %spec.name, status = ?http.status, code = ?http.status_code, ms = http.duration_ms, "http");
+            obs.http = Some(http);
         }
         obs
     }

@@ -47,8 +47,23 @@ pub fn default_file_name(hostname: &str, at: DateTime<Utc>) -> PathBuf {
     ))
 }
 
-/// Write `bytes` to `path` atomically.
+/// Write `bytes` to `path` atomically. A path that exists and is not a regular file (a device
+/// such as /dev/null, a FIFO) is written in place: renaming over it would replace it.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        let shown = path.display().to_string();
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(|source| WriteError::Create {
+                path: shown.clone(),
+                source,
+            })?;
+        return f.write_all(bytes).map_err(|source| WriteError::Write {
+            path: shown,
+            source,
+        });
+    }
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -96,6 +111,33 @@ mod tests {
         write_atomic(&p, b"two").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"two");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_is_written_in_place_not_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::read(fifo).unwrap())
+        };
+        write_atomic(&fifo, b"report").unwrap();
+        assert_eq!(reader.join().unwrap(), b"report");
+        use std::os::unix::fs::FileTypeExt;
+        assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temporary file left"
+        );
     }
 
     #[test]
