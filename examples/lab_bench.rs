@@ -19,8 +19,7 @@ fn main() {
     let n: usize = args.first().map_or(50, |s| s.parse().expect("N"));
     let mode = args.get(1).map_or("healthy", String::as_str);
     let runs: usize = args.get(2).map_or(5, |s| s.parse().expect("RUNS"));
-    let bin =
-        std::env::var("AZS_NETPROBE_BIN").unwrap_or_else(|_| "target/release/azs-netprobe".into());
+    let bin = std::env::var("AZS_NETPROBE_BIN").unwrap_or_else(|_| "target/release/azs-netprobe".into());
     let dir = tempfile::tempdir().unwrap();
 
     let ca = lab::TestCa::new("Bench Root CA");
@@ -42,11 +41,7 @@ fn main() {
             _ => {
                 // One server per 10 endpoints, like several names behind one front door.
                 if i % 10 == 0 {
-                    keep_tls.push(lab::TlsServer::start(
-                        IpAddr::V4(Ipv4Addr::LOCALHOST),
-                        &leaf,
-                        lab::ok_response(),
-                    ));
+                    keep_tls.push(lab::TlsServer::start(IpAddr::V4(Ipv4Addr::LOCALHOST), &leaf, lab::ok_response()));
                 }
                 keep_tls.last().unwrap().addr.port()
             }
@@ -63,34 +58,14 @@ fn main() {
     for _ in 0..runs {
         let start = Instant::now();
         let out = Command::new(&bin)
-            .args([
-                "run",
-                "--probes",
-                file.to_str().unwrap(),
-                "--dns-server",
-                &dns.addr.to_string(),
-            ])
-            .args([
-                "--public-roots",
-                pem.to_str().unwrap(),
-                "--system-roots",
-                pem.to_str().unwrap(),
-            ])
-            .args([
-                "--timeout",
-                "2s",
-                "--out",
-                dir.path().join("r.json").to_str().unwrap(),
-            ])
+            .args(["run", "--probes", file.to_str().unwrap(), "--dns-server", &dns.addr.to_string()])
+            .args(["--public-roots", pem.to_str().unwrap(), "--system-roots", pem.to_str().unwrap()])
+            .args(["--timeout", "2s", "--out", dir.path().join("r.json").to_str().unwrap()])
             .output()
             .expect("run azs-netprobe (cargo build --release first)");
         times.push(start.elapsed());
         let code = out.status.code();
-        let expected = if mode == "blackhole" {
-            Some(2)
-        } else {
-            Some(0)
-        };
+        let expected = if mode == "blackhole" { Some(2) } else { Some(0) };
         assert_eq!(code, expected, "{}", String::from_utf8_lossy(&out.stdout));
     }
     times.sort();

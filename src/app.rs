@@ -6,10 +6,10 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use crate::clock;
-use crate::config::{DnsConfig, OutputTarget, ProxyRequest, RunConfig};
+use crate::config::{DnsConfig, OutputTarget, RunConfig};
 use crate::diagnose;
 use crate::probe::{Prober, resolve::Resolver};
-use crate::report::{self, BuildInput, ConfigInfo, Node, ProbeSetInfo, Report, TrustInfo};
+use crate::report::{self, BuildInput, ConfigInfo, Node, ProbeSetInfo, ProxyInfo, Report, TrustInfo};
 use crate::trust::{TrustError, TrustStores};
 
 /// Why a run could not produce a report (exit 3).
@@ -45,8 +45,7 @@ pub fn node_info() -> Node {
         hostname: gethostname::gethostname().to_string_lossy().into_owned(),
         os: os_description(),
         local_time: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
-        timezone: iana_time_zone::get_timezone()
-            .unwrap_or_else(|_| now.format("UTC%:z").to_string()),
+        timezone: iana_time_zone::get_timezone().unwrap_or_else(|_| now.format("UTC%:z").to_string()),
     }
 }
 
@@ -70,37 +69,20 @@ pub async fn probe(cfg: &RunConfig) -> Result<Report, RunError> {
             DnsConfig::System => "system".into(),
             DnsConfig::Servers(_) => "flag".into(),
         },
-        proxy: match &cfg.proxy {
-            ProxyRequest::Explicit(_) | ProxyRequest::FromEnvironment | ProxyRequest::Disabled => {
-                None
-            }
-        },
-        trust: TrustInfo {
-            public: stores.public.summary.clone(),
-            system: stores.system.summary.clone(),
-        },
+        proxy: cfg.proxy.as_ref().map(|p| ProxyInfo {
+            url: p.redacted_url(),
+            source: p.source,
+            no_proxy: p.no_proxy.entries().to_vec(),
+        }),
+        trust: TrustInfo { public: stores.public.summary.clone(), system: stores.system.summary.clone() },
         timeout_ms: u64::try_from(cfg.stage_timeout.as_millis()).unwrap_or(u64::MAX),
         ntp_servers: cfg.ntp_servers.clone(),
         lang: cfg.lang.code().into(),
     };
-    let prober = Arc::new(Prober {
-        resolver,
-        stores,
-        timeout: cfg.stage_timeout,
-    });
-    let observations = prober
-        .probe_all(&cfg.probe_set.endpoints, cfg.concurrency)
-        .await;
-    let clock = clock::estimate(
-        observations
-            .iter()
-            .filter_map(clock::http_date_source)
-            .collect(),
-    );
-    let mut findings: Vec<_> = observations
-        .iter()
-        .flat_map(|o| diagnose::endpoint_findings(o, cfg.lang))
-        .collect();
+    let prober = Arc::new(Prober { resolver, proxy: cfg.proxy.clone(), stores, timeout: cfg.stage_timeout });
+    let observations = prober.probe_all(&cfg.probe_set.endpoints, cfg.concurrency).await;
+    let clock = clock::estimate(observations.iter().filter_map(clock::http_date_source).collect());
+    let mut findings: Vec<_> = observations.iter().flat_map(|o| diagnose::endpoint_findings(o, cfg.lang)).collect();
     findings.extend(diagnose::clock_findings(&clock, cfg.lang));
     Ok(report::build(BuildInput {
         run_id: uuid::Uuid::new_v4().to_string(),
@@ -117,10 +99,7 @@ pub async fn probe(cfg: &RunConfig) -> Result<Report, RunError> {
 
 /// Run, write the report and the summary; returns the exit code.
 pub fn run(cfg: RunConfig) -> Result<u8, RunError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(RunError::Runtime)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(RunError::Runtime)?;
     let report = runtime.block_on(probe(&cfg))?;
     // Let lingering connections and resolver tasks go without waiting for them.
     runtime.shutdown_background();
@@ -136,9 +115,7 @@ pub fn run(cfg: RunConfig) -> Result<u8, RunError> {
     };
     let summary = report::summary::render(&report, &location);
     if to_stdout {
-        std::io::stdout()
-            .write_all(&json)
-            .map_err(RunError::Stdout)?;
+        std::io::stdout().write_all(&json).map_err(RunError::Stdout)?;
         eprint!("{summary}");
     } else {
         report::write_atomic(std::path::Path::new(&location), &json)?;

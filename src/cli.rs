@@ -7,9 +7,8 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::catalog::{CatalogError, ProbeSet, Target};
-use crate::config::{
-    DEFAULT_CONCURRENCY, DnsConfig, Lang, OutputTarget, ProxyRequest, RunConfig, TrustSource,
-};
+use crate::config::{DEFAULT_CONCURRENCY, DnsConfig, Lang, OutputTarget, RunConfig, TrustSource};
+use crate::probe::proxy::{self, ProxyRequest, ProxyUrlError};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -91,13 +90,11 @@ fn parse_dns_server(s: &str) -> Result<SocketAddr, String> {
     if let Ok(ip) = s.parse::<IpAddr>() {
         return Ok(SocketAddr::new(ip, 53));
     }
-    s.parse::<SocketAddr>()
-        .map_err(|_| format!("`{s}` is not IP or IP:PORT (IPv6 with a port: [::1]:53)"))
+    s.parse::<SocketAddr>().map_err(|_| format!("`{s}` is not IP or IP:PORT (IPv6 with a port: [::1]:53)"))
 }
 
 fn parse_timeout(s: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(s)
-        .map_err(|e| format!("`{s}`: {e} (examples: 3s, 500ms, 1m)"))?;
+    let d = humantime::parse_duration(s).map_err(|e| format!("`{s}`: {e} (examples: 3s, 500ms, 1m)"))?;
     if d.is_zero() {
         return Err("the timeout must be more than zero".into());
     }
@@ -105,18 +102,17 @@ fn parse_timeout(s: &str) -> Result<Duration, String> {
 }
 
 impl RunArgs {
-    /// Validate into a run configuration: loads the probe set (errors name file, line, column).
-    pub fn into_config(self) -> Result<RunConfig, CatalogError> {
+    /// Validate into a run configuration: loads the probe set (errors name file, line, column)
+    /// and resolves the proxy from the flags and the environment.
+    pub fn into_config(self) -> Result<RunConfig, ConfigError> {
         let cloud = self.cloud.unwrap_or_else(|| "AzureCloud".into());
         let mut probe_set = match &self.probes {
             Some(path) => ProbeSet::load(path)?,
             None => ProbeSet::builtin(&cloud)?,
         };
         // The canonical spelling of the cloud name.
-        let cloud = crate::catalog::CLOUDS
-            .iter()
-            .find(|c| c.eq_ignore_ascii_case(&cloud))
-            .map_or(cloud, |c| c.to_string());
+        let cloud =
+            crate::catalog::CLOUDS.iter().find(|c| c.eq_ignore_ascii_case(&cloud)).map_or(cloud, |c| c.to_string());
         for target in self.endpoints {
             probe_set.add_adhoc(target);
         }
@@ -125,6 +121,7 @@ impl RunArgs {
             (None, true) => ProxyRequest::Disabled,
             (None, false) => ProxyRequest::FromEnvironment,
         };
+        let proxy = proxy::resolve(&proxy, |name| std::env::var(name).ok())?;
         let out = match self.out.as_deref() {
             None => OutputTarget::Default,
             Some("-") => OutputTarget::Stdout,
@@ -134,11 +131,7 @@ impl RunArgs {
         Ok(RunConfig {
             cloud,
             probe_set,
-            dns: if self.dns_servers.is_empty() {
-                DnsConfig::System
-            } else {
-                DnsConfig::Servers(self.dns_servers)
-            },
+            dns: if self.dns_servers.is_empty() { DnsConfig::System } else { DnsConfig::Servers(self.dns_servers) },
             proxy,
             ntp_servers: self.ntp_servers,
             public_roots: trust(self.public_roots),
@@ -151,37 +144,29 @@ impl RunArgs {
     }
 }
 
+/// Why the arguments do not make a run (exit 3).
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+    #[error(transparent)]
+    Proxy(#[from] ProxyUrlError),
+}
+
 /// The `probes` listing.
 pub fn probes_listing() -> Result<String, CatalogError> {
     use std::fmt::Write;
     let mut out = String::new();
     for cloud in crate::catalog::CLOUDS {
         let set = ProbeSet::builtin(cloud)?;
-        let _ = writeln!(
-            out,
-            "{} (version {}, sha256 {})",
-            set.name,
-            set.version,
-            &set.sha256[..16]
-        );
+        let _ = writeln!(out, "{} (version {}, sha256 {})", set.name, set.version, &set.sha256[..16]);
         if let Some(d) = &set.description {
             let _ = writeln!(out, "  {d}");
         }
         for e in &set.endpoints {
             let req = if e.required { "required" } else { "optional" };
-            let rep = e
-                .represents
-                .as_deref()
-                .map(|w| format!(" [stands for {w}]"))
-                .unwrap_or_default();
-            let _ = writeln!(
-                out,
-                "  {:<22} {:<13} {:<9} {}{rep}",
-                e.name,
-                e.role.as_str(),
-                req,
-                e.target
-            );
+            let rep = e.represents.as_deref().map(|w| format!(" [stands for {w}]")).unwrap_or_default();
+            let _ = writeln!(out, "  {:<22} {:<13} {:<9} {}{rep}", e.name, e.role.as_str(), req, e.target);
         }
         for u in &set.uncovered {
             let _ = writeln!(out, "  not probed: {u}");

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::catalog::ProbeSet;
+use crate::probe::proxy::ProxyConfig;
 
 /// Language of remediation text and of the human summary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -32,18 +33,6 @@ pub enum DnsConfig {
     System,
     /// Explicit servers from `--dns-server`, in order.
     Servers(Vec<SocketAddr>),
-}
-
-/// The proxy setting requested on the command line.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum ProxyRequest {
-    /// No flag: honour HTTPS_PROXY / NO_PROXY from the environment.
-    #[default]
-    FromEnvironment,
-    /// `--proxy URL`.
-    Explicit(String),
-    /// `--no-proxy`: connect directly whatever the environment says.
-    Disabled,
 }
 
 /// Where a trust store comes from.
@@ -74,7 +63,8 @@ pub struct RunConfig {
     /// The probe set to run (built-in or `--probes FILE`), with `--endpoint` targets added.
     pub probe_set: ProbeSet,
     pub dns: DnsConfig,
-    pub proxy: ProxyRequest,
+    /// The proxy HTTPS endpoints go through (None: direct).
+    pub proxy: Option<ProxyConfig>,
     pub ntp_servers: Vec<String>,
     pub public_roots: TrustSource,
     pub system_roots: TrustSource,

@@ -40,10 +40,7 @@ fn invalid_arguments_exit_3_with_clap_message() {
         "--out",
         "--lang",
     ] {
-        assert!(
-            String::from_utf8_lossy(&help.stdout).contains(name),
-            "{name} in --help"
-        );
+        assert!(String::from_utf8_lossy(&help.stdout).contains(name), "{name} in --help");
     }
 }
 
@@ -51,42 +48,23 @@ fn invalid_arguments_exit_3_with_clap_message() {
 fn invalid_probe_file_exits_3_naming_file_line_and_column() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("bad.toml");
-    std::fs::write(&file, "[[endpoint]]\nname = \"a\"\nrole = \"login\"\nurl = \"https://a.example/\"\nreachable = [200, 9999]\n").unwrap();
-    let out = command(dir.path())
-        .args(["run", "--probes", file.to_str().unwrap()])
-        .output()
-        .unwrap();
+    std::fs::write(
+        &file,
+        "[[endpoint]]\nname = \"a\"\nrole = \"login\"\nurl = \"https://a.example/\"\nreachable = [200, 9999]\n",
+    )
+    .unwrap();
+    let out = command(dir.path()).args(["run", "--probes", file.to_str().unwrap()]).output().unwrap();
     assert_eq!(out.status.code(), Some(3));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains(&format!(
-            "{}:5:13: `9999` is not an HTTP status",
-            file.display()
-        )),
-        "{err}"
-    );
-    assert!(
-        std::fs::read_dir(dir.path()).unwrap().count() == 1,
-        "no report written"
-    );
+    assert!(err.contains(&format!("{}:5:13: `9999` is not an HTTP status", file.display())), "{err}");
+    assert!(std::fs::read_dir(dir.path()).unwrap().count() == 1, "no report written");
 
-    let missing = command(dir.path())
-        .args(["--probes", "/nonexistent/p.toml"])
-        .output()
-        .unwrap();
+    let missing = command(dir.path()).args(["--probes", "/nonexistent/p.toml"]).output().unwrap();
     assert_eq!(missing.status.code(), Some(3));
-    assert!(
-        String::from_utf8_lossy(&missing.stderr)
-            .contains("cannot read probe file /nonexistent/p.toml")
-    );
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read probe file /nonexistent/p.toml"));
 
     let bad_roots = command(dir.path())
-        .args([
-            "--probes",
-            file.to_str().unwrap(),
-            "--public-roots",
-            file.to_str().unwrap(),
-        ])
+        .args(["--probes", file.to_str().unwrap(), "--public-roots", file.to_str().unwrap()])
         .output()
         .unwrap();
     assert_eq!(bad_roots.status.code(), Some(3));
@@ -94,49 +72,24 @@ fn invalid_probe_file_exits_3_naming_file_line_and_column() {
 
 #[test]
 fn schema_subcommand_matches_the_committed_schema() {
-    let out = std::process::Command::new(BIN)
-        .arg("schema")
-        .output()
-        .unwrap();
+    let out = std::process::Command::new(BIN).arg("schema").output().unwrap();
     assert_eq!(out.status.code(), Some(0));
-    let committed = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/reports/schema/report.v1.schema.json"
-    ))
-    .unwrap_or_default();
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/reports/schema/report.v1.schema.json"))
+            .unwrap_or_default();
     assert!(
         committed == String::from_utf8_lossy(&out.stdout),
         "reports/schema/report.v1.schema.json is stale: run `cargo run -- schema > reports/schema/report.v1.schema.json`"
     );
     let schema: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    for field in [
-        "schema_version",
-        "tool",
-        "run",
-        "node",
-        "config",
-        "clock",
-        "endpoints",
-        "findings",
-        "summary",
-    ] {
-        assert!(
-            schema["required"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|f| f == field),
-            "{field}"
-        );
+    for field in ["schema_version", "tool", "run", "node", "config", "clock", "endpoints", "findings", "summary"] {
+        assert!(schema["required"].as_array().unwrap().iter().any(|f| f == field), "{field}");
     }
 }
 
 #[test]
 fn probes_lists_every_builtin_set() {
-    let out = std::process::Command::new(BIN)
-        .arg("probes")
-        .output()
-        .unwrap();
+    let out = std::process::Command::new(BIN).arg("probes").output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
     for needle in [
@@ -158,33 +111,20 @@ fn report_goes_to_the_default_name_or_stdout() {
     let dir = tempfile::tempdir().unwrap();
     let empty = dir.path().join("empty.toml");
     std::fs::write(&empty, "").unwrap();
-    let out = command(dir.path())
-        .args(["--probes", empty.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = command(dir.path()).args(["--probes", empty.to_str().unwrap()]).output().unwrap();
     let files: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n.ends_with(".json"))
         .collect();
     assert_eq!(files.len(), 1, "{files:?}");
-    assert!(
-        files[0].starts_with("azs-netprobe-") && files[0].ends_with("Z.json"),
-        "{}",
-        files[0]
-    );
+    assert!(files[0].starts_with("azs-netprobe-") && files[0].ends_with("Z.json"), "{}", files[0]);
     let text = std::fs::read_to_string(dir.path().join(&files[0])).unwrap();
     let report = common::shape::check(&text);
     assert_eq!(Some(i32::from(report.summary.exit_code)), out.status.code());
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains(&files[0]),
-        "the summary says where the report is"
-    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&files[0]), "the summary says where the report is");
 
-    let out = command(dir.path())
-        .args(["run", "--probes", empty.to_str().unwrap(), "--out", "-"])
-        .output()
-        .unwrap();
+    let out = command(dir.path()).args(["run", "--probes", empty.to_str().unwrap(), "--out", "-"]).output().unwrap();
     let report = common::shape::check(&String::from_utf8_lossy(&out.stdout));
     assert_eq!(Some(i32::from(report.summary.exit_code)), out.status.code());
     assert!(String::from_utf8_lossy(&out.stderr).contains("Report: standard output"));

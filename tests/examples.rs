@@ -43,10 +43,7 @@ fn lab_example_reports() {
     let dns = DnsServer::start(vec![
         ("login.lab.test", DnsAnswer::A(vec![Ipv4Addr::LOCALHOST])),
         ("graph.lab.test", DnsAnswer::A(vec![Ipv4Addr::LOCALHOST])),
-        (
-            "management.lab.test",
-            DnsAnswer::A(vec![Ipv4Addr::LOCALHOST]),
-        ),
+        ("management.lab.test", DnsAnswer::A(vec![Ipv4Addr::LOCALHOST])),
         ("gateway.lab.test", DnsAnswer::NxDomain),
     ]);
     let probes = format!(
@@ -113,10 +110,7 @@ public = false
     untrusted[8] = other.to_str().unwrap();
     let r = common::run(dir.path(), &untrusted);
     assert_eq!(r.codes("entra-login"), vec!["TlsUntrustedRoot"]);
-    assert_eq!(
-        r.finding("entra-login", "TlsUntrustedRoot")["usage_error"],
-        "LoginError"
-    );
+    assert_eq!(r.finding("entra-login", "TlsUntrustedRoot")["usage_error"], "LoginError");
     keep(&r, "lab-untrusted-chain.json");
 }
 

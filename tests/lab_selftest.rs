@@ -21,10 +21,7 @@ use rustls::pki_types::{CertificateDer, ServerName};
 // ---------------------------------------------------------------- DNS helpers
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
 }
 
 fn resolver(addr: SocketAddr, timeout: Duration) -> TokioResolver {
@@ -47,9 +44,7 @@ fn resolver(addr: SocketAddr, timeout: Duration) -> TokioResolver {
 fn lookup(server: &DnsServer, name: &str, rtype: RecordType) -> Result<Vec<RData>, NetError> {
     rt().block_on(async {
         let r = resolver(server.addr, Duration::from_secs(2));
-        r.lookup(name, rtype)
-            .await
-            .map(|l| l.answers().iter().map(|rec| rec.data.clone()).collect())
+        r.lookup(name, rtype).await.map(|l| l.answers().iter().map(|rec| rec.data.clone()).collect())
     })
 }
 
@@ -94,27 +89,15 @@ fn raw_query(server: &DnsServer, name: &str, rtype: RecordType, tcp: bool) -> Me
 
 fn zone() -> Vec<(&'static str, DnsAnswer)> {
     vec![
-        (
-            "a.lab.test",
-            DnsAnswer::A(vec![
-                Ipv4Addr::new(127, 0, 0, 2),
-                Ipv4Addr::new(127, 0, 0, 3),
-            ]),
-        ),
+        ("a.lab.test", DnsAnswer::A(vec![Ipv4Addr::new(127, 0, 0, 2), Ipv4Addr::new(127, 0, 0, 3)])),
         ("v6.lab.test.", DnsAnswer::Aaaa(vec![Ipv6Addr::LOCALHOST])),
         (
             "Both.Lab.Test",
-            DnsAnswer::Ips(vec![
-                IpAddr::V4(Ipv4Addr::new(127, 0, 0, 4)),
-                IpAddr::V6(Ipv6Addr::LOCALHOST),
-            ]),
+            DnsAnswer::Ips(vec![IpAddr::V4(Ipv4Addr::new(127, 0, 0, 4)), IpAddr::V6(Ipv6Addr::LOCALHOST)]),
         ),
         ("alias.lab.test", DnsAnswer::Cname("mid.lab.test".into())),
         ("mid.lab.test", DnsAnswer::Cname("A.LAB.TEST.".into())),
-        (
-            "dangling.lab.test",
-            DnsAnswer::Cname("gone.lab.test".into()),
-        ),
+        ("dangling.lab.test", DnsAnswer::Cname("gone.lab.test".into())),
         ("nx.lab.test", DnsAnswer::NxDomain),
         ("fail.lab.test", DnsAnswer::ServFail),
         ("refused.lab.test", DnsAnswer::Refused),
@@ -131,13 +114,7 @@ fn dns_a_and_aaaa() {
     assert!(dns.addr.ip().is_loopback());
 
     let a = lookup(&dns, "a.lab.test.", RecordType::A).unwrap();
-    assert_eq!(
-        a,
-        vec![
-            RData::A(Ipv4Addr::new(127, 0, 0, 2).into()),
-            RData::A(Ipv4Addr::new(127, 0, 0, 3).into())
-        ]
-    );
+    assert_eq!(a, vec![RData::A(Ipv4Addr::new(127, 0, 0, 2).into()), RData::A(Ipv4Addr::new(127, 0, 0, 3).into())]);
     let v6 = lookup(&dns, "V6.lab.test.", RecordType::AAAA).unwrap();
     assert_eq!(v6, vec![RData::AAAA(Ipv6Addr::LOCALHOST.into())]);
 
@@ -149,16 +126,9 @@ fn dns_a_and_aaaa() {
     // lookup_ip (A + AAAA) through the resolver
     let ips: Vec<IpAddr> = rt().block_on(async {
         let r = resolver(dns.addr, Duration::from_secs(2));
-        r.lookup_ip("both.lab.test.")
-            .await
-            .unwrap()
-            .iter()
-            .collect()
+        r.lookup_ip("both.lab.test.").await.unwrap().iter().collect()
     });
-    assert!(
-        ips.contains(&IpAddr::V4(Ipv4Addr::new(127, 0, 0, 4))),
-        "{ips:?}"
-    );
+    assert!(ips.contains(&IpAddr::V4(Ipv4Addr::new(127, 0, 0, 4))), "{ips:?}");
 
     // NODATA both ways
     let e = lookup(&dns, "a.lab.test.", RecordType::AAAA).unwrap_err();
@@ -190,15 +160,7 @@ fn dns_cname_chain() {
     let m = raw_query(&dns, "alias.lab.test.", RecordType::A, false);
     assert_eq!(m.metadata.response_code, ResponseCode::NoError);
     let types: Vec<RecordType> = m.answers.iter().map(|r| r.record_type()).collect();
-    assert_eq!(
-        types,
-        vec![
-            RecordType::CNAME,
-            RecordType::CNAME,
-            RecordType::A,
-            RecordType::A
-        ]
-    );
+    assert_eq!(types, vec![RecordType::CNAME, RecordType::CNAME, RecordType::A, RecordType::A]);
     assert_eq!(m.answers[0].name.to_ascii(), "alias.lab.test.");
     assert_eq!(m.answers[1].name.to_ascii(), "mid.lab.test.");
     assert_eq!(m.answers[2].name.to_ascii().to_lowercase(), "a.lab.test.");
@@ -224,19 +186,9 @@ fn dns_cname_chain() {
     // Through hickory-resolver
     let ips: Vec<IpAddr> = rt().block_on(async {
         let r = resolver(dns.addr, Duration::from_secs(2));
-        r.lookup_ip("alias.lab.test.")
-            .await
-            .unwrap()
-            .iter()
-            .collect()
+        r.lookup_ip("alias.lab.test.").await.unwrap().iter().collect()
     });
-    assert_eq!(
-        ips,
-        vec![
-            IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)),
-            IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3))
-        ]
-    );
+    assert_eq!(ips, vec![IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)), IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3))]);
 }
 
 #[test]
@@ -270,10 +222,7 @@ fn dns_silence_times_out() {
     });
     let elapsed = start.elapsed();
     let err = result.unwrap_err();
-    assert!(
-        matches!(err, NetError::Timeout) || err.to_string().contains("timed out"),
-        "{err:?}"
-    );
+    assert!(matches!(err, NetError::Timeout) || err.to_string().contains("timed out"), "{err:?}");
     assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
     assert!(dns.queries() >= 1);
 }
@@ -285,13 +234,11 @@ fn client_config(roots_der: &[&[u8]]) -> Arc<rustls::ClientConfig> {
     for der in roots_der {
         roots.add(CertificateDer::from(der.to_vec())).unwrap();
     }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
     Arc::new(config)
 }
 
@@ -300,9 +247,18 @@ fn handshake(
     name: &str,
     config: Arc<rustls::ClientConfig>,
 ) -> Result<rustls::StreamOwned<rustls::ClientConnection, TcpStream>, rustls::Error> {
+    let sock = TcpStream::connect(addr).unwrap();
     let server_name = ServerName::try_from(name.to_string()).unwrap();
-    let mut conn = rustls::ClientConnection::new(config, server_name).unwrap();
-    let mut sock = TcpStream::connect(addr).unwrap();
+    let conn = rustls::ClientConnection::new(config, server_name).unwrap();
+    handshake_over(sock, conn)
+}
+
+/// Completes the handshake of `conn` over an already connected socket (e.g.
+/// a tunnel through a proxy).
+fn handshake_over(
+    mut sock: TcpStream,
+    mut conn: rustls::ClientConnection,
+) -> Result<rustls::StreamOwned<rustls::ClientConnection, TcpStream>, rustls::Error> {
     sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     while conn.is_handshaking() {
         if let Err(e) = conn.complete_io(&mut sock) {
@@ -386,28 +342,15 @@ fn tls_certificate_failures() {
     let srv = TlsServer::start(LAB_IP, &leaf, ok_response());
 
     let err = handshake(srv.addr, "svc.lab.test", client_config(&[&other.cert_der])).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer)
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer)), "{err:?}");
     let err = handshake(srv.addr, "wrong.lab.test", client_config(&[&root.cert_der])).unwrap_err();
-    assert!(
-        matches!(err, rustls::Error::InvalidCertificate(_)),
-        "{err:?}"
-    );
+    assert!(matches!(err, rustls::Error::InvalidCertificate(_)), "{err:?}");
     // SNI recorded even for failed handshakes
     wait_for(|| (srv.snis().len() == 2).then_some(()));
     assert!(srv.requests().is_empty());
 
     let now = time::OffsetDateTime::now_utc();
-    let expired = root.leaf_with(
-        &["old.lab.test"],
-        now - time::Duration::days(100),
-        now - time::Duration::days(10),
-    );
+    let expired = root.leaf_with(&["old.lab.test"], now - time::Duration::days(100), now - time::Duration::days(10));
     let srv = TlsServer::start(LAB_IP, &expired, ok_response());
     let err = handshake(srv.addr, "old.lab.test", client_config(&[&root.cert_der])).unwrap_err();
     assert!(
@@ -424,10 +367,7 @@ fn tls_certificate_failures() {
     assert_eq!(selfsigned.chain_der.len(), 1);
     let srv = TlsServer::start(LAB_IP, &selfsigned, ok_response());
     let err = handshake(srv.addr, "self.lab.test", client_config(&[&root.cert_der])).unwrap_err();
-    assert!(
-        matches!(err, rustls::Error::InvalidCertificate(_)),
-        "{err:?}"
-    );
+    assert!(matches!(err, rustls::Error::InvalidCertificate(_)), "{err:?}");
     // ... but trusting the self-signed certificate itself is not enough either
     // (it is not a CA); the lab does not paper over that.
 }
@@ -436,19 +376,11 @@ fn tls_certificate_failures() {
 fn tls_same_port_on_two_ips_and_custom_response() {
     let root = TestCa::new("Lab Root CA");
     let leaf = root.leaf(&["svc.lab.test"]);
-    let a = TlsServer::start(
-        IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)),
-        &leaf,
-        ok_response(),
-    );
+    let a = TlsServer::start(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)), &leaf, ok_response());
     let b = TlsServer::start_on(
         SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3)), a.addr.port()),
         &leaf,
-        HttpBehavior::Respond {
-            status: 404,
-            headers: vec![("X-Test".into(), "b".into())],
-            body: "nope".into(),
-        },
+        HttpBehavior::Respond { status: 404, headers: vec![("X-Test".into(), "b".into())], body: "nope".into() },
     );
     assert_eq!(a.addr.port(), b.addr.port());
     let cfg = client_config(&[&root.cert_der]);
@@ -471,29 +403,20 @@ fn tls_never_respond_and_endless_head() {
 
     let srv = TlsServer::start(LAB_IP, &leaf, HttpBehavior::NeverRespond);
     let mut t = handshake(srv.addr, "svc.lab.test", cfg.clone()).unwrap();
-    t.sock
-        .set_read_timeout(Some(Duration::from_millis(400)))
-        .unwrap();
-    t.write_all(b"GET / HTTP/1.1\r\nHost: svc.lab.test\r\n\r\n")
-        .unwrap();
+    t.sock.set_read_timeout(Some(Duration::from_millis(400))).unwrap();
+    t.write_all(b"GET / HTTP/1.1\r\nHost: svc.lab.test\r\n\r\n").unwrap();
     let mut buf = [0u8; 64];
     let err = t.read(&mut buf).unwrap_err();
-    assert!(
-        matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
-        "{err:?}"
-    );
+    assert!(matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut), "{err:?}");
     let reqs = wait_for(|| Some(srv.requests()).filter(|r| !r.is_empty()));
     assert!(reqs[0].starts_with("GET / HTTP/1.1"));
 
     let srv = TlsServer::start(LAB_IP, &leaf, HttpBehavior::EndlessHead);
     let mut t = handshake(srv.addr, "svc.lab.test", cfg).unwrap();
-    t.write_all(b"GET / HTTP/1.1\r\nHost: svc.lab.test\r\n\r\n")
-        .unwrap();
+    t.write_all(b"GET / HTTP/1.1\r\nHost: svc.lab.test\r\n\r\n").unwrap();
     let mut got = Vec::new();
     let until = Instant::now() + Duration::from_millis(450);
-    t.sock
-        .set_read_timeout(Some(Duration::from_millis(50)))
-        .unwrap();
+    t.sock.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
     while Instant::now() < until {
         match t.read(&mut buf) {
             Ok(0) => panic!("EndlessHead closed the connection"),
@@ -546,14 +469,10 @@ fn tcp_silent_server_never_writes() {
     let srv = silent_server();
     let mut s = TcpStream::connect_timeout(&srv.addr, Duration::from_secs(1)).unwrap();
     s.write_all(b"hello").unwrap();
-    s.set_read_timeout(Some(Duration::from_millis(300)))
-        .unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
     let mut buf = [0u8; 16];
     let err = s.read(&mut buf).unwrap_err();
-    assert!(
-        matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut),
-        "{err:?}"
-    );
+    assert!(matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut), "{err:?}");
     wait_for(|| (srv.connections() == 1).then_some(()));
 }
 
@@ -600,11 +519,356 @@ fn tcp_reset_server_resets_tls_handshake() {
         }
     }
     let err = result.unwrap_err();
-    assert!(
-        matches!(
-            err.kind(),
-            ErrorKind::ConnectionReset | ErrorKind::UnexpectedEof
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err.kind(), ErrorKind::ConnectionReset | ErrorKind::UnexpectedEof), "{err:?}");
+}
+
+// ---------------------------------------------------------------- proxy helpers
+
+/// One proxy response: status, headers in order, body (framed by
+/// Content-Length; empty without it).
+#[derive(Debug)]
+struct ProxyResponse {
+    version: u8,
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl ProxyResponse {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    fn all(&self, name: &str) -> Vec<&str> {
+        self.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect()
+    }
+}
+
+fn proxy_connect(proxy: SocketAddr) -> TcpStream {
+    let s = TcpStream::connect_timeout(&proxy, Duration::from_secs(1)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s
+}
+
+/// `CONNECT target HTTP/1.1` with a Host header and the given extra header lines.
+fn connect_head(target: &str, extra: &[&str]) -> String {
+    let mut head = format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n");
+    for line in extra {
+        head.push_str(line);
+        head.push_str("\r\n");
+    }
+    head.push_str("\r\n");
+    head
+}
+
+fn basic(user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    format!("Proxy-Authorization: Basic {token}")
+}
+
+/// Reads one response head byte by byte (so no tunnel byte is consumed),
+/// then its Content-Length body.
+fn read_response(s: &mut TcpStream) -> ProxyResponse {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        match s.read(&mut byte) {
+            Ok(0) => panic!("EOF before the end of the response head: {:?}", String::from_utf8_lossy(&buf)),
+            Ok(_) => buf.push(byte[0]),
+            Err(e) => panic!("reading response head after {:?}: {e}", String::from_utf8_lossy(&buf)),
+        }
+        if buf.ends_with(b"\r\n\r\n") {
+            break;
+        }
+    }
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut resp = httparse::Response::new(&mut headers);
+    assert!(resp.parse(&buf).unwrap().is_complete(), "{:?}", String::from_utf8_lossy(&buf));
+    let headers: Vec<(String, String)> =
+        resp.headers.iter().map(|h| (h.name.to_string(), String::from_utf8(h.value.to_vec()).unwrap())).collect();
+    let mut out =
+        ProxyResponse { version: resp.version.unwrap(), status: resp.code.unwrap(), headers, body: String::new() };
+    if let Some(len) = out.header("Content-Length") {
+        let mut body = vec![0u8; len.parse().unwrap()];
+        s.read_exact(&mut body).unwrap();
+        out.body = String::from_utf8(body).unwrap();
+    }
+    out
+}
+
+fn exchange(s: &mut TcpStream, head: &str) -> ProxyResponse {
+    s.write_all(head.as_bytes()).unwrap();
+    read_response(s)
+}
+
+/// The server closes the connection: EOF (or a reset) within 3 s.
+fn assert_closed(s: &mut TcpStream) {
+    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let mut buf = [0u8; 64];
+    match s.read(&mut buf) {
+        Ok(0) => {}
+        Ok(n) => panic!("unexpected {n} bytes: {:?}", String::from_utf8_lossy(&buf[..n])),
+        Err(e) => assert_eq!(e.kind(), ErrorKind::ConnectionReset, "{e:?}"),
+    }
+}
+
+/// HTTPS GET through an established tunnel; returns the response text.
+fn tls_get_over(sock: TcpStream, name: &str, root: &TestCa) -> String {
+    let server_name = ServerName::try_from(name.to_string()).unwrap();
+    let conn = rustls::ClientConnection::new(client_config(&[&root.cert_der]), server_name).unwrap();
+    let mut tls = handshake_over(sock, conn).unwrap();
+    get(&mut tls, name)
+}
+
+/// A tinyproxy, or None (with a note) when it is not installed; under
+/// CI=true a missing tinyproxy is a failure.
+fn tinyproxy(basic_auth: Option<(&str, &str)>) -> Option<Tinyproxy> {
+    let started = Instant::now();
+    let proxy = Tinyproxy::start(basic_auth);
+    match &proxy {
+        Some(p) => eprintln!("tinyproxy {} up in {:?}", p.url(), started.elapsed()),
+        None => {
+            assert_ne!(
+                std::env::var("CI").as_deref(),
+                Ok("true"),
+                "tinyproxy is not installed (apt-get install tinyproxy-bin) and CI=true"
+            );
+            eprintln!("tinyproxy not installed: skipping");
+        }
+    }
+    proxy
+}
+
+// ---------------------------------------------------------------- proxy tests
+
+#[test]
+fn proxy_pass_through_tunnels_tls() {
+    let root = TestCa::new("Lab Root CA");
+    let leaf = root.leaf(&["svc.lab.test", "127.0.0.2"]);
+    let srv = TlsServer::start(LAB_IP, &leaf, ok_response());
+    let proxy = ConnectProxy::start(ProxyMode::PassThrough);
+    assert_eq!(proxy.addr.ip(), IpAddr::V4(Ipv4Addr::LOCALHOST));
+    assert_eq!(proxy.url(), format!("http://127.0.0.1:{}", proxy.addr.port()));
+
+    // By IP: the exact 200 line, then TLS + GET over the tunnel.
+    let target = srv.addr.to_string();
+    let head = connect_head(&target, &["User-Agent: selftest"]);
+    let mut s = proxy_connect(proxy.addr);
+    s.write_all(head.as_bytes()).unwrap();
+    let mut established = [0u8; 39];
+    s.read_exact(&mut established).unwrap();
+    assert_eq!(&established, b"HTTP/1.1 200 Connection established\r\n\r\n");
+    let resp = tls_get_over(s, "127.0.0.2", &root);
+    assert!(resp.starts_with("HTTP/1.1 200 OK\r\n"), "{resp}");
+    assert!(resp.ends_with("\r\n\r\nok\n"), "{resp}");
+    assert_eq!(proxy.requests(), vec![head]);
+    assert_eq!(proxy.upstream_connects(), vec![srv.addr]);
+    assert_eq!(srv.requests().len(), 1);
+
+    // By name through the proxy's host map, with the ClientHello pipelined
+    // right behind the CONNECT head (one write).
+    let proxy = ConnectProxy::start_with_hosts(ProxyMode::PassThrough, &[("SVC.lab.test", LAB_IP)]);
+    let target = format!("svc.lab.test:{}", srv.addr.port());
+    let server_name = ServerName::try_from("svc.lab.test").unwrap();
+    let mut conn = rustls::ClientConnection::new(client_config(&[&root.cert_der]), server_name).unwrap();
+    let mut bytes = connect_head(&target, &[]).into_bytes();
+    let head_len = bytes.len();
+    conn.write_tls(&mut bytes).unwrap();
+    assert!(bytes.len() > head_len);
+    let mut s = proxy_connect(proxy.addr);
+    s.write_all(&bytes).unwrap();
+    let r = read_response(&mut s);
+    assert_eq!((r.version, r.status), (1, 200), "{r:?}");
+    assert!(r.headers.is_empty(), "{r:?}");
+    let mut tls = handshake_over(s, conn).unwrap();
+    assert!(get(&mut tls, "svc.lab.test").starts_with("HTTP/1.1 200 OK\r\n"));
+    assert_eq!(proxy.requests(), vec![connect_head(&target, &[])]);
+    assert_eq!(proxy.upstream_connects(), vec![srv.addr]);
+    assert_eq!(srv.snis().last().cloned(), Some(Some("svc.lab.test".to_string())));
+}
+
+#[test]
+fn proxy_require_basic() {
+    let root = TestCa::new("Lab Root CA");
+    let srv = TlsServer::start(LAB_IP, &root.leaf(&["127.0.0.2"]), ok_response());
+    let (user, password) = ("lab user", "p@ss:w/rd");
+    let proxy = ConnectProxy::start(ProxyMode::RequireBasic { user: user.to_string(), password: password.to_string() });
+
+    // The URL with credentials parses back to the proxy's address.
+    let url = url::Url::parse(&proxy.url_with(user, password)).unwrap();
+    assert_eq!(url.username(), "lab%20user");
+    assert_eq!(url.password(), Some("p%40ss%3Aw%2Frd"));
+    assert_eq!(url.host_str(), Some("127.0.0.1"));
+    assert_eq!(url.port(), Some(proxy.addr.port()));
+    assert_eq!(proxy.url_with(user, password), format!("http://lab%20user:p%40ss%3Aw%2Frd@{}", proxy.addr));
+
+    let target = srv.addr.to_string();
+    // No credentials, then wrong ones, then the right ones: one connection
+    // (407 keeps it open).
+    let mut s = proxy_connect(proxy.addr);
+    let r = exchange(&mut s, &connect_head(&target, &[]));
+    assert_eq!(r.status, 407, "{r:?}");
+    assert_eq!(r.all("Proxy-Authenticate"), vec!["Basic realm=\"lab\""]);
+    assert_eq!(r.header("Server"), Some("lab-proxy"));
+    assert_eq!(r.header("Connection"), None);
+    let wrong = basic(user, "nope");
+    let r = exchange(&mut s, &connect_head(&target, &[&wrong]));
+    assert_eq!(r.status, 407, "{r:?}");
+    let right = basic(user, password);
+    let r = exchange(&mut s, &connect_head(&target, &[&right]));
+    assert_eq!(r.status, 200, "{r:?}");
+    assert!(tls_get_over(s, "127.0.0.2", &root).starts_with("HTTP/1.1 200 OK\r\n"));
+
+    let reqs = proxy.requests();
+    assert_eq!(reqs.len(), 3);
+    assert!(!reqs[0].contains("Proxy-Authorization"));
+    assert!(reqs[2].contains(&format!("\r\n{right}\r\n")), "{}", reqs[2]);
+    assert_eq!(proxy.upstream_connects(), vec![srv.addr]);
+
+    // HTTP/1.0 (or Connection: close) gets a closing 407.
+    let mut s = proxy_connect(proxy.addr);
+    let r = exchange(&mut s, &format!("CONNECT {target} HTTP/1.0\r\n\r\n"));
+    assert_eq!((r.status, r.header("Connection")), (407, Some("close")), "{r:?}");
+    assert_closed(&mut s);
+}
+
+#[test]
+fn proxy_ntlm_deny_bad_gateway_never_answer() {
+    let target = "127.0.0.2:443";
+
+    let proxy = ConnectProxy::start(ProxyMode::NtlmOnly);
+    let mut s = proxy_connect(proxy.addr);
+    for _ in 0..2 {
+        let r = exchange(&mut s, &connect_head(target, &[]));
+        assert_eq!(r.status, 407, "{r:?}");
+        assert_eq!(r.all("Proxy-Authenticate"), vec!["NTLM", "Negotiate"]);
+        assert_eq!(r.header("Server"), Some("lab-proxy"));
+    }
+    assert_eq!(proxy.requests().len(), 2);
+
+    let proxy = ConnectProxy::start(ProxyMode::Deny);
+    let mut s = proxy_connect(proxy.addr);
+    let r = exchange(&mut s, &connect_head(target, &[]));
+    assert_eq!(r.status, 403, "{r:?}");
+    assert_eq!(r.header("Server"), Some("lab-proxy"));
+    assert_eq!(r.header("Via"), Some("1.1 lab-proxy"));
+    assert_eq!(r.header("Content-Type"), Some("text/html"));
+    assert_eq!(r.header("Content-Length"), Some(DENY_BODY.len().to_string().as_str()));
+    assert_eq!(r.body, DENY_BODY);
+    assert!(r.body.contains("Blocked by lab policy: category Cloud Services"));
+    assert_closed(&mut s);
+
+    let proxy = ConnectProxy::start(ProxyMode::BadGateway);
+    let mut s = proxy_connect(proxy.addr);
+    let r = exchange(&mut s, &connect_head(target, &[]));
+    assert_eq!(r.status, 502, "{r:?}");
+    assert_eq!(r.header("Server"), Some("lab-proxy"));
+    assert_eq!(r.body, BAD_GATEWAY_BODY);
+    assert_closed(&mut s);
+    assert!(proxy.upstream_connects().is_empty());
+
+    let proxy = ConnectProxy::start(ProxyMode::NeverAnswer);
+    let mut s = proxy_connect(proxy.addr);
+    s.write_all(connect_head(target, &[]).as_bytes()).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    let mut buf = [0u8; 16];
+    let err = s.read(&mut buf).unwrap_err();
+    assert!(matches!(err.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut), "{err:?}");
+    assert_eq!(proxy.requests(), vec![connect_head(target, &[])]);
+    assert!(proxy.upstream_connects().is_empty());
+}
+
+#[test]
+fn proxy_refuses_other_targets_and_methods() {
+    let proxy = ConnectProxy::start_with_hosts(ProxyMode::PassThrough, &[("svc.lab.test", LAB_IP)]);
+    // Nothing outside 127.0.0.0/8 is ever connected to: TEST-NET-1, IPv6
+    // loopback, a name outside the host map.
+    for target in
+        ["192.0.2.1:443", "[::1]:443", "[2001:db8::1]:443", "login.example.com:443", "127.0.0.1", "127.0.0.1:0"]
+    {
+        let mut s = proxy_connect(proxy.addr);
+        let r = exchange(&mut s, &connect_head(target, &[]));
+        assert_eq!(r.status, 403, "{target}: {r:?}");
+        assert!(r.header("X-Lab-Proxy-Refused").is_some(), "{target}: {r:?}");
+        assert_eq!(r.header("Connection"), Some("close"));
+        assert_closed(&mut s);
+    }
+    assert!(proxy.upstream_connects().is_empty());
+
+    // A loopback target that refuses: 502 from the proxy itself.
+    let closed = closed_port();
+    let mut s = proxy_connect(proxy.addr);
+    let r = exchange(&mut s, &connect_head(&closed.to_string(), &[]));
+    assert_eq!(r.status, 502, "{r:?}");
+    assert!(r.body.contains("failed"), "{r:?}");
+    assert_eq!(proxy.upstream_connects(), vec![closed]);
+
+    // Not CONNECT: 405.
+    let mut s = proxy_connect(proxy.addr);
+    let r = exchange(&mut s, "GET http://127.0.0.2/ HTTP/1.1\r\nHost: 127.0.0.2\r\n\r\n");
+    assert_eq!(r.status, 405, "{r:?}");
+    assert_eq!(r.header("Allow"), Some("CONNECT"));
+    assert_closed(&mut s);
+
+    // Not HTTP: 400; a head over 64 KiB: 431.
+    let mut s = proxy_connect(proxy.addr);
+    let r = exchange(&mut s, "\u{16}\u{3}\u{1} garbage\r\n\r\n");
+    assert_eq!(r.status, 400, "{r:?}");
+    let mut s = proxy_connect(proxy.addr);
+    let big = format!("X-Pad: {}", "a".repeat(70 * 1024));
+    let r = exchange(&mut s, &connect_head("127.0.0.2:443", &[&big]));
+    assert_eq!(r.status, 431, "{r:?}");
+    assert_eq!(proxy.upstream_connects(), vec![closed]);
+}
+
+#[test]
+fn tinyproxy_connects_to_lab_tls() {
+    let Some(proxy) = tinyproxy(None) else {
+        return;
+    };
+    assert!(proxy.url().starts_with("http://127.0.0.1:"));
+    let root = TestCa::new("Lab Root CA");
+    let srv = TlsServer::start(IpAddr::V4(Ipv4Addr::LOCALHOST), &root.leaf(&["127.0.0.1"]), ok_response());
+
+    let mut s = proxy_connect(proxy.addr);
+    let r = exchange(&mut s, &connect_head(&srv.addr.to_string(), &[]));
+    assert_eq!(r.status, 200, "{r:?}\n{}", proxy.log());
+    let resp = tls_get_over(s, "127.0.0.1", &root);
+    assert!(resp.starts_with("HTTP/1.1 200 OK\r\n"), "{resp}\n{}", proxy.log());
+    assert_eq!(srv.requests().len(), 1);
+
+    // The whitelist filter answers anything but a 127.x literal itself
+    // (tested with a name that would resolve to loopback anyway).
+    let mut s = proxy_connect(proxy.addr);
+    let r = exchange(&mut s, &connect_head(&format!("localhost:{}", srv.addr.port()), &[]));
+    assert_eq!(r.status, 403, "{r:?}\n{}", proxy.log());
+    assert_eq!(srv.snis().len(), 1, "{}", proxy.log());
+    let log = proxy.log();
+    assert!(log.contains("CONNECT"), "{log}");
+}
+
+#[test]
+fn tinyproxy_basic_auth() {
+    let Some(proxy) = tinyproxy(Some(("labuser", "lab-pass.1"))) else {
+        return;
+    };
+    let root = TestCa::new("Lab Root CA");
+    let srv = TlsServer::start(IpAddr::V4(Ipv4Addr::LOCALHOST), &root.leaf(&["127.0.0.1"]), ok_response());
+    let target = srv.addr.to_string();
+
+    let mut s = proxy_connect(proxy.addr);
+    let r = exchange(&mut s, &connect_head(&target, &[]));
+    assert_eq!(r.status, 407, "{r:?}\n{}", proxy.log());
+    assert!(r.header("Proxy-Authenticate").is_some_and(|v| v.starts_with("Basic ")), "{r:?}");
+
+    let mut s = proxy_connect(proxy.addr);
+    let r = exchange(&mut s, &connect_head(&target, &[&basic("labuser", "wrong")]));
+    assert_eq!(r.status, 407, "{r:?}\n{}", proxy.log());
+
+    let mut s = proxy_connect(proxy.addr);
+    let r = exchange(&mut s, &connect_head(&target, &[&basic("labuser", "lab-pass.1")]));
+    assert_eq!(r.status, 200, "{r:?}\n{}", proxy.log());
+    assert!(tls_get_over(s, "127.0.0.1", &root).starts_with("HTTP/1.1 200 OK\r\n"));
+    assert_eq!(proxy.url_with("labuser", "lab-pass.1"), format!("http://labuser:lab-pass.1@{}", proxy.addr));
 }

@@ -15,20 +15,13 @@ use serde_json::json;
 const LO: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
 fn endpoint(name: &str, role: &str, url: &str, extra: &str) -> String {
-    format!(
-        "[[endpoint]]\nname = \"{name}\"\nrole = \"{role}\"\nurl = \"{url}\"\npublic = false\n{extra}\n"
-    )
+    format!("[[endpoint]]\nname = \"{name}\"\nrole = \"{role}\"\nurl = \"{url}\"\npublic = false\n{extra}\n")
 }
 
 /// A lab CA written to `dir/ca.pem`, used as both the public and the system store.
 fn trust_args(dir: &std::path::Path, ca: &TestCa) -> Vec<String> {
     let pem = ca.write_pem(dir, "ca.pem").display().to_string();
-    vec![
-        "--public-roots".into(),
-        pem.clone(),
-        "--system-roots".into(),
-        pem,
-    ]
+    vec!["--public-roots".into(), pem.clone(), "--system-roots".into(), pem]
 }
 
 fn args(v: &[String]) -> Vec<&str> {
@@ -46,40 +39,16 @@ fn dns_failure_classes_are_told_apart() {
         ("nodata.lab.test", DnsAnswer::NoData),
     ]);
     let mut probes = String::new();
-    for (name, role) in [
-        ("nx", "usage"),
-        ("servfail", "usage"),
-        ("refused", "registration"),
-        ("silent", "usage"),
-        ("nodata", "usage"),
-    ] {
-        probes.push_str(&endpoint(
-            name,
-            role,
-            &format!("https://{name}.lab.test/"),
-            "",
-        ));
+    for (name, role) in
+        [("nx", "usage"), ("servfail", "usage"), ("refused", "registration"), ("silent", "usage"), ("nodata", "usage")]
+    {
+        probes.push_str(&endpoint(name, role, &format!("https://{name}.lab.test/"), ""));
     }
-    probes.push_str(&endpoint(
-        "login-nx",
-        "login",
-        "https://nx.lab.test/login",
-        "",
-    ));
+    probes.push_str(&endpoint("login-nx", "login", "https://nx.lab.test/login", ""));
     let file = probe_file(dir.path(), &probes);
     let server = dns.addr.to_string();
-    let r = run(
-        dir.path(),
-        &[
-            "run",
-            "--probes",
-            file.to_str().unwrap(),
-            "--dns-server",
-            &server,
-            "--timeout",
-            "1500ms",
-        ],
-    );
+    let r =
+        run(dir.path(), &["run", "--probes", file.to_str().unwrap(), "--dns-server", &server, "--timeout", "1500ms"]);
 
     assert_eq!(r.code, 2, "{}", r.stdout);
     let expect = [
@@ -101,32 +70,15 @@ fn dns_failure_classes_are_told_apart() {
         let f = r.finding(name, code);
         assert_eq!(f["usage_error"], usage, "{name}");
         assert_eq!(f["severity"], "error", "{name}");
-        assert!(
-            f["message"]
-                .as_str()
-                .unwrap()
-                .contains(&format!("{}.lab.test", name.trim_start_matches("login-")))
-        );
+        assert!(f["message"].as_str().unwrap().contains(&format!("{}.lab.test", name.trim_start_matches("login-"))));
         assert!(!f["remediation"]["steps"].as_array().unwrap().is_empty());
     }
-    assert_eq!(
-        r.report["summary"]["usage_errors"],
-        json!(["NetworkError", "LoginError"])
-    );
+    assert_eq!(r.report["summary"]["usage_errors"], json!(["NetworkError", "LoginError"]));
     assert_eq!(r.report["summary"]["exit_code"], 2);
     assert_eq!(r.report["config"]["dns_servers"], json!([server]));
     // The silent server bounds the run: one stage timeout, not one per endpoint.
-    assert!(
-        r.elapsed < Duration::from_millis(1500 + 1500),
-        "took {:?}",
-        r.elapsed
-    );
-    assert!(
-        r.stdout
-            .contains("The portal would show: NetworkError, LoginError"),
-        "{}",
-        r.stdout
-    );
+    assert!(r.elapsed < Duration::from_millis(1500 + 1500), "took {:?}", r.elapsed);
+    assert!(r.stdout.contains("The portal would show: NetworkError, LoginError"), "{}", r.stdout);
 }
 
 #[test]
@@ -139,14 +91,8 @@ fn healthy_https_endpoint_through_cname_reports_every_stage() {
         ("login.lab.test", DnsAnswer::Cname("edge.lab.test".into())),
         ("edge.lab.test", DnsAnswer::A(vec![Ipv4Addr::LOCALHOST])),
     ]);
-    let url = format!(
-        "https://login.lab.test:{}/common/discovery?x=1",
-        tls.addr.port()
-    );
-    let file = probe_file(
-        dir.path(),
-        &endpoint("entra", "login", &url, "reachable = [200]"),
-    );
+    let url = format!("https://login.lab.test:{}/common/discovery?x=1", tls.addr.port());
+    let file = probe_file(dir.path(), &endpoint("entra", "login", &url, "reachable = [200]"));
     let mut a = vec![
         "run".to_string(),
         "--probes".into(),
@@ -171,10 +117,7 @@ fn healthy_https_endpoint_through_cname_reports_every_stage() {
     assert_eq!(t["sni"], "login.lab.test");
     assert_eq!(t["alpn"], json!(null), "the lab server negotiates no ALPN");
     assert!(t["version"].as_str().unwrap().starts_with("TLS 1."), "{t}");
-    assert!(
-        t["cipher_suite"].as_str().unwrap().starts_with("TLS"),
-        "{t}"
-    );
+    assert!(t["cipher_suite"].as_str().unwrap().starts_with("TLS"), "{t}");
     assert_eq!(t["trust"]["public"], "trusted");
     assert_eq!(t["trust"]["system"], "trusted");
     assert_eq!(t["chain"][0]["subject_cn"], "login.lab.test");
@@ -188,14 +131,8 @@ fn healthy_https_endpoint_through_cname_reports_every_stage() {
     // The server saw the SNI and the request the endpoint describes.
     assert_eq!(tls.snis(), vec![Some("login.lab.test".to_string())]);
     let req = &tls.requests()[0];
-    assert!(
-        req.starts_with("GET /common/discovery?x=1 HTTP/1.1\r\n"),
-        "{req}"
-    );
-    assert!(
-        req.contains(&format!("Host: login.lab.test:{}\r\n", tls.addr.port())),
-        "{req}"
-    );
+    assert!(req.starts_with("GET /common/discovery?x=1 HTTP/1.1\r\n"), "{req}");
+    assert!(req.contains(&format!("Host: login.lab.test:{}\r\n", tls.addr.port())), "{req}");
     // The Date header is a clock source.
     assert_eq!(r.report["clock"]["sources"][0]["kind"], "http_date");
     assert_eq!(r.report["clock"]["verdict"], "ok");
@@ -215,36 +152,21 @@ fn every_resolved_address_is_connected_and_partial_failure_is_a_warning() {
     )]);
     let url = format!("https://multi.lab.test:{}/", tls.addr.port());
     let file = probe_file(dir.path(), &endpoint("multi", "usage", &url, ""));
-    let mut a = vec![
-        "--probes".to_string(),
-        file.display().to_string(),
-        "--dns-server".into(),
-        dns.addr.to_string(),
-    ];
+    let mut a = vec!["--probes".to_string(), file.display().to_string(), "--dns-server".into(), dns.addr.to_string()];
     a.extend(trust_args(dir.path(), &ca));
     let r = run(dir.path(), &args(&a));
 
     let e = r.endpoint("multi");
-    let statuses: Vec<_> = e["tcp"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| (t["address"].clone(), t["status"].clone()))
-        .collect();
+    let statuses: Vec<_> =
+        e["tcp"].as_array().unwrap().iter().map(|t| (t["address"].clone(), t["status"].clone())).collect();
     assert_eq!(
         statuses,
         vec![
             (json!(format!("127.0.0.1:{}", tls.addr.port())), json!("ok")),
-            (
-                json!(format!("127.0.0.2:{}", tls.addr.port())),
-                json!("refused")
-            )
+            (json!(format!("127.0.0.2:{}", tls.addr.port())), json!("refused"))
         ]
     );
-    assert_eq!(
-        e["http"]["status_code"], 200,
-        "the working address carries on"
-    );
+    assert_eq!(e["http"]["status_code"], 200, "the working address carries on");
     let f = r.finding("multi", "TcpConnectionRefused");
     assert_eq!(f["severity"], "warning");
     assert_eq!(r.code, 1);
@@ -259,75 +181,29 @@ fn tcp_and_tls_failure_classes() {
     let reset = lab::reset_server();
     let hole = lab::blackhole();
     let mut probes = String::new();
-    probes.push_str(&endpoint(
-        "closed",
-        "usage",
-        &format!("https://127.0.0.1:{}/", closed.port()),
-        "",
-    ));
-    probes.push_str(&endpoint(
-        "silent",
-        "usage",
-        &format!("https://127.0.0.1:{}/", silent.addr.port()),
-        "",
-    ));
-    probes.push_str(&endpoint(
-        "reset",
-        "usage",
-        &format!("https://127.0.0.1:{}/", reset.addr.port()),
-        "",
-    ));
-    probes.push_str(&endpoint(
-        "hole",
-        "registration",
-        &format!("tcp://127.0.0.1:{}", hole.addr.port()),
-        "",
-    ));
-    probes.push_str(&endpoint(
-        "login-silent",
-        "login",
-        &format!("https://127.0.0.1:{}/", silent.addr.port()),
-        "",
-    ));
+    probes.push_str(&endpoint("closed", "usage", &format!("https://127.0.0.1:{}/", closed.port()), ""));
+    probes.push_str(&endpoint("silent", "usage", &format!("https://127.0.0.1:{}/", silent.addr.port()), ""));
+    probes.push_str(&endpoint("reset", "usage", &format!("https://127.0.0.1:{}/", reset.addr.port()), ""));
+    probes.push_str(&endpoint("hole", "registration", &format!("tcp://127.0.0.1:{}", hole.addr.port()), ""));
+    probes.push_str(&endpoint("login-silent", "login", &format!("https://127.0.0.1:{}/", silent.addr.port()), ""));
     let file = probe_file(dir.path(), &probes);
-    let r = run(
-        dir.path(),
-        &["--probes", file.to_str().unwrap(), "--timeout", "1s"],
-    );
+    let r = run(dir.path(), &["--probes", file.to_str().unwrap(), "--timeout", "1s"]);
 
     assert_eq!(r.code, 2);
     let closed_e = r.endpoint("closed");
     assert_eq!(closed_e["dns"]["status"], "not_needed");
     assert_eq!(closed_e["tcp"][0]["status"], "refused");
-    assert!(
-        closed_e["tcp"][0]["error"]
-            .as_str()
-            .unwrap()
-            .contains(&format!("connect to 127.0.0.1:{}", closed.port()))
-    );
+    assert!(closed_e["tcp"][0]["error"].as_str().unwrap().contains(&format!("connect to 127.0.0.1:{}", closed.port())));
     assert_eq!(r.codes("closed"), vec!["TcpConnectionRefused"]);
-    assert_eq!(
-        r.finding("closed", "TcpConnectionRefused")["usage_error"],
-        "NetworkError"
-    );
+    assert_eq!(r.finding("closed", "TcpConnectionRefused")["usage_error"], "NetworkError");
 
     let silent_e = r.endpoint("silent");
     assert_eq!(silent_e["tcp"][0]["status"], "ok");
     assert_eq!(silent_e["tls"]["status"], "timeout");
-    assert_eq!(
-        silent_e["tls"]["sni"],
-        json!(null),
-        "no SNI for an IP literal"
-    );
+    assert_eq!(silent_e["tls"]["sni"], json!(null), "no SNI for an IP literal");
     assert_eq!(r.codes("silent"), vec!["TlsHandshakeTimeout"]);
-    assert_eq!(
-        r.finding("silent", "TlsHandshakeTimeout")["usage_error"],
-        "RequestTimedOut"
-    );
-    assert_eq!(
-        r.finding("login-silent", "TlsHandshakeTimeout")["usage_error"],
-        "LoginError"
-    );
+    assert_eq!(r.finding("silent", "TlsHandshakeTimeout")["usage_error"], "RequestTimedOut");
+    assert_eq!(r.finding("login-silent", "TlsHandshakeTimeout")["usage_error"], "LoginError");
 
     let reset_e = r.endpoint("reset");
     assert_eq!(reset_e["tls"]["status"], "reset", "{reset_e}");
@@ -338,18 +214,11 @@ fn tcp_and_tls_failure_classes() {
     assert_eq!(hole_e["tls"], json!(null), "tcp:// is connect-only");
     assert_eq!(hole_e["stage"], "tcp: timeout");
     assert_eq!(r.codes("hole"), vec!["TcpConnectTimeout"]);
-    assert_eq!(
-        r.finding("hole", "TcpConnectTimeout")["usage_error"],
-        "NetworkError"
-    );
+    assert_eq!(r.finding("hole", "TcpConnectTimeout")["usage_error"], "NetworkError");
     // A black-holed connect ends within the stage timeout + 1 s.
     let d = hole_e["tcp"][0]["duration_ms"].as_u64().unwrap();
     assert!((1000..2000).contains(&d), "{d}");
-    assert!(
-        r.elapsed < Duration::from_secs(2),
-        "whole run took {:?}",
-        r.elapsed
-    );
+    assert!(r.elapsed < Duration::from_secs(2), "whole run took {:?}", r.elapsed);
 }
 
 #[test]
@@ -358,18 +227,10 @@ fn fully_blackholed_set_ends_within_timeout_plus_one_second() {
     let holes: Vec<_> = (0..6).map(|_| lab::blackhole()).collect();
     let mut probes = String::new();
     for (i, h) in holes.iter().enumerate() {
-        probes.push_str(&endpoint(
-            &format!("h{i}"),
-            "usage",
-            &format!("https://127.0.0.1:{}/", h.addr.port()),
-            "",
-        ));
+        probes.push_str(&endpoint(&format!("h{i}"), "usage", &format!("https://127.0.0.1:{}/", h.addr.port()), ""));
     }
     let file = probe_file(dir.path(), &probes);
-    let r = run(
-        dir.path(),
-        &["--probes", file.to_str().unwrap(), "--timeout", "2s"],
-    );
+    let r = run(dir.path(), &["--probes", file.to_str().unwrap(), "--timeout", "2s"]);
     assert_eq!(r.code, 2);
     for i in 0..6 {
         assert_eq!(r.codes(&format!("h{i}")), vec!["TcpConnectTimeout"]);
@@ -395,35 +256,17 @@ fn untrusted_chain_and_http_outcomes() {
         },
     );
     let endless = TlsServer::start(LO, &leaf, HttpBehavior::EndlessHead);
-    let dns = DnsServer::start(vec![(
-        "svc.lab.test",
-        DnsAnswer::A(vec![Ipv4Addr::LOCALHOST]),
-    )]);
+    let dns = DnsServer::start(vec![("svc.lab.test", DnsAnswer::A(vec![Ipv4Addr::LOCALHOST]))]);
     let mut probes = String::new();
-    probes.push_str(&endpoint(
-        "hang",
-        "usage",
-        &format!("https://svc.lab.test:{}/", hang.addr.port()),
-        "",
-    ));
+    probes.push_str(&endpoint("hang", "usage", &format!("https://svc.lab.test:{}/", hang.addr.port()), ""));
     probes.push_str(&endpoint(
         "blocked",
         "registration",
         &format!("https://svc.lab.test:{}/m", blocked.addr.port()),
         "reachable = [200]",
     ));
-    probes.push_str(&endpoint(
-        "endless",
-        "usage",
-        &format!("https://svc.lab.test:{}/", endless.addr.port()),
-        "",
-    ));
-    probes.push_str(&endpoint(
-        "ok",
-        "usage",
-        &format!("https://svc.lab.test:{}/", good.addr.port()),
-        "",
-    ));
+    probes.push_str(&endpoint("endless", "usage", &format!("https://svc.lab.test:{}/", endless.addr.port()), ""));
+    probes.push_str(&endpoint("ok", "usage", &format!("https://svc.lab.test:{}/", good.addr.port()), ""));
     let file = probe_file(dir.path(), &probes);
     let mut a = vec![
         "--probes".to_string(),
@@ -437,38 +280,19 @@ fn untrusted_chain_and_http_outcomes() {
     let r = run(dir.path(), &args(&a));
     assert_eq!(r.code, 2);
     assert_eq!(r.codes("hang"), vec!["HttpTimeout"]);
-    assert_eq!(
-        r.finding("hang", "HttpTimeout")["usage_error"],
-        "RequestTimedOut"
-    );
+    assert_eq!(r.finding("hang", "HttpTimeout")["usage_error"], "RequestTimedOut");
     assert_eq!(r.codes("blocked"), vec!["HttpUnexpectedStatus"]);
     assert_eq!(r.endpoint("blocked")["http"]["server"], "blocker");
     assert_eq!(r.endpoint("blocked")["stage"], "http: 403");
-    assert_eq!(
-        r.codes("endless"),
-        vec!["HttpTimeout"],
-        "a head that never ends is bounded by the timeout"
-    );
+    assert_eq!(r.codes("endless"), vec!["HttpTimeout"], "a head that never ends is bounded by the timeout");
     assert!(r.codes("ok").is_empty());
 
     // The same server judged against a store that does not hold its CA.
-    let other_pem = other
-        .write_pem(dir.path(), "other.pem")
-        .display()
-        .to_string();
+    let other_pem = other.write_pem(dir.path(), "other.pem").display().to_string();
     let ok_only = probe_file(
         dir.path(),
-        &(endpoint(
-            "ok",
-            "usage",
-            &format!("https://svc.lab.test:{}/", good.addr.port()),
-            "",
-        ) + &endpoint(
-            "login",
-            "login",
-            &format!("https://svc.lab.test:{}/", good.addr.port()),
-            "",
-        )),
+        &(endpoint("ok", "usage", &format!("https://svc.lab.test:{}/", good.addr.port()), "")
+            + &endpoint("login", "login", &format!("https://svc.lab.test:{}/", good.addr.port()), "")),
     );
     let r = run(
         dir.path(),
@@ -485,25 +309,15 @@ fn untrusted_chain_and_http_outcomes() {
     );
     assert_eq!(r.code, 2);
     let t = &r.endpoint("ok")["tls"];
-    assert_eq!(
-        t["status"], "ok",
-        "the recording verifier lets the handshake finish"
-    );
+    assert_eq!(t["status"], "ok", "the recording verifier lets the handshake finish");
     assert_eq!(t["trust"]["public"], "unknown_issuer");
     assert_eq!(t["trust"]["system"], "unknown_issuer");
     assert_eq!(t["chain"][0]["issuer_cn"], "Lab Root CA");
-    assert_eq!(
-        r.endpoint("ok")["http"]["status_code"],
-        200,
-        "the request still proves the path"
-    );
+    assert_eq!(r.endpoint("ok")["http"]["status_code"], 200, "the request still proves the path");
     let f = r.finding("ok", "TlsUntrustedRoot");
     assert_eq!(f["usage_error"], "CertificateValidationError");
     assert_eq!(f["evidence"]["issuer"], "Lab Root CA");
-    assert_eq!(
-        r.finding("login", "TlsUntrustedRoot")["usage_error"],
-        "LoginError"
-    );
+    assert_eq!(r.finding("login", "TlsUntrustedRoot")["usage_error"], "LoginError");
 }
 
 #[test]
@@ -512,52 +326,22 @@ fn name_mismatch_and_expired_are_their_own_findings() {
     let ca = TestCa::new("Lab Root CA");
     let wrong = ca.leaf(&["other.lab.test"]);
     let now = time::OffsetDateTime::now_utc();
-    let old = ca.leaf_with(
-        &["svc.lab.test"],
-        now - time::Duration::days(400),
-        now - time::Duration::days(30),
-    );
+    let old = ca.leaf_with(&["svc.lab.test"], now - time::Duration::days(400), now - time::Duration::days(30));
     let s_wrong = TlsServer::start(LO, &wrong, ok_response());
     let s_old = TlsServer::start(LO, &old, ok_response());
-    let dns = DnsServer::start(vec![(
-        "svc.lab.test",
-        DnsAnswer::A(vec![Ipv4Addr::LOCALHOST]),
-    )]);
-    let probes = endpoint(
-        "wrong",
-        "usage",
-        &format!("https://svc.lab.test:{}/", s_wrong.addr.port()),
-        "",
-    ) + &endpoint(
-        "old",
-        "usage",
-        &format!("https://svc.lab.test:{}/", s_old.addr.port()),
-        "",
-    );
+    let dns = DnsServer::start(vec![("svc.lab.test", DnsAnswer::A(vec![Ipv4Addr::LOCALHOST]))]);
+    let probes = endpoint("wrong", "usage", &format!("https://svc.lab.test:{}/", s_wrong.addr.port()), "")
+        + &endpoint("old", "usage", &format!("https://svc.lab.test:{}/", s_old.addr.port()), "");
     let file = probe_file(dir.path(), &probes);
-    let mut a = vec![
-        "--probes".to_string(),
-        file.display().to_string(),
-        "--dns-server".into(),
-        dns.addr.to_string(),
-    ];
+    let mut a = vec!["--probes".to_string(), file.display().to_string(), "--dns-server".into(), dns.addr.to_string()];
     a.extend(trust_args(dir.path(), &ca));
     let r = run(dir.path(), &args(&a));
-    assert_eq!(
-        r.endpoint("wrong")["tls"]["trust"]["public"],
-        "name_mismatch"
-    );
+    assert_eq!(r.endpoint("wrong")["tls"]["trust"]["public"], "name_mismatch");
     assert_eq!(r.codes("wrong"), vec!["TlsNameMismatch"]);
-    assert_eq!(
-        r.finding("wrong", "TlsNameMismatch")["evidence"]["leaf_sans"],
-        json!(["other.lab.test"])
-    );
+    assert_eq!(r.finding("wrong", "TlsNameMismatch")["evidence"]["leaf_sans"], json!(["other.lab.test"]));
     assert_eq!(r.endpoint("old")["tls"]["trust"]["public"], "expired");
     assert_eq!(r.codes("old"), vec!["TlsCertificateExpired"]);
-    assert_eq!(
-        r.finding("old", "TlsCertificateExpired")["usage_error"],
-        "CertificateValidationError"
-    );
+    assert_eq!(r.finding("old", "TlsCertificateExpired")["usage_error"], "CertificateValidationError");
 }
 
 #[test]
@@ -566,21 +350,13 @@ fn public_endpoint_resolving_to_a_private_address_is_flagged() {
     let ca = TestCa::new("Lab Root CA");
     let leaf = ca.leaf(&["login.lab.test"]);
     let tls = TlsServer::start(LO, &leaf, ok_response());
-    let dns = DnsServer::start(vec![(
-        "login.lab.test",
-        DnsAnswer::A(vec![Ipv4Addr::LOCALHOST]),
-    )]);
+    let dns = DnsServer::start(vec![("login.lab.test", DnsAnswer::A(vec![Ipv4Addr::LOCALHOST]))]);
     let probes = format!(
         "[[endpoint]]\nname = \"entra\"\nrole = \"login\"\nurl = \"https://login.lab.test:{}/\"\n",
         tls.addr.port()
     );
     let file = probe_file(dir.path(), &probes);
-    let mut a = vec![
-        "--probes".to_string(),
-        file.display().to_string(),
-        "--dns-server".into(),
-        dns.addr.to_string(),
-    ];
+    let mut a = vec!["--probes".to_string(), file.display().to_string(), "--dns-server".into(), dns.addr.to_string()];
     a.extend(trust_args(dir.path(), &ca));
     let r = run(dir.path(), &args(&a));
     assert_eq!(r.codes("entra"), vec!["DnsPrivateAddress"]);
@@ -588,11 +364,7 @@ fn public_endpoint_resolving_to_a_private_address_is_flagged() {
     assert_eq!(f["severity"], "warning");
     assert_eq!(f["usage_error"], "LoginError");
     assert_eq!(f["evidence"]["private_addresses"], json!(["127.0.0.1"]));
-    assert_eq!(
-        r.endpoint("entra")["http"]["status_code"],
-        200,
-        "the probe still carries on"
-    );
+    assert_eq!(r.endpoint("entra")["http"]["status_code"], 200, "the probe still carries on");
     assert_eq!(r.code, 1);
     assert_eq!(r.report["summary"]["verdict"], "warning");
 }
@@ -620,10 +392,7 @@ fn adhoc_endpoints_run_with_an_empty_probe_file() {
     assert_eq!(r.endpoint(&tcp_name)["role"], "custom");
     assert_eq!(r.endpoint(&tcp_name)["verdict"], "ok");
     assert_eq!(r.endpoint(&tcp_name)["stage"], "tcp: ok");
-    assert_eq!(
-        r.codes(&format!("https://127.0.0.1:{}/x", closed.port())),
-        vec!["TcpConnectionRefused"]
-    );
+    assert_eq!(r.codes(&format!("https://127.0.0.1:{}/x", closed.port())), vec!["TcpConnectionRefused"]);
     assert_eq!(r.report["config"]["probe_set"]["name"], "probes");
     assert_eq!(r.code, 2);
 }

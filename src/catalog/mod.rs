@@ -45,14 +45,8 @@ pub const CLOUDS: [&str; 3] = ["AzureCloud", "AzureUSGovernment", "AzureChinaClo
 
 const BUILTIN: [(&str, &str); 3] = [
     ("AzureCloud", include_str!("../../probes/AzureCloud.toml")),
-    (
-        "AzureUSGovernment",
-        include_str!("../../probes/AzureUSGovernment.toml"),
-    ),
-    (
-        "AzureChinaCloud",
-        include_str!("../../probes/AzureChinaCloud.toml"),
-    ),
+    ("AzureUSGovernment", include_str!("../../probes/AzureUSGovernment.toml")),
+    ("AzureChinaCloud", include_str!("../../probes/AzureChinaCloud.toml")),
 ];
 
 /// One endpoint to probe.
@@ -110,17 +104,9 @@ pub struct ProbeSet {
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
     #[error("cannot read probe file {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    Read { path: String, source: std::io::Error },
     #[error("{file}:{line}:{column}: {message}")]
-    Invalid {
-        file: String,
-        line: usize,
-        column: usize,
-        message: String,
-    },
+    Invalid { file: String, line: usize, column: usize, message: String },
     #[error("{file}: {message}")]
     InvalidNoPosition { file: String, message: String },
     #[error("unknown cloud `{0}` (built-in: AzureCloud, AzureUSGovernment, AzureChinaCloud)")]
@@ -163,9 +149,7 @@ fn yes() -> bool {
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let column = before.rfind('\n').map_or(before.chars().count(), |nl| {
-        before[nl + 1..].chars().count()
-    }) + 1;
+    let column = before.rfind('\n').map_or(before.chars().count(), |nl| before[nl + 1..].chars().count()) + 1;
     (line, column)
 }
 
@@ -182,14 +166,9 @@ impl ProbeSet {
     /// A probe file from disk (`--probes FILE`).
     pub fn load(path: &Path) -> Result<ProbeSet, CatalogError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| CatalogError::Read {
-            path: shown.clone(),
-            source,
-        })?;
-        let stem = path.file_stem().map_or_else(
-            || "custom".to_string(),
-            |s| s.to_string_lossy().into_owned(),
-        );
+        let text =
+            std::fs::read_to_string(path).map_err(|source| CatalogError::Read { path: shown.clone(), source })?;
+        let stem = path.file_stem().map_or_else(|| "custom".to_string(), |s| s.to_string_lossy().into_owned());
         Self::parse(&text, &shown, &stem)
     }
 
@@ -197,19 +176,11 @@ impl ProbeSet {
     pub fn parse(text: &str, file: &str, default_name: &str) -> Result<ProbeSet, CatalogError> {
         let at = |offset: usize, message: String| {
             let (line, column) = line_col(text, offset);
-            CatalogError::Invalid {
-                file: file.into(),
-                line,
-                column,
-                message,
-            }
+            CatalogError::Invalid { file: file.into(), line, column, message }
         };
         let parsed: ProbeFile = toml::from_str(text).map_err(|e| match e.span() {
             Some(span) => at(span.start, e.message().trim().to_string()),
-            None => CatalogError::InvalidNoPosition {
-                file: file.into(),
-                message: e.message().trim().to_string(),
-            },
+            None => CatalogError::InvalidNoPosition { file: file.into(), message: e.message().trim().to_string() },
         })?;
         let mut seen = HashSet::new();
         let mut endpoints = Vec::with_capacity(parsed.endpoints.len());
@@ -220,10 +191,7 @@ impl ProbeSet {
                 return Err(at(name_span.start, "endpoint name is empty".into()));
             }
             if !seen.insert(name.clone()) {
-                return Err(at(
-                    name_span.start,
-                    format!("duplicate endpoint name `{name}`"),
-                ));
+                return Err(at(name_span.start, format!("duplicate endpoint name `{name}`")));
             }
             let reachable = match e.reachable {
                 None => Reachable::AnyBelow500,
@@ -231,16 +199,10 @@ impl ProbeSet {
                     let span = list.span();
                     let list = list.into_inner();
                     if let Some(bad) = list.iter().find(|s| !(100..=599).contains(*s)) {
-                        return Err(at(
-                            span.start,
-                            format!("`{bad}` is not an HTTP status (100-599)"),
-                        ));
+                        return Err(at(span.start, format!("`{bad}` is not an HTTP status (100-599)")));
                     }
                     if !e.url.is_https() {
-                        return Err(at(
-                            span.start,
-                            "`reachable` applies only to https:// endpoints".into(),
-                        ));
+                        return Err(at(span.start, "`reachable` applies only to https:// endpoints".into()));
                     }
                     Reachable::Listed(list)
                 }
@@ -300,43 +262,20 @@ mod tests {
         for cloud in CLOUDS {
             let set = ProbeSet::builtin(cloud).unwrap();
             assert_eq!(set.name, cloud);
-            assert!(
-                set.endpoints.iter().any(|e| e.role == Role::Login),
-                "{cloud} has a login endpoint"
-            );
-            assert!(
-                set.endpoints.iter().any(|e| e.role == Role::Registration),
-                "{cloud}"
-            );
+            assert!(set.endpoints.iter().any(|e| e.role == Role::Login), "{cloud} has a login endpoint");
+            assert!(set.endpoints.iter().any(|e| e.role == Role::Registration), "{cloud}");
             assert!(
                 set.endpoints.iter().any(|e| e.role == Role::Usage) || !set.uncovered.is_empty(),
                 "{cloud}: usage is probed or the gap is stated"
             );
-            assert!(
-                set.endpoints.iter().any(|e| e.role == Role::Graph),
-                "{cloud}"
-            );
+            assert!(set.endpoints.iter().any(|e| e.role == Role::Graph), "{cloud}");
         }
         let azure = ProbeSet::builtin("AzureCloud").unwrap();
-        let host = |h: &str| {
-            azure
-                .endpoints
-                .iter()
-                .find(|e| e.target.host().bare() == h)
-                .map(|e| e.role)
-        };
+        let host = |h: &str| azure.endpoints.iter().find(|e| e.target.host().bare() == h).map(|e| e.role);
         assert_eq!(host("login.microsoftonline.com"), Some(Role::Login));
         assert_eq!(host("management.azure.com"), Some(Role::Registration));
-        let usage: Vec<_> = azure
-            .endpoints
-            .iter()
-            .filter(|e| e.role == Role::Usage)
-            .collect();
-        assert!(
-            usage
-                .iter()
-                .all(|e| e.represents.as_deref().is_some_and(|w| w.starts_with("*.")))
-        );
+        let usage: Vec<_> = azure.endpoints.iter().filter(|e| e.role == Role::Usage).collect();
+        assert!(usage.iter().all(|e| e.represents.as_deref().is_some_and(|w| w.starts_with("*."))));
     }
 
     #[test]
@@ -349,33 +288,21 @@ mod tests {
     #[test]
     fn errors_name_file_line_and_column() {
         let text = "name = \"x\"\n\n[[endpoint]]\nname = \"a\"\nrole = \"login\"\nurl = \"ftp://a.example\"\n";
-        let err = ProbeSet::parse(text, "bad.toml", "x")
-            .unwrap_err()
-            .to_string();
+        let err = ProbeSet::parse(text, "bad.toml", "x").unwrap_err().to_string();
         assert!(err.starts_with("bad.toml:6:7: "), "{err}");
         assert!(err.contains("ftp"), "{err}");
 
         let text = "[[endpoint]]\nname = \"a\"\nrole = \"pilot\"\nurl = \"https://a.example\"\n";
-        let err = ProbeSet::parse(text, "bad.toml", "x")
-            .unwrap_err()
-            .to_string();
+        let err = ProbeSet::parse(text, "bad.toml", "x").unwrap_err().to_string();
         assert!(err.starts_with("bad.toml:3:8: "), "{err}");
 
         let dup = "[[endpoint]]\nname = \"a\"\nrole = \"usage\"\nurl = \"https://a.example\"\n\
                    [[endpoint]]\nname = \"a\"\nrole = \"usage\"\nurl = \"https://b.example\"\n";
-        let err = ProbeSet::parse(dup, "dup.toml", "x")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.starts_with("dup.toml:6:8: duplicate endpoint name"),
-            "{err}"
-        );
+        let err = ProbeSet::parse(dup, "dup.toml", "x").unwrap_err().to_string();
+        assert!(err.starts_with("dup.toml:6:8: duplicate endpoint name"), "{err}");
 
-        let unknown =
-            "[[endpoint]]\nname = \"a\"\nrole = \"usage\"\nurl = \"https://a.example\"\nport = 1\n";
-        let err = ProbeSet::parse(unknown, "u.toml", "x")
-            .unwrap_err()
-            .to_string();
+        let unknown = "[[endpoint]]\nname = \"a\"\nrole = \"usage\"\nurl = \"https://a.example\"\nport = 1\n";
+        let err = ProbeSet::parse(unknown, "u.toml", "x").unwrap_err().to_string();
         assert!(err.starts_with("u.toml:5:1: "), "{err}");
     }
 
@@ -385,10 +312,6 @@ mod tests {
         set.add_adhoc(Target::parse("tcp://10.1.1.1:5985").unwrap());
         set.add_adhoc(Target::parse("tcp://10.1.1.1:5985").unwrap());
         assert_eq!(set.endpoints[1].name, "tcp://10.1.1.1:5985#2");
-        assert!(
-            set.endpoints
-                .iter()
-                .all(|e| e.role == Role::Custom && !e.public)
-        );
+        assert!(set.endpoints.iter().all(|e| e.role == Role::Custom && !e.public));
     }
 }

@@ -60,8 +60,7 @@ pub enum TargetError {
 
 impl Target {
     pub fn parse(s: &str) -> Result<Target, TargetError> {
-        let url =
-            url::Url::parse(s.trim()).map_err(|e| TargetError::Parse(s.into(), e.to_string()))?;
+        let url = url::Url::parse(s.trim()).map_err(|e| TargetError::Parse(s.into(), e.to_string()))?;
         if !url.username().is_empty() || url.password().is_some() {
             return Err(TargetError::Credentials(s.into()));
         }
@@ -93,10 +92,7 @@ impl Target {
             }
             "tcp" => {
                 let port = url.port().ok_or_else(|| TargetError::NoPort(s.into()))?;
-                if (url.path() != "" && url.path() != "/")
-                    || url.query().is_some()
-                    || url.fragment().is_some()
-                {
+                if (url.path() != "" && url.path() != "/") || url.query().is_some() || url.fragment().is_some() {
                     return Err(TargetError::TcpExtra(s.into()));
                 }
                 Ok(Target::Tcp { host, port })
@@ -125,11 +121,7 @@ impl Target {
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Target::Https {
-                host,
-                port: 443,
-                path,
-            } => write!(f, "https://{host}{path}"),
+            Target::Https { host, port: 443, path } => write!(f, "https://{host}{path}"),
             Target::Https { host, port, path } => write!(f, "https://{host}:{port}{path}"),
             Target::Tcp { host, port } => write!(f, "tcp://{host}:{port}"),
         }
@@ -158,36 +150,23 @@ mod tests {
         let t = Target::parse("https://Login.MicrosoftOnline.com.").unwrap();
         assert_eq!(
             t,
-            Target::Https {
-                host: Host::Name("login.microsoftonline.com".into()),
-                port: 443,
-                path: "/".into()
-            }
+            Target::Https { host: Host::Name("login.microsoftonline.com".into()), port: 443, path: "/".into() }
         );
         assert_eq!(t.to_string(), "https://login.microsoftonline.com/");
     }
 
     #[test]
     fn keeps_port_path_and_query() {
-        let t = Target::parse(
-            "https://management.azure.com:8443/metadata/endpoints?api-version=2015-01-01",
-        )
-        .unwrap();
+        let t = Target::parse("https://management.azure.com:8443/metadata/endpoints?api-version=2015-01-01").unwrap();
         assert_eq!(t.port(), 8443);
-        assert_eq!(
-            t.to_string(),
-            "https://management.azure.com:8443/metadata/endpoints?api-version=2015-01-01"
-        );
+        assert_eq!(t.to_string(), "https://management.azure.com:8443/metadata/endpoints?api-version=2015-01-01");
     }
 
     #[test]
     fn parses_tcp_and_ip_literals() {
         assert_eq!(
             Target::parse("tcp://10.0.0.5:5985").unwrap(),
-            Target::Tcp {
-                host: Host::Ip("10.0.0.5".parse().unwrap()),
-                port: 5985
-            }
+            Target::Tcp { host: Host::Ip("10.0.0.5".parse().unwrap()), port: 5985 }
         );
         let v6 = Target::parse("https://[::1]:4443/x").unwrap();
         assert_eq!(v6.host().bare(), "::1");
@@ -196,25 +175,10 @@ mod tests {
 
     #[test]
     fn refuses_what_it_cannot_probe() {
-        assert!(matches!(
-            Target::parse("http://x.example"),
-            Err(TargetError::Scheme(..))
-        ));
-        assert!(matches!(
-            Target::parse("tcp://x.example"),
-            Err(TargetError::NoPort(..))
-        ));
-        assert!(matches!(
-            Target::parse("tcp://x.example:1/a"),
-            Err(TargetError::TcpExtra(..))
-        ));
-        assert!(matches!(
-            Target::parse("https://u:p@x.example/"),
-            Err(TargetError::Credentials(..))
-        ));
-        assert!(matches!(
-            Target::parse("login.microsoftonline.com"),
-            Err(TargetError::Parse(..))
-        ));
+        assert!(matches!(Target::parse("http://x.example"), Err(TargetError::Scheme(..))));
+        assert!(matches!(Target::parse("tcp://x.example"), Err(TargetError::NoPort(..))));
+        assert!(matches!(Target::parse("tcp://x.example:1/a"), Err(TargetError::TcpExtra(..))));
+        assert!(matches!(Target::parse("https://u:p@x.example/"), Err(TargetError::Credentials(..))));
+        assert!(matches!(Target::parse("login.microsoftonline.com"), Err(TargetError::Parse(..))));
     }
 }

@@ -110,10 +110,7 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
 /// Combine sources: the median offset (robust to a minority of lying sources) and the median
 /// uncertainty; the verdict only leaves `ok` when the offset exceeds a bound by more than its uncertainty.
 pub fn estimate(sources: Vec<ClockSource>) -> ClockEstimate {
-    let good: Vec<&ClockSource> = sources
-        .iter()
-        .filter(|s| s.offset_seconds.is_some())
-        .collect();
+    let good: Vec<&ClockSource> = sources.iter().filter(|s| s.offset_seconds.is_some()).collect();
     let offset = median(good.iter().filter_map(|s| s.offset_seconds).collect());
     let uncertainty = median(good.iter().filter_map(|s| s.uncertainty_seconds).collect());
     let verdict = match (offset, uncertainty) {
@@ -129,12 +126,7 @@ pub fn estimate(sources: Vec<ClockSource>) -> ClockEstimate {
         }
         _ => ClockVerdict::Unknown,
     };
-    ClockEstimate {
-        offset_seconds: offset.map(round3),
-        uncertainty_seconds: uncertainty.map(round3),
-        verdict,
-        sources,
-    }
+    ClockEstimate { offset_seconds: offset.map(round3), uncertainty_seconds: uncertainty.map(round3), verdict, sources }
 }
 
 #[cfg(test)]
@@ -156,11 +148,7 @@ mod tests {
     fn verdict_uses_bounds_and_uncertainty() {
         assert_eq!(estimate(vec![]).verdict, ClockVerdict::Unknown);
         assert_eq!(estimate(vec![src(2.0)]).verdict, ClockVerdict::Ok);
-        assert_eq!(
-            estimate(vec![src(60.5)]).verdict,
-            ClockVerdict::Ok,
-            "within uncertainty of the bound"
-        );
+        assert_eq!(estimate(vec![src(60.5)]).verdict, ClockVerdict::Ok, "within uncertainty of the bound");
         assert_eq!(estimate(vec![src(-120.0)]).verdict, ClockVerdict::Warning);
         assert_eq!(estimate(vec![src(600.0)]).verdict, ClockVerdict::Error);
     }

@@ -62,9 +62,7 @@ codes! {
     ClockUnverified => "clock",
 }
 
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Info,
@@ -73,9 +71,7 @@ pub enum Severity {
 }
 
 /// The error code the Azure Stack Hub portal shows when usage data cannot be sent.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 pub enum UsageError {
     NetworkError,
     RequestTimedOut,
@@ -131,11 +127,7 @@ pub fn usage_error(code: Code, login_role: bool) -> Option<UsageError> {
         | TlsWeakSignature
         | TlsUnexpectedIssuer => UsageError::CertificateValidationError,
     };
-    Some(if login_role {
-        UsageError::LoginError
-    } else {
-        base
-    })
+    Some(if login_role { UsageError::LoginError } else { base })
 }
 
 #[cfg(test)]
@@ -146,40 +138,19 @@ mod tests {
     fn names_round_trip_and_serialize_as_named() {
         for c in Code::ALL {
             assert_eq!(Code::parse(c.as_str()), Some(*c));
-            assert_eq!(
-                serde_json::to_value(c).unwrap(),
-                serde_json::json!(c.as_str())
-            );
+            assert_eq!(serde_json::to_value(c).unwrap(), serde_json::json!(c.as_str()));
         }
         assert_eq!(Code::parse("dnsnamenotfound"), Some(Code::DnsNameNotFound));
     }
 
     #[test]
     fn mapping_follows_design() {
-        assert_eq!(
-            usage_error(Code::DnsNameNotFound, false),
-            Some(UsageError::NetworkError)
-        );
-        assert_eq!(
-            usage_error(Code::DnsNameNotFound, true),
-            Some(UsageError::LoginError)
-        );
-        assert_eq!(
-            usage_error(Code::TlsHandshakeTimeout, false),
-            Some(UsageError::RequestTimedOut)
-        );
-        assert_eq!(
-            usage_error(Code::HttpTimeout, true),
-            Some(UsageError::LoginError)
-        );
-        assert_eq!(
-            usage_error(Code::TlsUntrustedRoot, false),
-            Some(UsageError::CertificateValidationError)
-        );
-        assert_eq!(
-            usage_error(Code::ClockSkew, true),
-            Some(UsageError::Unauthorized)
-        );
+        assert_eq!(usage_error(Code::DnsNameNotFound, false), Some(UsageError::NetworkError));
+        assert_eq!(usage_error(Code::DnsNameNotFound, true), Some(UsageError::LoginError));
+        assert_eq!(usage_error(Code::TlsHandshakeTimeout, false), Some(UsageError::RequestTimedOut));
+        assert_eq!(usage_error(Code::HttpTimeout, true), Some(UsageError::LoginError));
+        assert_eq!(usage_error(Code::TlsUntrustedRoot, false), Some(UsageError::CertificateValidationError));
+        assert_eq!(usage_error(Code::ClockSkew, true), Some(UsageError::Unauthorized));
         assert_eq!(usage_error(Code::ClockDrift, false), None);
     }
 }

@@ -17,6 +17,7 @@ pub use remediation::Remediation;
 use crate::catalog::Role;
 use crate::clock::{ClockEstimate, ClockVerdict};
 use crate::config::Lang;
+use crate::probe::proxy::ProxyStatus;
 use crate::probe::{DnsStatus, EndpointObservation, HttpStatus, TcpStatus, TlsStatus};
 use crate::trust::TrustVerdict;
 
@@ -42,21 +43,16 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn failure_severity(&self) -> Severity {
-        if self.obs.spec.required {
-            Severity::Error
-        } else {
-            Severity::Warning
-        }
+    /// The connection goes through a proxy (configured and not bypassed by NO_PROXY).
+    fn proxied(&self) -> bool {
+        self.obs.proxy.as_ref().is_some_and(|h| h.status != ProxyStatus::Bypassed)
     }
 
-    fn push(
-        &mut self,
-        code: Code,
-        severity: Severity,
-        message: String,
-        evidence: Map<String, Value>,
-    ) {
+    fn failure_severity(&self) -> Severity {
+        if self.obs.spec.required { Severity::Error } else { Severity::Warning }
+    }
+
+    fn push(&mut self, code: Code, severity: Severity, message: String, evidence: Map<String, Value>) {
         let spec = &self.obs.spec;
         let mut vars: BTreeMap<String, String> = BTreeMap::new();
         vars.insert("host".into(), spec.target.host().bare());
@@ -66,13 +62,7 @@ impl Ctx<'_> {
             vars.insert("servers".into(), s.clone());
         }
         if !self.obs.dns.addresses.is_empty() {
-            let a: Vec<String> = self
-                .obs
-                .dns
-                .addresses
-                .iter()
-                .map(|a| a.to_string())
-                .collect();
+            let a: Vec<String> = self.obs.dns.addresses.iter().map(|a| a.to_string()).collect();
             vars.insert("addresses".into(), a.join(", "));
         }
         for (k, v) in &evidence {
@@ -95,10 +85,7 @@ impl Ctx<'_> {
 }
 
 fn obj(pairs: &[(&str, Value)]) -> Map<String, Value> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect()
+    pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
 }
 
 /// Loopback, private (RFC 1918, ULA), link-local, CGNAT or unspecified.
@@ -118,9 +105,7 @@ pub fn is_private(ip: &IpAddr) -> bool {
                 || v6.is_unspecified()
                 || (s[0] & 0xfe00) == 0xfc00
                 || (s[0] & 0xffc0) == 0xfe80
-                || v6
-                    .to_ipv4_mapped()
-                    .is_some_and(|v4| is_private(&IpAddr::V4(v4)))
+                || v6.to_ipv4_mapped().is_some_and(|v4| is_private(&IpAddr::V4(v4)))
         }
     }
 }
@@ -149,39 +134,36 @@ fn dns_findings(c: &mut Ctx<'_>) {
             DnsStatus::Refused => "could not be resolved: the server REFUSED the query".into(),
             DnsStatus::Timeout => format!("got no DNS answer within {} ms", dns.duration_ms),
             DnsStatus::NoAddresses => "has no A or AAAA record".into(),
-            _ => format!(
-                "could not be resolved: {}",
-                dns.error.as_deref().unwrap_or("unknown error")
-            ),
+            _ => format!("could not be resolved: {}", dns.error.as_deref().unwrap_or("unknown error")),
         };
         let servers = dns.server.as_deref().unwrap_or("no DNS server configured");
+        // Through a proxy the proxy resolves the name: the node's own answer does not decide.
+        if c.proxied() {
+            c.push(
+                code,
+                Severity::Info,
+                format!(
+                    "{host} {what} on this node's DNS (servers: {servers}); the proxy resolves it for the connection"
+                ),
+                evidence,
+            );
+            return;
+        }
         let sev = c.failure_severity();
-        c.push(
-            code,
-            sev,
-            format!("{host} {what} (DNS servers: {servers})"),
-            evidence,
-        );
+        c.push(code, sev, format!("{host} {what} (DNS servers: {servers})"), evidence);
         return;
     }
     if c.obs.spec.public && dns.status == DnsStatus::Ok {
-        let private: Vec<String> = dns
-            .addresses
-            .iter()
-            .filter(|a| is_private(a))
-            .map(|a| a.to_string())
-            .collect();
+        let private: Vec<String> = dns.addresses.iter().filter(|a| is_private(a)).map(|a| a.to_string()).collect();
         if !private.is_empty() {
             let mut ev = evidence;
             ev.insert("private_addresses".into(), json!(private));
             ev.insert("cnames".into(), json!(dns.cnames));
+            let sev = if c.proxied() { Severity::Info } else { Severity::Warning };
             c.push(
                 Code::DnsPrivateAddress,
-                Severity::Warning,
-                format!(
-                    "{host} is a public endpoint but resolves to {}",
-                    private.join(", ")
-                ),
+                sev,
+                format!("{host} is a public endpoint but resolves to {}", private.join(", ")),
                 ev,
             );
         }
@@ -218,17 +200,12 @@ fn tcp_findings(c: &mut Ctx<'_>) -> bool {
     // failure the OS would meet: it prefers the family that works.
     let family_unrouted = connected
         && failed.iter().all(|a| a.status == TcpStatus::Unreachable)
-        && tcp.iter().filter(|a| a.status == TcpStatus::Ok).all(|ok| {
-            failed
-                .iter()
-                .all(|f| f.address.is_ipv4() != ok.address.is_ipv4())
-        });
+        && tcp
+            .iter()
+            .filter(|a| a.status == TcpStatus::Ok)
+            .all(|ok| failed.iter().all(|f| f.address.is_ipv4() != ok.address.is_ipv4()));
     let (severity, message) = if family_unrouted {
-        let family = if first.address.is_ipv6() {
-            "IPv6"
-        } else {
-            "IPv4"
-        };
+        let family = if first.address.is_ipv6() { "IPv6" } else { "IPv4" };
         (
             Severity::Info,
             format!(
@@ -248,23 +225,13 @@ fn tcp_findings(c: &mut Ctx<'_>) -> bool {
         )
     } else {
         let addrs: Vec<String> = failed.iter().map(|a| a.address.to_string()).collect();
-        (
-            c.failure_severity(),
-            format!(
-                "TCP connection to {host} port {port} {what} ({})",
-                addrs.join(", ")
-            ),
-        )
+        (c.failure_severity(), format!("TCP connection to {host} port {port} {what} ({})", addrs.join(", ")))
     };
     c.push(
         code,
         severity,
         message,
-        obj(&[
-            ("host", json!(host)),
-            ("port", json!(port)),
-            ("attempts", json!(attempts)),
-        ]),
+        obj(&[("host", json!(host)), ("port", json!(port)), ("attempts", json!(attempts))]),
     );
     connected
 }
@@ -296,10 +263,7 @@ fn tls_findings(c: &mut Ctx<'_>) -> bool {
             c.push(
                 Code::TlsHandshakeTimeout,
                 sev,
-                format!(
-                    "TLS handshake with {host} did not complete within {} ms",
-                    tls.duration_ms
-                ),
+                format!("TLS handshake with {host} did not complete within {} ms", tls.duration_ms),
                 evidence,
             );
             return false;
@@ -318,12 +282,7 @@ fn tls_findings(c: &mut Ctx<'_>) -> bool {
         }
         TlsStatus::HandshakeFailed => {
             let detail = tls.error.clone().unwrap_or_default();
-            c.push(
-                Code::TlsHandshakeFailed,
-                sev,
-                format!("TLS handshake with {host} failed: {detail}"),
-                evidence,
-            );
+            c.push(Code::TlsHandshakeFailed, sev, format!("TLS handshake with {host} failed: {detail}"), evidence);
             return false;
         }
     }
@@ -396,28 +355,19 @@ fn http_findings(c: &mut Ctx<'_>) {
         HttpStatus::Timeout => c.push(
             Code::HttpTimeout,
             sev,
-            format!(
-                "{host} sent no response head within {} ms",
-                http.duration_ms
-            ),
+            format!("{host} sent no response head within {} ms", http.duration_ms),
             evidence,
         ),
         HttpStatus::Error => c.push(
             Code::HttpProtocolError,
             sev,
-            http.error
-                .clone()
-                .unwrap_or_else(|| format!("{host} sent no valid HTTP response")),
+            http.error.clone().unwrap_or_else(|| format!("{host} sent no valid HTTP response")),
             evidence,
         ),
         HttpStatus::Ok => {
             let code = http.status_code.unwrap_or(0);
             if !c.obs.spec.reachable.accepts(code) {
-                let server = http
-                    .server
-                    .as_deref()
-                    .map(|s| format!(" (Server: {s})"))
-                    .unwrap_or_default();
+                let server = http.server.as_deref().map(|s| format!(" (Server: {s})")).unwrap_or_default();
                 c.push(
                     Code::HttpUnexpectedStatus,
                     sev,
@@ -431,16 +381,94 @@ fn http_findings(c: &mut Ctx<'_>) {
 
 /// Findings of one endpoint, in stage order.
 pub fn endpoint_findings(obs: &EndpointObservation, lang: Lang) -> Vec<Finding> {
-    let mut c = Ctx {
-        obs,
-        lang,
-        out: Vec::new(),
-    };
+    let mut c = Ctx { obs, lang, out: Vec::new() };
     dns_findings(&mut c);
-    if tcp_findings(&mut c) && tls_findings(&mut c) {
+    let connected = if c.proxied() { proxy_findings(&mut c) } else { tcp_findings(&mut c) };
+    if connected && tls_findings(&mut c) {
         http_findings(&mut c);
     }
     c.out
+}
+
+/// Findings of the proxy hop; true when the tunnel is open.
+fn proxy_findings(c: &mut Ctx<'_>) -> bool {
+    let Some(hop) = c.obs.proxy.clone() else {
+        return false;
+    };
+    let host = c.obs.spec.target.host().bare();
+    let port = c.obs.spec.target.port();
+    let code_text = hop.http_status.map_or_else(|| "-".to_string(), |s| s.to_string());
+    let mut evidence = obj(&[
+        ("proxy", json!(hop.url)),
+        ("proxy_address", json!(hop.address.map(|a| a.to_string()))),
+        ("proxy_status", json!(hop.status)),
+        ("status_code", json!(code_text)),
+        ("host", json!(host)),
+        ("port", json!(port)),
+        ("server", json!(hop.server)),
+        ("via", json!(hop.via)),
+        ("error", json!(hop.error)),
+    ]);
+    let headers = {
+        let mut h = Vec::new();
+        if let Some(s) = &hop.server {
+            h.push(format!("Server: {s}"));
+        }
+        if let Some(v) = &hop.via {
+            h.push(format!("Via: {v}"));
+        }
+        if h.is_empty() { String::new() } else { format!(" ({})", h.join(", ")) }
+    };
+    let sev = c.failure_severity();
+    let url = &hop.url;
+    let (code, message) = match hop.status {
+        ProxyStatus::Ok | ProxyStatus::Bypassed => return true,
+        ProxyStatus::Unreachable => (
+            Code::ProxyUnreachable,
+            format!("cannot reach the proxy {url}: {}", hop.error.as_deref().unwrap_or("no address answered")),
+        ),
+        ProxyStatus::AuthRequired => {
+            let schemes = if hop.authenticate.is_empty() { "none".to_string() } else { hop.authenticate.join(", ") };
+            evidence.insert("authenticate".into(), json!(hop.authenticate));
+            evidence.insert("schemes".into(), json!(schemes));
+            evidence.insert("credentials_sent".into(), json!(hop.credentials_sent));
+            let basic = hop.authenticate.iter().any(|s| s.eq_ignore_ascii_case("basic"));
+            let what = if hop.credentials_sent { "rejected the credentials given" } else { "requires authentication" };
+            let windows = if basic {
+                String::new()
+            } else {
+                "; only integrated Windows authentication is offered, which neither this probe nor the usage bridge can answer".into()
+            };
+            (
+                Code::ProxyAuthenticationRequired,
+                format!("the proxy {url} {what} (HTTP 407); it offers: {schemes}{windows}"),
+            )
+        }
+        ProxyStatus::Denied | ProxyStatus::Error => {
+            evidence.insert("body_excerpt".into(), json!(hop.body_excerpt));
+            let why = match hop.http_status {
+                Some(s) => format!("answered HTTP {s}{headers}"),
+                None => hop.error.clone().unwrap_or_else(|| "did not answer with HTTP".into()),
+            };
+            (Code::ProxyDenied, format!("the proxy {url} refused CONNECT {host}:{port}: {why}"))
+        }
+        ProxyStatus::UpstreamFailed => {
+            evidence.insert("body_excerpt".into(), json!(hop.body_excerpt));
+            (
+                Code::ProxyUpstreamFailed,
+                format!("the proxy {url} could not reach {host}:{port} itself (HTTP {code_text}{headers})"),
+            )
+        }
+        ProxyStatus::Timeout => (
+            Code::ProxyUpstreamFailed,
+            format!(
+                "the proxy {url} accepted the connection but did not answer CONNECT {host}:{port} within {} ms: it is likely still trying to reach the endpoint",
+                hop.duration_ms
+            ),
+        ),
+    };
+    c.push(code, sev, message, evidence);
+    false
 }
 
 /// Node-wide clock findings.
@@ -539,6 +567,7 @@ mod tcp_tests {
                 status,
                 duration_ms: 1,
                 error: None,
+                peer: crate::probe::Peer::Endpoint,
             })
             .collect();
         let addresses = tcp.iter().map(|t| t.address.ip()).collect();
@@ -553,6 +582,7 @@ mod tcp_tests {
                 error: None,
             },
             tcp,
+            proxy: None,
             tls: None,
             http: None,
         }
@@ -560,35 +590,17 @@ mod tcp_tests {
 
     #[test]
     fn unrouted_family_is_info_but_a_dead_address_is_a_warning() {
-        let o = obs(vec![
-            ("20.1.1.1:443", TcpStatus::Ok),
-            ("[2603::1]:443", TcpStatus::Unreachable),
-        ]);
+        let o = obs(vec![("20.1.1.1:443", TcpStatus::Ok), ("[2603::1]:443", TcpStatus::Unreachable)]);
         let f = endpoint_findings(&o, Lang::En);
-        assert_eq!(
-            (f[0].code, f[0].severity),
-            (Code::TcpUnreachable, Severity::Info)
-        );
+        assert_eq!((f[0].code, f[0].severity), (Code::TcpUnreachable, Severity::Info));
 
-        let o = obs(vec![
-            ("20.1.1.1:443", TcpStatus::Ok),
-            ("20.1.1.2:443", TcpStatus::Timeout),
-        ]);
+        let o = obs(vec![("20.1.1.1:443", TcpStatus::Ok), ("20.1.1.2:443", TcpStatus::Timeout)]);
         let f = endpoint_findings(&o, Lang::En);
-        assert_eq!(
-            (f[0].code, f[0].severity),
-            (Code::TcpConnectTimeout, Severity::Warning)
-        );
+        assert_eq!((f[0].code, f[0].severity), (Code::TcpConnectTimeout, Severity::Warning));
 
-        let o = obs(vec![
-            ("20.1.1.1:443", TcpStatus::Timeout),
-            ("[2603::1]:443", TcpStatus::Unreachable),
-        ]);
+        let o = obs(vec![("20.1.1.1:443", TcpStatus::Timeout), ("[2603::1]:443", TcpStatus::Unreachable)]);
         let f = endpoint_findings(&o, Lang::En);
-        assert_eq!(
-            (f[0].code, f[0].severity),
-            (Code::TcpConnectTimeout, Severity::Error)
-        );
+        assert_eq!((f[0].code, f[0].severity), (Code::TcpConnectTimeout, Severity::Error));
         assert_eq!(f[0].usage_error, Some(UsageError::NetworkError));
     }
 }

@@ -42,11 +42,7 @@ pub fn fill(template: &str, vars: &BTreeMap<String, String>) -> String {
         out.push_str(&rest[..open]);
         let after = &rest[open + 1..];
         match after.find('}') {
-            Some(close)
-                if after[..close]
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_') =>
-            {
+            Some(close) if after[..close].chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
                 let key = &after[..close];
                 match vars.get(key) {
                     Some(v) => out.push_str(v),
@@ -67,14 +63,10 @@ pub fn fill(template: &str, vars: &BTreeMap<String, String>) -> String {
 /// The remediation of a code in a language, placeholders filled.
 pub fn remediation(code: Code, lang: Lang, vars: &BTreeMap<String, String>) -> Remediation {
     match catalogue(lang).get(code.as_str()) {
-        Some(r) => Remediation {
-            summary: fill(&r.summary, vars),
-            steps: r.steps.iter().map(|s| fill(s, vars)).collect(),
-        },
-        None => Remediation {
-            summary: code.as_str().to_string(),
-            steps: Vec::new(),
-        },
+        Some(r) => {
+            Remediation { summary: fill(&r.summary, vars), steps: r.steps.iter().map(|s| fill(s, vars)).collect() }
+        }
+        None => Remediation { summary: code.as_str().to_string(), steps: Vec::new() },
     }
 }
 
@@ -86,14 +78,8 @@ mod tests {
     fn every_code_has_an_english_entry_with_steps() {
         let cat: Catalogue = toml::from_str(EN).unwrap();
         for code in Code::ALL {
-            let r = cat
-                .get(code.as_str())
-                .unwrap_or_else(|| panic!("no remediation for {}", code.as_str()));
-            assert!(
-                !r.summary.is_empty() && !r.steps.is_empty(),
-                "{}",
-                code.as_str()
-            );
+            let r = cat.get(code.as_str()).unwrap_or_else(|| panic!("no remediation for {}", code.as_str()));
+            assert!(!r.summary.is_empty() && !r.steps.is_empty(), "{}", code.as_str());
         }
         assert_eq!(cat.len(), Code::ALL.len(), "no entry for an unknown code");
     }

@@ -7,15 +7,13 @@ use std::time::{Duration, Instant};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::{TcpSocket, TcpStream};
 
-use super::{TcpAttempt, TcpStatus, ms};
+use super::{Peer, TcpAttempt, TcpStatus, ms};
 
 fn socket_for(addr: SocketAddr) -> io::Result<TcpSocket> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     socket.set_tcp_nodelay(true)?;
     socket.set_nonblocking(true)?;
-    Ok(TcpSocket::from_std_stream(std::net::TcpStream::from(
-        socket,
-    )))
+    Ok(TcpSocket::from_std_stream(std::net::TcpStream::from(socket)))
 }
 
 /// Map a connect error to a TCP status.
@@ -23,9 +21,9 @@ pub fn classify(e: &io::Error) -> TcpStatus {
     match e.kind() {
         io::ErrorKind::ConnectionRefused => TcpStatus::Refused,
         io::ErrorKind::TimedOut => TcpStatus::Timeout,
-        io::ErrorKind::HostUnreachable
-        | io::ErrorKind::NetworkUnreachable
-        | io::ErrorKind::AddrNotAvailable => TcpStatus::Unreachable,
+        io::ErrorKind::HostUnreachable | io::ErrorKind::NetworkUnreachable | io::ErrorKind::AddrNotAvailable => {
+            TcpStatus::Unreachable
+        }
         io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionAborted => TcpStatus::Reset,
         _ => TcpStatus::Error,
     }
@@ -35,31 +33,20 @@ pub fn classify(e: &io::Error) -> TcpStatus {
 pub async fn connect(addr: SocketAddr, timeout: Duration) -> (TcpAttempt, Option<TcpStream>) {
     let start = Instant::now();
     let result = match socket_for(addr) {
-        Err(e) => Err(io::Error::new(
-            e.kind(),
-            format!("create a socket for {addr}: {e}"),
-        )),
+        Err(e) => Err(io::Error::new(e.kind(), format!("create a socket for {addr}: {e}"))),
         Ok(socket) => match tokio::time::timeout(timeout, socket.connect(addr)).await {
             Ok(Ok(stream)) => Ok(stream),
             Ok(Err(e)) => Err(io::Error::new(e.kind(), format!("connect to {addr}: {e}"))),
             Err(_) => Err(io::Error::new(
                 io::ErrorKind::TimedOut,
-                format!(
-                    "connect to {addr}: no answer within {} ms",
-                    timeout.as_millis()
-                ),
+                format!("connect to {addr}: no answer within {} ms", timeout.as_millis()),
             )),
         },
     };
     let duration_ms = ms(start.elapsed());
     match result {
         Ok(stream) => (
-            TcpAttempt {
-                address: addr,
-                status: TcpStatus::Ok,
-                duration_ms,
-                error: None,
-            },
+            TcpAttempt { address: addr, status: TcpStatus::Ok, duration_ms, error: None, peer: Peer::Endpoint },
             Some(stream),
         ),
         Err(e) => (
@@ -68,6 +55,7 @@ pub async fn connect(addr: SocketAddr, timeout: Duration) -> (TcpAttempt, Option
                 status: classify(&e),
                 duration_ms,
                 error: Some(e.to_string()),
+                peer: Peer::Endpoint,
             },
             None,
         ),

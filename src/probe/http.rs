@@ -11,6 +11,26 @@ use super::{HttpObservation, HttpStatus, ms};
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 const MAX_HEADERS: usize = 100;
 
+/// Response headers that proxies and inspection devices add; Microsoft's endpoints send none of them.
+const PROXY_HEADERS: [&str; 10] = [
+    "via",
+    "x-cache",
+    "x-cache-lookup",
+    "x-squid-error",
+    "proxy-connection",
+    "proxy-agent",
+    "x-bluecoat-via",
+    "x-forwarded-for",
+    "x-proxy-id",
+    "x-proxy-cache",
+];
+
+fn is_proxy_header(name: &str) -> bool {
+    PROXY_HEADERS.iter().any(|p| p.eq_ignore_ascii_case(name))
+        || name.to_ascii_lowercase().starts_with("x-zscaler")
+        || name.to_ascii_lowercase().starts_with("x-fortigate")
+}
+
 /// Send `GET path` with `Host: authority` and read the response head within `timeout`.
 pub async fn get<S: AsyncRead + AsyncWrite + Unpin>(
     stream: &mut S,
@@ -28,21 +48,12 @@ pub async fn get<S: AsyncRead + AsyncWrite + Unpin>(
         crate::TOOL_VERSION
     );
     let exchange = async {
-        stream
-            .write_all(request.as_bytes())
-            .await
-            .map_err(|e| format!("send the request to {authority}: {e}"))?;
-        stream
-            .flush()
-            .await
-            .map_err(|e| format!("send the request to {authority}: {e}"))?;
+        stream.write_all(request.as_bytes()).await.map_err(|e| format!("send the request to {authority}: {e}"))?;
+        stream.flush().await.map_err(|e| format!("send the request to {authority}: {e}"))?;
         let mut buf = Vec::with_capacity(4096);
         let mut chunk = [0u8; 4096];
         loop {
-            let n = stream
-                .read(&mut chunk)
-                .await
-                .map_err(|e| format!("read the response from {authority}: {e}"))?;
+            let n = stream.read(&mut chunk).await.map_err(|e| format!("read the response from {authority}: {e}"))?;
             if n == 0 {
                 return Err(format!(
                     "{authority} closed the connection after {} bytes, before a complete response head",
@@ -60,18 +71,22 @@ pub async fn get<S: AsyncRead + AsyncWrite + Unpin>(
                             .find(|h| h.name.eq_ignore_ascii_case(name))
                             .map(|h| String::from_utf8_lossy(h.value).into_owned())
                     };
+                    let proxy_headers: Vec<String> = resp
+                        .headers
+                        .iter()
+                        .filter(|h| is_proxy_header(h.name))
+                        .map(|h| format!("{}: {}", h.name, String::from_utf8_lossy(h.value)))
+                        .collect();
                     return Ok((
                         resp.code.unwrap_or(0),
                         header("date"),
                         header("server"),
                         header("via"),
+                        proxy_headers,
                     ));
                 }
                 Ok(httparse::Status::Partial) if buf.len() >= MAX_HEAD_BYTES => {
-                    return Err(format!(
-                        "{authority} sent {} bytes without ending the response head",
-                        buf.len()
-                    ));
+                    return Err(format!("{authority} sent {} bytes without ending the response head", buf.len()));
                 }
                 Ok(httparse::Status::Partial) => {}
                 Err(e) => return Err(format!("{authority} sent a malformed HTTP response: {e}")),
@@ -81,18 +96,16 @@ pub async fn get<S: AsyncRead + AsyncWrite + Unpin>(
     match tokio::time::timeout(timeout, exchange).await {
         Err(_) => {
             obs.status = HttpStatus::Timeout;
-            obs.error = Some(format!(
-                "no complete response head from {authority} within {} ms",
-                timeout.as_millis()
-            ));
+            obs.error = Some(format!("no complete response head from {authority} within {} ms", timeout.as_millis()));
         }
         Ok(Err(e)) => obs.error = Some(e),
-        Ok(Ok((code, date, server, via))) => {
+        Ok(Ok((code, date, server, via, proxy_headers))) => {
             obs.status = HttpStatus::Ok;
             obs.status_code = Some(code);
             obs.date = date;
             obs.server = server;
             obs.via = via;
+            obs.proxy_headers = proxy_headers;
         }
     }
     obs.duration_ms = ms(start.elapsed());

@@ -3,6 +3,7 @@
 
 pub mod connect;
 pub mod http;
+pub mod proxy;
 pub mod resolve;
 pub mod tls;
 
@@ -47,20 +48,8 @@ pub struct DnsObservation {
 }
 
 impl DnsObservation {
-    pub fn failed(
-        status: DnsStatus,
-        server: Option<String>,
-        duration_ms: u64,
-        error: String,
-    ) -> Self {
-        DnsObservation {
-            status,
-            server,
-            duration_ms,
-            addresses: Vec::new(),
-            cnames: Vec::new(),
-            error: Some(error),
-        }
+    pub fn failed(status: DnsStatus, server: Option<String>, duration_ms: u64, error: String) -> Self {
+        DnsObservation { status, server, duration_ms, addresses: Vec::new(), cnames: Vec::new(), error: Some(error) }
     }
 }
 
@@ -75,12 +64,23 @@ pub enum TcpStatus {
     Error,
 }
 
+/// Who a TCP connection went to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Peer {
+    /// The endpoint itself.
+    Endpoint,
+    /// The proxy the endpoint is reached through.
+    Proxy,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TcpAttempt {
     pub address: SocketAddr,
     pub status: TcpStatus,
     pub duration_ms: u64,
     pub error: Option<String>,
+    pub peer: Peer,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -154,6 +154,8 @@ pub struct HttpObservation {
     pub date: Option<String>,
     pub server: Option<String>,
     pub via: Option<String>,
+    /// Response headers that proxies add (Via, X-Cache, ...), as `Name: value`: signs of a proxy in the path.
+    pub proxy_headers: Vec<String>,
     pub error: Option<String>,
     /// When the request was sent and the response head received (node clock), for HTTP Date.
     pub sent_at: Option<SystemTime>,
@@ -169,6 +171,7 @@ impl HttpObservation {
             date: None,
             server: None,
             via: None,
+            proxy_headers: Vec::new(),
             error: None,
             sent_at: None,
             received_at: None,
@@ -182,6 +185,8 @@ pub struct EndpointObservation {
     pub spec: Arc<EndpointSpec>,
     pub dns: DnsObservation,
     pub tcp: Vec<TcpAttempt>,
+    /// The proxy hop, when a proxy is configured (bypassed when NO_PROXY exempts the endpoint).
+    pub proxy: Option<proxy::ProxyHop>,
     /// None for tcp:// targets.
     pub tls: Option<TlsObservation>,
     pub http: Option<HttpObservation>,
@@ -190,6 +195,7 @@ pub struct EndpointObservation {
 /// Shared state of one run's probes.
 pub struct Prober {
     pub resolver: resolve::Resolver,
+    pub proxy: Option<proxy::ProxyConfig>,
     pub stores: TrustStores,
     pub timeout: Duration,
 }
@@ -216,19 +222,37 @@ impl Prober {
             spec: spec.clone(),
             dns,
             tcp: Vec::new(),
+            proxy: None,
             tls: https.then(TlsObservation::not_attempted),
             http: https.then(HttpObservation::not_attempted),
         };
-        let addrs: Vec<SocketAddr> = obs
-            .dns
-            .addresses
-            .iter()
-            .map(|ip| SocketAddr::new(*ip, port))
-            .collect();
-        if addrs.is_empty() {
-            return obs;
-        }
-        let (attempts, chosen) = connect::connect_all(&addrs, self.timeout).await;
+        // HTTPS goes through the proxy unless NO_PROXY exempts it; tcp:// targets are always direct.
+        let via = match (&self.proxy, https) {
+            (Some(p), true) => match p.no_proxy.matches(&host, port) {
+                Some(rule) => {
+                    obs.proxy = Some(proxy::ProxyHop::bypassed(p, rule));
+                    None
+                }
+                None => Some(p),
+            },
+            _ => None,
+        };
+        let (attempts, chosen) = match via {
+            Some(p) => {
+                let (hop, attempts, tunnel) = proxy::open_tunnel(&self.resolver, p, &host, port, self.timeout).await;
+                tracing::debug!(endpoint = %spec.name, proxy = %hop.url, status = ?hop.status, code = ?hop.http_status, "proxy");
+                let chosen = tunnel.and_then(|t| hop.address.map(|a| (a, t)));
+                obs.proxy = Some(hop);
+                (attempts, chosen)
+            }
+            None => {
+                let addrs: Vec<SocketAddr> = obs.dns.addresses.iter().map(|ip| SocketAddr::new(*ip, port)).collect();
+                if addrs.is_empty() {
+                    return obs;
+                }
+                connect::connect_all(&addrs, self.timeout).await
+            }
+        };
         for a in &attempts {
             tracing::debug!(endpoint = %spec.name, address = %a.address, status = ?a.status, ms = a.duration_ms, "tcp");
         }
@@ -236,17 +260,12 @@ impl Prober {
         let (Some((addr, stream)), Target::Https { path, .. }) = (chosen, &spec.target) else {
             return obs;
         };
-        let (mut tls_obs, tls_stream) =
-            tls::handshake(&self.stores, stream, &host.bare(), self.timeout).await;
+        let (mut tls_obs, tls_stream) = tls::handshake(&self.stores, stream, &host.bare(), self.timeout).await;
         tls_obs.address = Some(addr);
         tracing::debug!(endpoint = %spec.name, status = ?tls_obs.status, version = ?tls_obs.version, trust = ?tls_obs.trust, ms = tls_obs.duration_ms, "tls");
         obs.tls = Some(tls_obs);
         if let Some(mut tls_stream) = tls_stream {
-            let authority = if port == 443 {
-                host.to_string()
-            } else {
-                format!("{host}:{port}")
-            };
+            let authority = if port == 443 { host.to_string() } else { format!("{host}:{port}") };
             let http = http::get(&mut tls_stream, &authority, path, self.timeout).await;
             tracing::debug!(endpoint = %spec.name, status = ?http.status, code = ?http.status_code, ms = http.duration_ms, "http");
             obs.http = Some(http);

@@ -70,17 +70,10 @@ impl Resolver {
         opts.attempts = 2;
         opts.timeout = (timeout / 2).max(Duration::from_millis(50));
         opts.preserve_intermediates = true;
-        let mut builder =
-            TokioResolver::builder_with_config(config, TokioRuntimeProvider::default());
+        let mut builder = TokioResolver::builder_with_config(config, TokioRuntimeProvider::default());
         *builder.options_mut() = opts;
-        let inner = builder
-            .build()
-            .map_err(|e| format!("cannot build the resolver: {e}"));
-        Resolver {
-            inner,
-            servers,
-            timeout,
-        }
+        let inner = builder.build().map_err(|e| format!("cannot build the resolver: {e}"));
+        Resolver { inner, servers, timeout }
     }
 
     /// Resolve one host name (A and AAAA at once).
@@ -95,33 +88,17 @@ impl Resolver {
         let name = match Name::from_utf8(format!("{}.", host.trim_end_matches('.'))) {
             Ok(n) => n,
             Err(e) => {
-                return DnsObservation::failed(
-                    DnsStatus::Error,
-                    server,
-                    0,
-                    format!("`{host}` is not a DNS name: {e}"),
-                );
+                return DnsObservation::failed(DnsStatus::Error, server, 0, format!("`{host}` is not a DNS name: {e}"));
             }
         };
         let both = async {
-            tokio::join!(
-                resolver.lookup(name.clone(), RecordType::A),
-                resolver.lookup(name.clone(), RecordType::AAAA)
-            )
+            tokio::join!(resolver.lookup(name.clone(), RecordType::A), resolver.lookup(name.clone(), RecordType::AAAA))
         };
         let (a, aaaa) = match tokio::time::timeout(self.timeout, both).await {
             Ok(pair) => pair,
             Err(_) => {
-                let msg = format!(
-                    "no answer for {host} within {} ms",
-                    self.timeout.as_millis()
-                );
-                return DnsObservation::failed(
-                    DnsStatus::Timeout,
-                    server,
-                    ms(start.elapsed()),
-                    msg,
-                );
+                let msg = format!("no answer for {host} within {} ms", self.timeout.as_millis());
+                return DnsObservation::failed(DnsStatus::Timeout, server, ms(start.elapsed()), msg);
             }
         };
         let duration_ms = ms(start.elapsed());
@@ -135,10 +112,9 @@ impl Resolver {
                         match &record.data {
                             RData::A(a) => push_unique(&mut addresses, IpAddr::V4(a.0)),
                             RData::AAAA(a) => push_unique(&mut addresses, IpAddr::V6(a.0)),
-                            RData::CNAME(c) => push_unique(
-                                &mut cnames,
-                                c.0.to_utf8().trim_end_matches('.').to_string(),
-                            ),
+                            RData::CNAME(c) => {
+                                push_unique(&mut cnames, c.0.to_utf8().trim_end_matches('.').to_string())
+                            }
                             _ => {}
                         }
                     }
@@ -147,14 +123,7 @@ impl Resolver {
             }
         }
         if !addresses.is_empty() {
-            return DnsObservation {
-                status: DnsStatus::Ok,
-                server,
-                duration_ms,
-                addresses,
-                cnames,
-                error: None,
-            };
+            return DnsObservation { status: DnsStatus::Ok, server, duration_ms, addresses, cnames, error: None };
         }
         // Both queries failed or were empty: the most telling status wins (an authoritative
         // NXDOMAIN over a server failure over silence over an empty answer).
@@ -166,24 +135,9 @@ impl Resolver {
             DnsStatus::Error => 4,
             _ => 5,
         };
-        let status = failures
-            .iter()
-            .map(|(s, _)| *s)
-            .min_by_key(|s| rank(*s))
-            .unwrap_or(DnsStatus::NoAddresses);
-        let error = failures
-            .iter()
-            .map(|(_, m)| m.as_str())
-            .collect::<Vec<_>>()
-            .join("; ");
-        DnsObservation {
-            status,
-            server,
-            duration_ms,
-            addresses,
-            cnames,
-            error: Some(error),
-        }
+        let status = failures.iter().map(|(s, _)| *s).min_by_key(|s| rank(*s)).unwrap_or(DnsStatus::NoAddresses);
+        let error = failures.iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>().join("; ");
+        DnsObservation { status, server, duration_ms, addresses, cnames, error: Some(error) }
     }
 }
 
@@ -196,9 +150,7 @@ fn push_unique<T: PartialEq>(v: &mut Vec<T>, item: T) {
 /// Map a resolver error to a DNS status.
 pub fn classify(e: &NetError) -> DnsStatus {
     match e {
-        NetError::Dns(DnsError::NoRecordsFound(nr))
-            if nr.response_code == ResponseCode::NXDomain =>
-        {
+        NetError::Dns(DnsError::NoRecordsFound(nr)) if nr.response_code == ResponseCode::NXDomain => {
             DnsStatus::Nxdomain
         }
         NetError::Dns(DnsError::NoRecordsFound(_)) => DnsStatus::NoAddresses,

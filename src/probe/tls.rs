@@ -34,23 +34,19 @@ pub async fn handshake(
         obs.sni = Some(host.to_string());
     }
     let recorder = stores.recorder();
-    let config = match ClientConfig::builder_with_provider(stores.provider.clone())
-        .with_safe_default_protocol_versions()
-    {
-        Ok(b) => {
-            let mut c = b
-                .dangerous()
-                .with_custom_certificate_verifier(recorder.clone())
-                .with_no_client_auth();
-            c.alpn_protocols = vec![b"http/1.1".to_vec()];
-            c
-        }
-        Err(e) => {
-            obs.status = TlsStatus::HandshakeFailed;
-            obs.error = Some(format!("TLS configuration: {e}"));
-            return (obs, None);
-        }
-    };
+    let config =
+        match ClientConfig::builder_with_provider(stores.provider.clone()).with_safe_default_protocol_versions() {
+            Ok(b) => {
+                let mut c = b.dangerous().with_custom_certificate_verifier(recorder.clone()).with_no_client_auth();
+                c.alpn_protocols = vec![b"http/1.1".to_vec()];
+                c
+            }
+            Err(e) => {
+                obs.status = TlsStatus::HandshakeFailed;
+                obs.error = Some(format!("TLS configuration: {e}"));
+                return (obs, None);
+            }
+        };
     let peer = stream.peer_addr().ok();
     let connector = TlsConnector::from(Arc::new(config));
     let result = tokio::time::timeout(timeout, connector.connect(server_name, stream)).await;
@@ -68,10 +64,7 @@ pub async fn handshake(
     match result {
         Err(_) => {
             obs.status = TlsStatus::Timeout;
-            obs.error = Some(format!(
-                "TLS handshake with {at}: no answer within {} ms",
-                timeout.as_millis()
-            ));
+            obs.error = Some(format!("TLS handshake with {at}: no answer within {} ms", timeout.as_millis()));
             (obs, None)
         }
         Ok(Err(e)) => {
@@ -87,15 +80,9 @@ pub async fn handshake(
         Ok(Ok(tls)) => {
             let conn = tls.get_ref().1;
             obs.status = TlsStatus::Ok;
-            obs.version = conn
-                .protocol_version()
-                .map(|v| format!("{v:?}").replace("TLSv1_", "TLS 1."));
-            obs.cipher_suite = conn
-                .negotiated_cipher_suite()
-                .map(|s| format!("{:?}", s.suite()));
-            obs.alpn = conn
-                .alpn_protocol()
-                .map(|p| String::from_utf8_lossy(p).into_owned());
+            obs.version = conn.protocol_version().map(|v| format!("{v:?}").replace("TLSv1_", "TLS 1."));
+            obs.cipher_suite = conn.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite()));
+            obs.alpn = conn.alpn_protocol().map(|p| String::from_utf8_lossy(p).into_owned());
             (obs, Some(tls))
         }
     }

@@ -64,43 +64,43 @@ fn http(h: &HttpObservation) -> HttpReport {
         date: h.date.clone(),
         server: h.server.clone(),
         via: h.via.clone(),
+        proxy_headers: h.proxy_headers.clone(),
         error: h.error.clone(),
     }
 }
 
 /// The last stage reached and how it ended.
 fn stage(o: &EndpointObservation) -> String {
+    use crate::probe::proxy::ProxyStatus;
     use crate::probe::{DnsStatus, HttpStatus, TcpStatus, TlsStatus};
     let label = |v: serde_json::Value| v.as_str().unwrap_or("?").to_string();
-    if !matches!(o.dns.status, DnsStatus::Ok | DnsStatus::NotNeeded) {
-        return format!("dns: {}", label(serde_json::json!(o.dns.status)));
+    let proxied = o.proxy.as_ref().filter(|h| h.status != ProxyStatus::Bypassed);
+    match proxied {
+        Some(hop) if hop.status != ProxyStatus::Ok => {
+            return format!("proxy: {}", label(serde_json::json!(hop.status)));
+        }
+        Some(_) => {}
+        None => {
+            if !matches!(o.dns.status, DnsStatus::Ok | DnsStatus::NotNeeded) {
+                return format!("dns: {}", label(serde_json::json!(o.dns.status)));
+            }
+            if !o.tcp.iter().any(|a| a.status == TcpStatus::Ok) {
+                let first = o.tcp.first().map_or("not attempted".to_string(), |a| label(serde_json::json!(a.status)));
+                return format!("tcp: {first}");
+            }
+        }
     }
-    let Some(ok) = o.tcp.iter().find(|a| a.status == TcpStatus::Ok) else {
-        let first = o.tcp.first().map_or("not attempted".to_string(), |a| {
-            label(serde_json::json!(a.status))
-        });
-        return format!("tcp: {first}");
-    };
-    let _ = ok;
     match (&o.tls, &o.http) {
         (None, _) => "tcp: ok".into(),
-        (Some(t), _) if t.status != TlsStatus::Ok => {
-            format!("tls: {}", label(serde_json::json!(t.status)))
-        }
-        (Some(_), Some(h)) if h.status == HttpStatus::Ok => {
-            format!("http: {}", h.status_code.unwrap_or(0))
-        }
+        (Some(t), _) if t.status != TlsStatus::Ok => format!("tls: {}", label(serde_json::json!(t.status))),
+        (Some(_), Some(h)) if h.status == HttpStatus::Ok => format!("http: {}", h.status_code.unwrap_or(0)),
         (Some(_), Some(h)) => format!("http: {}", label(serde_json::json!(h.status))),
         (Some(_), None) => "tls: ok".into(),
     }
 }
 
 fn worst(findings: &[Finding], endpoint: Option<&str>) -> Option<Severity> {
-    findings
-        .iter()
-        .filter(|f| endpoint.is_none() || f.endpoint.as_deref() == endpoint)
-        .map(|f| f.severity)
-        .max()
+    findings.iter().filter(|f| endpoint.is_none() || f.endpoint.as_deref() == endpoint).map(|f| f.severity).max()
 }
 
 /// Assemble the report.
@@ -136,40 +136,44 @@ pub fn build(input: BuildInput<'_>) -> Report {
                         status: a.status,
                         duration_ms: a.duration_ms,
                         error: a.error.clone(),
+                        peer: a.peer,
                     })
                     .collect(),
-                proxy: None,
+                proxy: o.proxy.as_ref().map(|h| ProxyHop {
+                    url: h.url.clone(),
+                    status: h.status,
+                    http_status: h.http_status,
+                    duration_ms: h.duration_ms,
+                    address: h.address.map(|a| a.to_string()),
+                    authenticate: h.authenticate.clone(),
+                    credentials_sent: h.credentials_sent,
+                    server: h.server.clone(),
+                    via: h.via.clone(),
+                    body_excerpt: h.body_excerpt.clone(),
+                    bypass_rule: h.bypass_rule.clone(),
+                    error: h.error.clone(),
+                }),
                 tls: o.tls.as_ref().map(tls),
                 http: o.http.as_ref().map(http),
             }
         })
         .collect();
     let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
-    let counts = Counts {
-        error: count(Severity::Error),
-        warning: count(Severity::Warning),
-        info: count(Severity::Info),
-    };
+    let counts =
+        Counts { error: count(Severity::Error), warning: count(Severity::Warning), info: count(Severity::Info) };
     let (verdict, exit_code) = match worst(&findings, None) {
         Some(Severity::Error) => (Verdict::Error, 2),
         Some(Severity::Warning) => (Verdict::Warning, 1),
         _ => (Verdict::Ok, 0),
     };
-    let mut usage_errors: Vec<UsageError> = findings
-        .iter()
-        .filter(|f| f.severity == Severity::Error)
-        .filter_map(|f| f.usage_error)
-        .collect();
+    let mut usage_errors: Vec<UsageError> =
+        findings.iter().filter(|f| f.severity == Severity::Error).filter_map(|f| f.usage_error).collect();
     usage_errors.sort();
     usage_errors.dedup();
-    let duration_ms =
-        u64::try_from((input.finished_at - input.started_at).num_milliseconds()).unwrap_or(0);
+    let duration_ms = u64::try_from((input.finished_at - input.started_at).num_milliseconds()).unwrap_or(0);
     Report {
         schema_version: SCHEMA_VERSION.into(),
-        tool: Tool {
-            name: crate::TOOL_NAME.into(),
-            version: crate::TOOL_VERSION.into(),
-        },
+        tool: Tool { name: crate::TOOL_NAME.into(), version: crate::TOOL_VERSION.into() },
         run: RunInfo {
             id: input.run_id,
             started_at: rfc3339(input.started_at),
@@ -182,11 +186,6 @@ pub fn build(input: BuildInput<'_>) -> Report {
         clock: input.clock,
         endpoints,
         findings,
-        summary: Summary {
-            verdict,
-            exit_code,
-            usage_errors,
-            counts,
-        },
+        summary: Summary { verdict, exit_code, usage_errors, counts },
     }
 }

@@ -14,7 +14,8 @@ pub use write::{WriteError, default_file_name, write_atomic};
 use crate::catalog::Role;
 use crate::clock::ClockEstimate;
 use crate::diagnose::{Finding, UsageError};
-use crate::probe::{DnsStatus, HttpStatus, TcpStatus, TlsStatus};
+use crate::probe::proxy::{ProxySource, ProxyStatus};
+use crate::probe::{DnsStatus, HttpStatus, Peer, TcpStatus, TlsStatus};
 use crate::trust::chain::CertFacts;
 use crate::trust::{StoreSummary, TrustVerdict};
 
@@ -95,7 +96,9 @@ pub struct ProxyInfo {
     /// The proxy URL with any credentials replaced by `***`.
     pub url: String,
     /// `flag` (--proxy) or `env` (HTTPS_PROXY / https_proxy).
-    pub source: String,
+    pub source: ProxySource,
+    /// NO_PROXY / no_proxy entries: endpoints they match are reached directly.
+    pub no_proxy: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -152,14 +155,31 @@ pub struct TcpReport {
     pub status: TcpStatus,
     pub duration_ms: u64,
     pub error: Option<String>,
+    /// `endpoint`, or `proxy` when the connection went to the proxy.
+    pub peer: Peer,
 }
 
 /// The proxy hop of an endpoint's connection.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ProxyHop {
+    /// The proxy URL, credentials redacted.
     pub url: String,
-    pub status: String,
+    pub status: ProxyStatus,
+    /// The proxy's HTTP status for CONNECT.
     pub http_status: Option<u16>,
+    pub duration_ms: u64,
+    /// The proxy address the CONNECT went to.
+    pub address: Option<String>,
+    /// Authentication schemes the proxy offered (Proxy-Authenticate).
+    pub authenticate: Vec<String>,
+    pub credentials_sent: bool,
+    pub server: Option<String>,
+    pub via: Option<String>,
+    /// The first bytes of a refusal page.
+    pub body_excerpt: Option<String>,
+    /// The NO_PROXY entry that exempted the endpoint (status `bypassed`).
+    pub bypass_rule: Option<String>,
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -206,6 +226,8 @@ pub struct HttpReport {
     pub date: Option<String>,
     pub server: Option<String>,
     pub via: Option<String>,
+    /// Headers proxies add (Via, X-Cache, ...): a proxy in the path even when none is configured.
+    pub proxy_headers: Vec<String>,
     pub error: Option<String>,
 }
 

@@ -8,15 +8,8 @@ use crate::diagnose::Severity;
 
 fn table(rows: &[Vec<String>]) -> String {
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..cols)
-        .map(|c| {
-            rows.iter()
-                .filter_map(|r| r.get(c))
-                .map(|s| s.chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
+    let widths: Vec<usize> =
+        (0..cols).map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0)).collect();
     let mut out = String::new();
     for row in rows {
         let mut line = String::new();
@@ -75,12 +68,7 @@ pub fn render(report: &Report, report_location: &str) -> String {
                 f.message.clone(),
             ]);
             if let Some(step) = f.remediation.steps.first() {
-                rows.push(vec![
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    format!("-> {step}"),
-                ]);
+                rows.push(vec![String::new(), String::new(), String::new(), format!("-> {step}")]);
             }
         }
         out.push_str(&table(&rows));
@@ -117,11 +105,7 @@ pub fn render(report: &Report, report_location: &str) -> String {
             e.role.as_str().into(),
             e.stage.clone(),
             verdict.into(),
-            if codes.is_empty() {
-                "-".into()
-            } else {
-                codes.join(",")
-            },
+            if codes.is_empty() { "-".into() } else { codes.join(",") },
             host,
         ]);
     }
@@ -133,11 +117,7 @@ pub fn render(report: &Report, report_location: &str) -> String {
                 out,
                 "\nClock: {o:+.1} s ± {:.1} s from {} source(s)",
                 clock.uncertainty_seconds.unwrap_or(0.0),
-                clock
-                    .sources
-                    .iter()
-                    .filter(|s| s.offset_seconds.is_some())
-                    .count()
+                clock.sources.iter().filter(|s| s.offset_seconds.is_some()).count()
             );
         }
         None => out.push_str("\nClock: not verified (no time source answered)\n"),

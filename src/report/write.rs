@@ -10,41 +10,18 @@ use chrono::{DateTime, Utc};
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
     #[error("cannot create {path}: {source}")]
-    Create {
-        path: String,
-        source: std::io::Error,
-    },
+    Create { path: String, source: std::io::Error },
     #[error("cannot write {path}: {source}")]
-    Write {
-        path: String,
-        source: std::io::Error,
-    },
+    Write { path: String, source: std::io::Error },
     #[error("cannot rename {from} to {to}: {source}")]
-    Rename {
-        from: String,
-        to: String,
-        source: std::io::Error,
-    },
+    Rename { from: String, to: String, source: std::io::Error },
 }
 
 /// `azs-netprobe-<hostname>-<UTC timestamp>.json`.
 pub fn default_file_name(hostname: &str, at: DateTime<Utc>) -> PathBuf {
-    let safe: String = hostname
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    PathBuf::from(format!(
-        "{}-{}-{}.json",
-        crate::TOOL_NAME,
-        safe,
-        at.format("%Y%m%dT%H%M%SZ")
-    ))
+    let safe: String =
+        hostname.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' }).collect();
+    PathBuf::from(format!("{}-{}-{}.json", crate::TOOL_NAME, safe, at.format("%Y%m%dT%H%M%SZ")))
 }
 
 /// Write `bytes` to `path` atomically. A path that exists and is not a regular file (a device
@@ -55,43 +32,19 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
         let mut f = std::fs::OpenOptions::new()
             .write(true)
             .open(path)
-            .map_err(|source| WriteError::Create {
-                path: shown.clone(),
-                source,
-            })?;
-        return f.write_all(bytes).map_err(|source| WriteError::Write {
-            path: shown,
-            source,
-        });
+            .map_err(|source| WriteError::Create { path: shown.clone(), source })?;
+        return f.write_all(bytes).map_err(|source| WriteError::Write { path: shown, source });
     }
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map_or_else(|| "report".into(), |n| n.to_string_lossy().into_owned());
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map_or_else(|| "report".into(), |n| n.to_string_lossy().into_owned());
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let shown = |p: &Path| p.display().to_string();
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp).map_err(|source| WriteError::Create {
-            path: shown(&tmp),
-            source,
-        })?;
-        f.write_all(bytes).map_err(|source| WriteError::Write {
-            path: shown(&tmp),
-            source,
-        })?;
-        f.sync_all().map_err(|source| WriteError::Write {
-            path: shown(&tmp),
-            source,
-        })?;
+        let mut f = std::fs::File::create(&tmp).map_err(|source| WriteError::Create { path: shown(&tmp), source })?;
+        f.write_all(bytes).map_err(|source| WriteError::Write { path: shown(&tmp), source })?;
+        f.sync_all().map_err(|source| WriteError::Write { path: shown(&tmp), source })?;
         drop(f);
-        std::fs::rename(&tmp, path).map_err(|source| WriteError::Rename {
-            from: shown(&tmp),
-            to: shown(path),
-            source,
-        })
+        std::fs::rename(&tmp, path).map_err(|source| WriteError::Rename { from: shown(&tmp), to: shown(path), source })
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
@@ -118,13 +71,7 @@ mod tests {
     fn a_fifo_is_written_in_place_not_replaced() {
         let dir = tempfile::tempdir().unwrap();
         let fifo = dir.path().join("pipe");
-        assert!(
-            std::process::Command::new("mkfifo")
-                .arg(&fifo)
-                .status()
-                .unwrap()
-                .success()
-        );
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
         let reader = {
             let fifo = fifo.clone();
             std::thread::spawn(move || std::fs::read(fifo).unwrap())
@@ -133,27 +80,18 @@ mod tests {
         assert_eq!(reader.join().unwrap(), b"report");
         use std::os::unix::fs::FileTypeExt;
         assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
-        assert_eq!(
-            std::fs::read_dir(dir.path()).unwrap().count(),
-            1,
-            "no temporary file left"
-        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file left");
     }
 
     #[test]
     fn names_the_failing_path() {
-        let err = write_atomic(Path::new("/nonexistent-dir/r.json"), b"x")
-            .unwrap_err()
-            .to_string();
+        let err = write_atomic(Path::new("/nonexistent-dir/r.json"), b"x").unwrap_err().to_string();
         assert!(err.contains("/nonexistent-dir/.r.json"), "{err}");
     }
 
     #[test]
     fn default_name_is_safe() {
         let at = DateTime::from_timestamp(0, 0).unwrap();
-        assert_eq!(
-            default_file_name("node 1/x", at),
-            PathBuf::from("azs-netprobe-node_1_x-19700101T000000Z.json")
-        );
+        assert_eq!(default_file_name("node 1/x", at), PathBuf::from("azs-netprobe-node_1_x-19700101T000000Z.json"));
     }
 }

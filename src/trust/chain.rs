@@ -44,15 +44,11 @@ pub struct CertFacts {
 }
 
 fn rfc3339(ts: i64) -> String {
-    chrono::DateTime::from_timestamp(ts, 0).map_or_else(
-        || ts.to_string(),
-        |d| d.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-    )
+    chrono::DateTime::from_timestamp(ts, 0)
+        .map_or_else(|| ts.to_string(), |d| d.format("%Y-%m-%dT%H:%M:%SZ").to_string())
 }
 
-fn first_attr<'a>(
-    mut it: impl Iterator<Item = &'a x509_parser::x509::AttributeTypeAndValue<'a>>,
-) -> Option<String> {
+fn first_attr<'a>(mut it: impl Iterator<Item = &'a x509_parser::x509::AttributeTypeAndValue<'a>>) -> Option<String> {
     it.next().and_then(|a| a.as_str().ok()).map(str::to_string)
 }
 
@@ -60,12 +56,8 @@ fn general_name(name: &GeneralName<'_>) -> Option<String> {
     match name {
         GeneralName::DNSName(d) => Some(d.to_string()),
         GeneralName::IPAddress(b) => match b.len() {
-            4 => <[u8; 4]>::try_from(*b)
-                .ok()
-                .map(|a| std::net::Ipv4Addr::from(a).to_string()),
-            16 => <[u8; 16]>::try_from(*b)
-                .ok()
-                .map(|a| std::net::Ipv6Addr::from(a).to_string()),
+            4 => <[u8; 4]>::try_from(*b).ok().map(|a| std::net::Ipv4Addr::from(a).to_string()),
+            16 => <[u8; 16]>::try_from(*b).ok().map(|a| std::net::Ipv6Addr::from(a).to_string()),
             _ => None,
         },
         GeneralName::URI(u) => Some(u.to_string()),
@@ -109,17 +101,11 @@ pub fn facts(der: &[u8]) -> CertFacts {
             let name = oid2sn(&spki.algorithm.algorithm, oid_registry()).unwrap_or("unknown");
             format!("{name} {}", other.key_size())
         }
-        Err(_) => oid2sn(&spki.algorithm.algorithm, oid_registry())
-            .unwrap_or("unknown")
-            .to_string(),
+        Err(_) => oid2sn(&spki.algorithm.algorithm, oid_registry()).unwrap_or("unknown").to_string(),
     };
     let signature_algorithm = oid2sn(&cert.signature_algorithm.algorithm, oid_registry())
-        .map_or_else(
-            |_| cert.signature_algorithm.algorithm.to_id_string(),
-            str::to_string,
-        );
-    let (mut is_ca, mut path_len, mut sans, mut sct_count, mut aia) =
-        (false, None, Vec::new(), 0, Vec::new());
+        .map_or_else(|_| cert.signature_algorithm.algorithm.to_id_string(), str::to_string);
+    let (mut is_ca, mut path_len, mut sans, mut sct_count, mut aia) = (false, None, Vec::new(), 0, Vec::new());
     for ext in cert.extensions() {
         match ext.parsed_extension() {
             ParsedExtension::BasicConstraints(bc) => {
@@ -131,11 +117,7 @@ pub fn facts(der: &[u8]) -> CertFacts {
             }
             ParsedExtension::SCT(list) => sct_count = list.len(),
             ParsedExtension::AuthorityInfoAccess(a) => {
-                aia.extend(
-                    a.accessdescs
-                        .iter()
-                        .filter_map(|d| general_name(&d.access_location)),
-                );
+                aia.extend(a.accessdescs.iter().filter_map(|d| general_name(&d.access_location)));
             }
             _ => {}
         }
@@ -175,20 +157,13 @@ mod tests {
 
     #[test]
     fn reads_an_rcgen_leaf() {
-        let mut params =
-            rcgen::CertificateParams::new(vec!["login.lab.test".into(), "127.0.0.1".into()])
-                .unwrap();
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "login.lab.test");
+        let mut params = rcgen::CertificateParams::new(vec!["login.lab.test".into(), "127.0.0.1".into()]).unwrap();
+        params.distinguished_name.push(rcgen::DnType::CommonName, "login.lab.test");
         let key = rcgen::KeyPair::generate().unwrap();
         let cert = params.self_signed(&key).unwrap();
         let f = facts(cert.der());
         assert_eq!(f.subject_cn.as_deref(), Some("login.lab.test"));
-        assert_eq!(
-            f.sans,
-            vec!["login.lab.test".to_string(), "127.0.0.1".to_string()]
-        );
+        assert_eq!(f.sans, vec!["login.lab.test".to_string(), "127.0.0.1".to_string()]);
         assert_eq!(f.key, "EC 256");
         assert_eq!(f.signature_algorithm, "ecdsa-with-SHA256");
         assert!(!f.is_ca);

@@ -74,9 +74,7 @@ impl TrustVerdict {
                 C::NotValidForName | C::NotValidForNameContext { .. } => TrustVerdict::NameMismatch,
                 C::BadSignature => TrustVerdict::BadSignature,
                 C::UnsupportedSignatureAlgorithmContext { .. }
-                | C::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
-                    TrustVerdict::UnsupportedSignature
-                }
+                | C::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => TrustVerdict::UnsupportedSignature,
                 C::Revoked => TrustVerdict::Revoked,
                 C::InvalidPurpose | C::InvalidPurposeContext { .. } => TrustVerdict::InvalidPurpose,
                 C::BadEncoding => TrustVerdict::BadEncoding,
@@ -135,16 +133,11 @@ pub fn provider() -> Arc<CryptoProvider> {
 
 fn load_pem(path: &Path) -> Result<Vec<CertificateDer<'static>>, TrustError> {
     let shown = path.display().to_string();
-    let iter = CertificateDer::pem_file_iter(path).map_err(|e| TrustError::Pem {
-        path: shown.clone(),
-        reason: e.to_string(),
-    })?;
+    let iter = CertificateDer::pem_file_iter(path)
+        .map_err(|e| TrustError::Pem { path: shown.clone(), reason: e.to_string() })?;
     let certs = iter
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| TrustError::Pem {
-            path: shown.clone(),
-            reason: e.to_string(),
-        })?;
+        .map_err(|e| TrustError::Pem { path: shown.clone(), reason: e.to_string() })?;
     if certs.is_empty() {
         return Err(TrustError::Empty { path: shown });
     }
@@ -159,36 +152,23 @@ fn build_store(
     let mut roots = RootCertStore::empty();
     let (added, ignored) = roots.add_parsable_certificates(certs);
     if ignored > 0 {
-        summary.errors.push(format!(
-            "{ignored} certificate(s) could not be parsed as trust anchors"
-        ));
+        summary.errors.push(format!("{ignored} certificate(s) could not be parsed as trust anchors"));
     }
     summary.anchors = added;
     if added == 0 {
         if let Some(path) = &summary.path {
-            return Err(TrustError::Unusable {
-                path: path.clone(),
-                reason: summary.errors.join("; "),
-            });
+            return Err(TrustError::Unusable { path: path.clone(), reason: summary.errors.join("; ") });
         }
-        return Ok(Store {
-            summary,
-            verifier: None,
-        });
+        return Ok(Store { summary, verifier: None });
     }
-    let verifier = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-        .build()
-        .map_err(|e| TrustError::Unusable {
-            path: summary
-                .path
-                .clone()
-                .unwrap_or_else(|| summary.source.clone()),
-            reason: e.to_string(),
+    let verifier =
+        WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone()).build().map_err(|e| {
+            TrustError::Unusable {
+                path: summary.path.clone().unwrap_or_else(|| summary.source.clone()),
+                reason: e.to_string(),
+            }
         })?;
-    Ok(Store {
-        summary,
-        verifier: Some(verifier),
-    })
+    Ok(Store { summary, verifier: Some(verifier) })
 }
 
 impl TrustStores {
@@ -208,14 +188,8 @@ impl TrustStores {
                 let verifier =
                     WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
                         .build()
-                        .map_err(|e| TrustError::Unusable {
-                            path: "webpki-roots".into(),
-                            reason: e.to_string(),
-                        })?;
-                Store {
-                    summary,
-                    verifier: Some(verifier),
-                }
+                        .map_err(|e| TrustError::Unusable { path: "webpki-roots".into(), reason: e.to_string() })?;
+                Store { summary, verifier: Some(verifier) }
             }
             TrustSource::File(path) => build_store(load_pem(path)?, file_summary(path), &provider)?,
         };
@@ -232,11 +206,7 @@ impl TrustStores {
             }
             TrustSource::File(path) => build_store(load_pem(path)?, file_summary(path), &provider)?,
         };
-        Ok(TrustStores {
-            public,
-            system,
-            provider,
-        })
+        Ok(TrustStores { public, system, provider })
     }
 
     /// A fresh recording verifier for one handshake.
@@ -250,10 +220,5 @@ impl TrustStores {
 }
 
 fn file_summary(path: &Path) -> StoreSummary {
-    StoreSummary {
-        source: "file".into(),
-        path: Some(path.display().to_string()),
-        anchors: 0,
-        errors: Vec::new(),
-    }
+    StoreSummary { source: "file".into(), path: Some(path.display().to_string()), anchors: 0, errors: Vec::new() }
 }

@@ -38,12 +38,7 @@ impl RecordingVerifier {
         system: Option<Arc<WebPkiServerVerifier>>,
         provider: Arc<CryptoProvider>,
     ) -> Self {
-        RecordingVerifier {
-            public,
-            system,
-            provider,
-            record: Mutex::new(None),
-        }
+        RecordingVerifier { public, system, provider, record: Mutex::new(None) }
     }
 
     /// The chain and verdicts of the handshake, once the server's certificate was seen.
@@ -61,10 +56,7 @@ fn judge(
     now: UnixTime,
 ) -> (TrustVerdict, Option<String>) {
     match verifier {
-        None => (
-            TrustVerdict::NoTrustAnchors,
-            Some("the store holds no trust anchors".into()),
-        ),
+        None => (TrustVerdict::NoTrustAnchors, Some("the store holds no trust anchors".into())),
         Some(v) => match v.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
             Ok(_) => (TrustVerdict::Trusted, None),
             Err(e) => (TrustVerdict::from_error(&e), Some(e.to_string())),
@@ -81,34 +73,11 @@ impl ServerCertVerifier for RecordingVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let (public, public_detail) = judge(
-            &self.public,
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        );
-        let (system, system_detail) = judge(
-            &self.system,
-            end_entity,
-            intermediates,
-            server_name,
-            ocsp_response,
-            now,
-        );
-        let chain = std::iter::once(end_entity)
-            .chain(intermediates.iter())
-            .map(|c| c.clone().into_owned())
-            .collect();
+        let (public, public_detail) = judge(&self.public, end_entity, intermediates, server_name, ocsp_response, now);
+        let (system, system_detail) = judge(&self.system, end_entity, intermediates, server_name, ocsp_response, now);
+        let chain = std::iter::once(end_entity).chain(intermediates.iter()).map(|c| c.clone().into_owned()).collect();
         if let Ok(mut slot) = self.record.lock() {
-            *slot = Some(Recorded {
-                chain,
-                public,
-                public_detail,
-                system,
-                system_detail,
-            });
+            *slot = Some(Recorded { chain, public, public_detail, system, system_detail });
         }
         Ok(ServerCertVerified::assertion())
     }
@@ -119,12 +88,7 @@ impl ServerCertVerifier for RecordingVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
     }
 
     fn verify_tls13_signature(
@@ -133,17 +97,10 @@ impl ServerCertVerifier for RecordingVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
+        self.provider.signature_verification_algorithms.supported_schemes()
     }
 }

@@ -32,31 +32,17 @@ impl Run {
 
     /// Findings of one endpoint (codes in order).
     pub fn codes(&self, name: &str) -> Vec<String> {
-        self.findings(name)
-            .iter()
-            .map(|f| f["code"].as_str().unwrap().to_string())
-            .collect()
+        self.findings(name).iter().map(|f| f["code"].as_str().unwrap().to_string()).collect()
     }
 
     pub fn findings(&self, name: &str) -> Vec<&Value> {
-        self.report["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|f| f["endpoint"] == name)
-            .collect()
+        self.report["findings"].as_array().unwrap().iter().filter(|f| f["endpoint"] == name).collect()
     }
 
     pub fn finding(&self, name: &str, code: &str) -> &Value {
-        self.findings(name)
-            .into_iter()
-            .find(|f| f["code"] == code)
-            .unwrap_or_else(|| {
-                panic!(
-                    "no {code} finding for {name}: {}",
-                    serde_json::to_string_pretty(&self.report["findings"]).unwrap()
-                )
-            })
+        self.findings(name).into_iter().find(|f| f["code"] == code).unwrap_or_else(|| {
+            panic!("no {code} finding for {name}: {}", serde_json::to_string_pretty(&self.report["findings"]).unwrap())
+        })
     }
 }
 
@@ -80,32 +66,17 @@ pub fn run(dir: &Path, args: &[&str]) -> Run {
     let report_path = dir.join("report.json");
     let _ = std::fs::remove_file(&report_path);
     let start = Instant::now();
-    let out: Output = command(dir)
-        .args(args)
-        .arg("--out")
-        .arg(&report_path)
-        .output()
-        .expect("run the binary");
+    let out: Output = command(dir).args(args).arg("--out").arg(&report_path).output().expect("run the binary");
     let elapsed = start.elapsed();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let text = std::fs::read_to_string(&report_path).unwrap_or_else(|e| {
-        panic!(
-            "no report at {} ({e}); stdout:\n{stdout}\nstderr:\n{stderr}",
-            report_path.display()
-        )
+        panic!("no report at {} ({e}); stdout:\n{stdout}\nstderr:\n{stderr}", report_path.display())
     });
     let report: Value = serde_json::from_str(&text).expect("the report is JSON");
     // Every report the tests see must match the pinned shape exactly.
     shape::check(&text);
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        report,
-        stdout,
-        stderr,
-        elapsed,
-        report_path,
-    }
+    Run { code: out.status.code().unwrap_or(-1), report, stdout, stderr, elapsed, report_path }
 }
 
 /// Write a probe file into `dir`.

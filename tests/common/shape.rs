@@ -74,7 +74,15 @@ pub struct ProbeSet {
 #[serde(deny_unknown_fields)]
 pub struct Proxy {
     pub url: String,
-    pub source: String,
+    pub source: ProxySource,
+    pub no_proxy: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProxySource {
+    Flag,
+    Env,
 }
 
 #[derive(Deserialize)]
@@ -201,6 +209,14 @@ pub struct Tcp {
     pub status: TcpStatus,
     pub duration_ms: u64,
     pub error: Option<String>,
+    pub peer: Peer,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Peer {
+    Endpoint,
+    Proxy,
 }
 
 #[derive(Deserialize)]
@@ -218,8 +234,30 @@ pub enum TcpStatus {
 #[serde(deny_unknown_fields)]
 pub struct ProxyHop {
     pub url: String,
-    pub status: String,
+    pub status: ProxyStatus,
     pub http_status: Option<u16>,
+    pub duration_ms: u64,
+    pub address: Option<String>,
+    pub authenticate: Vec<String>,
+    pub credentials_sent: bool,
+    pub server: Option<String>,
+    pub via: Option<String>,
+    pub body_excerpt: Option<String>,
+    pub bypass_rule: Option<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProxyStatus {
+    Ok,
+    Bypassed,
+    Unreachable,
+    AuthRequired,
+    Denied,
+    UpstreamFailed,
+    Timeout,
+    Error,
 }
 
 #[derive(Deserialize)]
@@ -300,6 +338,7 @@ pub struct Http {
     pub date: Option<String>,
     pub server: Option<String>,
     pub via: Option<String>,
+    pub proxy_headers: Vec<String>,
     pub error: Option<String>,
 }
 
@@ -375,8 +414,8 @@ pub struct Counts {
 
 /// Parse a report with the pinned shape; panics with serde's message (field and line) on any drift.
 pub fn check(text: &str) -> Report {
-    let r: Report = serde_json::from_str(text)
-        .unwrap_or_else(|e| panic!("report does not match the pinned shape: {e}"));
+    let r: Report =
+        serde_json::from_str(text).unwrap_or_else(|e| panic!("report does not match the pinned shape: {e}"));
     assert_eq!(r.schema_version, "1");
     let worst = r.findings.iter().map(|f| &f.severity).max();
     let expected_exit = match worst {
@@ -384,9 +423,6 @@ pub fn check(text: &str) -> Report {
         Some(Severity::Warning) => 1,
         _ => 0,
     };
-    assert!(
-        r.summary.exit_code == expected_exit || r.run.interrupted,
-        "exit_code follows the worst finding"
-    );
+    assert!(r.summary.exit_code == expected_exit || r.run.interrupted, "exit_code follows the worst finding");
     r
 }

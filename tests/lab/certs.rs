@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -40,34 +40,20 @@ fn ca_params(common_name: &str, organization: &str) -> CertificateParams {
     dn.push(DnType::OrganizationName, organization);
     params.distinguished_name = dn;
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
     params.not_before = now - Duration::days(1);
     params.not_after = now + Duration::days(3650);
     params
 }
 
-fn leaf_params(
-    names: &[&str],
-    not_before: OffsetDateTime,
-    not_after: OffsetDateTime,
-) -> CertificateParams {
+fn leaf_params(names: &[&str], not_before: OffsetDateTime, not_after: OffsetDateTime) -> CertificateParams {
     let sans: Vec<String> = names.iter().map(|n| n.to_string()).collect();
     let mut params = CertificateParams::new(sans).expect("valid SAN names");
     let mut dn = DistinguishedName::new();
-    dn.push(
-        DnType::CommonName,
-        names.first().copied().unwrap_or("lab leaf"),
-    );
+    dn.push(DnType::CommonName, names.first().copied().unwrap_or("lab leaf"));
     params.distinguished_name = dn;
     params.is_ca = IsCa::ExplicitNoCa;
-    params.key_usages = vec![
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::KeyEncipherment,
-    ];
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     params.not_before = not_before;
     params.not_after = not_after;
@@ -106,20 +92,11 @@ impl TestCa {
         let mut params = ca_params(common_name, &self.organization);
         params.use_authority_key_identifier_extension = true;
         let key = KeyPair::generate().expect("generate intermediate key");
-        let cert = params
-            .signed_by(&key, &self.issuer())
-            .expect("sign intermediate");
+        let cert = params.signed_by(&key, &self.issuer()).expect("sign intermediate");
         let cert_der = cert.der().to_vec();
         let mut intermediates = vec![cert_der.clone()];
         intermediates.extend(self.intermediates.iter().cloned());
-        TestCa {
-            cert_pem: cert.pem(),
-            cert_der,
-            organization: self.organization.clone(),
-            params,
-            key,
-            intermediates,
-        }
+        TestCa { cert_pem: cert.pem(), cert_der, organization: self.organization.clone(), params, key, intermediates }
     }
 
     /// A server certificate valid from now-1day to now+90days.
@@ -129,12 +106,7 @@ impl TestCa {
     }
 
     /// A server certificate with explicit validity.
-    pub fn leaf_with(
-        &self,
-        names: &[&str],
-        not_before: OffsetDateTime,
-        not_after: OffsetDateTime,
-    ) -> Leaf {
+    pub fn leaf_with(&self, names: &[&str], not_before: OffsetDateTime, not_after: OffsetDateTime) -> Leaf {
         let mut params = leaf_params(names, not_before, not_after);
         params.use_authority_key_identifier_extension = true;
         let key = KeyPair::generate().expect("generate leaf key");
@@ -142,11 +114,7 @@ impl TestCa {
         let cert_der = cert.der().to_vec();
         let mut chain_der = vec![cert_der.clone()];
         chain_der.extend(self.intermediates.iter().cloned());
-        Leaf {
-            cert_der,
-            key_der: key.serialize_der(),
-            chain_der,
-        }
+        Leaf { cert_der, key_der: key.serialize_der(), chain_der }
     }
 
     /// Writes `cert_pem` to `dir/file` and returns the path.
@@ -168,9 +136,5 @@ pub fn self_signed_leaf(names: &[&str]) -> Leaf {
     let key = KeyPair::generate().expect("generate leaf key");
     let cert = params.self_signed(&key).expect("self-sign leaf");
     let cert_der = cert.der().to_vec();
-    Leaf {
-        cert_der: cert_der.clone(),
-        key_der: key.serialize_der(),
-        chain_der: vec![cert_der],
-    }
+    Leaf { cert_der: cert_der.clone(), key_der: key.serialize_der(), chain_der: vec![cert_der] }
 }

@@ -51,8 +51,8 @@ fn normalize(name: &str) -> String {
 }
 
 fn fqdn(name: &str) -> Name {
-    let mut n = Name::from_ascii(name.trim_end_matches('.'))
-        .unwrap_or_else(|e| panic!("invalid DNS name {name:?}: {e}"));
+    let mut n =
+        Name::from_ascii(name.trim_end_matches('.')).unwrap_or_else(|e| panic!("invalid DNS name {name:?}: {e}"));
     n.set_fqdn(true);
     n
 }
@@ -83,20 +83,11 @@ impl DnsServer {
             let _guard = bg.runtime().enter();
             let udp = tokio::net::UdpSocket::from_std(udp).expect("tokio udp");
             let tcp = tokio::net::TcpListener::from_std(tcp).expect("tokio tcp");
-            let state = Arc::new(State {
-                zone,
-                queries: queries.clone(),
-                log: log.clone(),
-            });
+            let state = Arc::new(State { zone, queries: queries.clone(), log: log.clone() });
             bg.runtime().spawn(serve_udp(udp, state.clone()));
             bg.runtime().spawn(serve_tcp(tcp, state));
         }
-        DnsServer {
-            addr,
-            queries,
-            log,
-            _bg: bg,
-        }
+        DnsServer { addr, queries, log, _bg: bg }
     }
 
     /// Number of queries received (UDP and TCP, including unanswered ones).
@@ -203,24 +194,16 @@ fn handle(state: &State, bytes: &[u8], udp: bool) -> Option<Vec<u8>> {
             return response.to_vec().ok();
         }
     };
-    state.log.lock().unwrap().push(format!(
-        "{} {}",
-        normalize(&query.name().to_ascii()),
-        query.query_type()
-    ));
+    state.log.lock().unwrap().push(format!("{} {}", normalize(&query.name().to_ascii()), query.query_type()));
 
     let (rcode, answers) = resolve(&state.zone, query.name(), query.query_type())?;
     response.metadata.response_code = rcode;
-    response.metadata.authoritative =
-        matches!(rcode, ResponseCode::NoError | ResponseCode::NXDomain);
+    response.metadata.authoritative = matches!(rcode, ResponseCode::NoError | ResponseCode::NXDomain);
     response.add_answers(answers);
 
     let mut bytes = response.to_vec().ok()?;
     if udp {
-        let limit = request
-            .edns
-            .as_ref()
-            .map_or(512, |e| usize::from(e.max_payload()).max(512));
+        let limit = request.edns.as_ref().map_or(512, |e| usize::from(e.max_payload()).max(512));
         if bytes.len() > limit {
             response.answers.clear();
             response.authorities.clear();

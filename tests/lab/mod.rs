@@ -13,14 +13,16 @@
 
 mod certs;
 mod dns;
+mod proxy;
 mod tcp;
+mod tinyproxy;
 mod tls;
 
 pub use certs::{Leaf, TestCa, self_signed_leaf};
 pub use dns::{DnsAnswer, DnsServer};
-pub use tcp::{
-    Blackhole, ResetServer, SilentServer, blackhole, closed_port, reset_server, silent_server,
-};
+pub use proxy::{BAD_GATEWAY_BODY, ConnectProxy, DENY_BODY, ProxyMode, userinfo_encode};
+pub use tcp::{Blackhole, ResetServer, SilentServer, blackhole, closed_port, reset_server, silent_server};
+pub use tinyproxy::Tinyproxy;
 pub use tls::{HttpBehavior, TlsServer, ok_response};
 
 use std::time::Duration;

@@ -49,8 +49,7 @@ pub fn silent_server() -> SilentServer {
                     tokio::spawn(async move {
                         let mut stream = stream;
                         let mut buf = [0u8; 4096];
-                        while let Ok(n) = tokio::io::AsyncReadExt::read(&mut stream, &mut buf).await
-                        {
+                        while let Ok(n) = tokio::io::AsyncReadExt::read(&mut stream, &mut buf).await {
                             if n == 0 {
                                 // Peer closed; keep our side open until drop
                                 // anyway (a silent server never closes first).
@@ -62,11 +61,7 @@ pub fn silent_server() -> SilentServer {
             }
         });
     }
-    SilentServer {
-        addr,
-        accepted,
-        _bg: bg,
-    }
+    SilentServer { addr, accepted, _bg: bg }
 }
 
 /// How long the reset server waits for the client's first bytes before
@@ -122,11 +117,7 @@ pub fn reset_server() -> ResetServer {
             }
         });
     }
-    ResetServer {
-        addr,
-        accepted,
-        _bg: bg,
-    }
+    ResetServer { addr, accepted, _bg: bg }
 }
 
 /// A TCP address where connect() hangs: the SYN is silently dropped.
@@ -146,28 +137,17 @@ pub struct Blackhole {
 }
 
 pub fn blackhole() -> Blackhole {
-    let listener =
-        Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).expect("blackhole socket");
-    listener
-        .bind(&SockAddr::from(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))))
-        .expect("bind blackhole");
+    let listener = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).expect("blackhole socket");
+    listener.bind(&SockAddr::from(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))).expect("bind blackhole");
     listener.listen(0).expect("listen(0)");
-    let addr = listener
-        .local_addr()
-        .expect("blackhole addr")
-        .as_socket()
-        .expect("inet addr");
+    let addr = listener.local_addr().expect("blackhole addr").as_socket().expect("inet addr");
 
     let mut fillers = Vec::new();
     for _ in 0..64 {
         match TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
             Ok(stream) => fillers.push(stream),
             Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-                return Blackhole {
-                    addr,
-                    _listener: listener,
-                    _fillers: fillers,
-                };
+                return Blackhole { addr, _listener: listener, _fillers: fillers };
             }
             Err(e) => panic!("filling blackhole accept queue at {addr}: {e}"),
         }

@@ -20,11 +20,7 @@ pub enum HttpBehavior {
     /// Reads the request head, then writes the response with Content-Length
     /// and `Connection: close` and closes the connection (close_notify). For
     /// a HEAD request the body is omitted.
-    Respond {
-        status: u16,
-        headers: Vec<(String, String)>,
-        body: String,
-    },
+    Respond { status: u16, headers: Vec<(String, String)>, body: String },
     /// Reads the request and never answers; the connection stays open until
     /// the client closes it or the server is dropped.
     NeverRespond,
@@ -37,10 +33,7 @@ pub fn ok_response() -> HttpBehavior {
     HttpBehavior::Respond {
         status: 200,
         headers: vec![
-            (
-                "Date".to_string(),
-                httpdate::fmt_http_date(SystemTime::now()),
-            ),
+            ("Date".to_string(), httpdate::fmt_http_date(SystemTime::now())),
             ("Server".to_string(), "lab".to_string()),
         ],
         body: "ok\n".to_string(),
@@ -71,23 +64,15 @@ impl TlsServer {
     /// Listens on a fixed address (port 0 = ephemeral). Panics if the address
     /// is not loopback or cannot be bound.
     pub fn start_on(addr: SocketAddr, leaf: &Leaf, behavior: HttpBehavior) -> TlsServer {
-        assert!(
-            addr.ip().is_loopback(),
-            "lab servers bind loopback only, got {addr}"
-        );
-        let listener = std::net::TcpListener::bind(addr)
-            .unwrap_or_else(|e| panic!("bind TLS server on {addr}: {e}"));
+        assert!(addr.ip().is_loopback(), "lab servers bind loopback only, got {addr}");
+        let listener = std::net::TcpListener::bind(addr).unwrap_or_else(|e| panic!("bind TLS server on {addr}: {e}"));
         listener.set_nonblocking(true).expect("nonblocking");
         let addr = listener.local_addr().expect("local addr");
 
         let requests = Arc::new(Mutex::new(Vec::new()));
         let snis = Arc::new(Mutex::new(Vec::new()));
-        let shared = Arc::new(Shared {
-            config: server_config(leaf),
-            behavior,
-            requests: requests.clone(),
-            snis: snis.clone(),
-        });
+        let shared =
+            Arc::new(Shared { config: server_config(leaf), behavior, requests: requests.clone(), snis: snis.clone() });
 
         let bg = Background::new("tls");
         {
@@ -95,12 +80,7 @@ impl TlsServer {
             let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
             bg.runtime().spawn(accept_loop(listener, shared));
         }
-        TlsServer {
-            addr,
-            requests,
-            snis,
-            _bg: bg,
-        }
+        TlsServer { addr, requests, snis, _bg: bg }
     }
 
     /// Request heads received (request line and headers, up to and including
@@ -117,20 +97,15 @@ impl TlsServer {
 }
 
 fn server_config(leaf: &Leaf) -> Arc<rustls::ServerConfig> {
-    let chain: Vec<CertificateDer<'static>> = leaf
-        .chain_der
-        .iter()
-        .map(|der| CertificateDer::from(der.clone()))
-        .collect();
+    let chain: Vec<CertificateDer<'static>> =
+        leaf.chain_der.iter().map(|der| CertificateDer::from(der.clone())).collect();
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf.key_der.clone()));
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_protocol_versions(rustls::ALL_VERSIONS)
-    .expect("protocol versions")
-    .with_no_client_auth()
-    .with_single_cert(chain, key)
-    .expect("server certificate and key");
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_protocol_versions(rustls::ALL_VERSIONS)
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .expect("server certificate and key");
     Arc::new(config)
 }
 
@@ -150,21 +125,13 @@ async fn serve(stream: tokio::net::TcpStream, shared: Arc<Shared>) {
     let Ok(start) = acceptor.await else {
         return;
     };
-    shared
-        .snis
-        .lock()
-        .unwrap()
-        .push(start.client_hello().server_name().map(str::to_owned));
+    shared.snis.lock().unwrap().push(start.client_hello().server_name().map(str::to_owned));
     let Ok(tls) = start.into_stream(shared.config.clone()).await else {
         return;
     };
 
     match &shared.behavior {
-        HttpBehavior::Respond {
-            status,
-            headers,
-            body,
-        } => {
+        HttpBehavior::Respond { status, headers, body } => {
             let mut tls = tls;
             let head = read_head(&mut tls).await;
             let is_head = head.starts_with("HEAD ");
@@ -173,10 +140,7 @@ async fn serve(stream: tokio::net::TcpStream, shared: Arc<Shared>) {
             for (name, value) in headers {
                 out.push_str(&format!("{name}: {value}\r\n"));
             }
-            out.push_str(&format!(
-                "Content-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            ));
+            out.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", body.len()));
             if !is_head {
                 out.push_str(body);
             }
@@ -207,9 +171,7 @@ async fn serve(stream: tokio::net::TcpStream, shared: Arc<Shared>) {
                 loop {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                     let line = format!("X-Lab-Pad-{i}: {i}\r\n");
-                    if writer.write_all(line.as_bytes()).await.is_err()
-                        || writer.flush().await.is_err()
-                    {
+                    if writer.write_all(line.as_bytes()).await.is_err() || writer.flush().await.is_err() {
                         return;
                     }
                     i += 1;

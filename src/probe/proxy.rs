@@ -1,0 +1,585 @@
+//! The proxy path: which proxy applies (flag, environment, NO_PROXY as curl reads it), and the
+//! HTTP CONNECT exchange that opens a tunnel to the endpoint. Credentials never leave this
+//! module except as the Proxy-Authorization header sent to the proxy itself.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::resolve::Resolver;
+use super::{DnsStatus, Peer, TcpAttempt, connect, ms};
+use crate::catalog::Host;
+
+/// Where the proxy setting came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProxySource {
+    /// `--proxy`.
+    Flag,
+    /// `HTTPS_PROXY` / `https_proxy`.
+    Env,
+}
+
+/// Proxy credentials; Debug and Display never show them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    user: String,
+    password: String,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Credentials(***)")
+    }
+}
+
+impl Credentials {
+    fn basic_header(&self) -> String {
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", self.user, self.password));
+        format!("Basic {token}")
+    }
+}
+
+/// The proxy a run uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyConfig {
+    pub host: Host,
+    pub port: u16,
+    pub credentials: Option<Credentials>,
+    pub source: ProxySource,
+    pub no_proxy: NoProxy,
+}
+
+impl ProxyConfig {
+    /// The URL for reports and messages: credentials replaced by `***`.
+    pub fn redacted_url(&self) -> String {
+        let auth = if self.credentials.is_some() { "***:***@" } else { "" };
+        format!("http://{auth}{}:{}", self.host, self.port)
+    }
+}
+
+/// Why a proxy URL was refused. Never contains the credentials.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProxyUrlError {
+    #[error("the proxy URL from {origin} is not a URL ({reason}); expected http://[user:pass@]host:port")]
+    Parse { origin: String, reason: String },
+    #[error("the proxy URL from {origin} uses scheme `{scheme}`; only http:// proxies are supported")]
+    Scheme { origin: String, scheme: String },
+    #[error("the proxy URL from {origin} has no host")]
+    NoHost { origin: String },
+    #[error("the proxy URL from {origin} has a path, query or fragment; expected http://[user:pass@]host:port")]
+    Extra { origin: String },
+}
+
+fn decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
+}
+
+/// Parse `http://[user:pass@]host[:port]` (no scheme means http://, as curl does; default port 1080 as curl does).
+pub fn parse_proxy_url(
+    raw: &str,
+    origin: &str,
+    source: ProxySource,
+    no_proxy: NoProxy,
+) -> Result<ProxyConfig, ProxyUrlError> {
+    let raw = raw.trim();
+    let with_scheme = if raw.contains("://") { raw.to_string() } else { format!("http://{raw}") };
+    // url's own error text never includes the input, so it is safe to show.
+    let url = url::Url::parse(&with_scheme)
+        .map_err(|e| ProxyUrlError::Parse { origin: origin.into(), reason: e.to_string() })?;
+    if url.scheme() != "http" {
+        return Err(ProxyUrlError::Scheme { origin: origin.into(), scheme: url.scheme().into() });
+    }
+    if (url.path() != "" && url.path() != "/") || url.query().is_some() || url.fragment().is_some() {
+        return Err(ProxyUrlError::Extra { origin: origin.into() });
+    }
+    let host = match url.host() {
+        Some(url::Host::Domain(d)) if !d.is_empty() => Host::Name(d.trim_end_matches('.').to_ascii_lowercase()),
+        Some(url::Host::Ipv4(ip)) => Host::Ip(IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => Host::Ip(IpAddr::V6(ip)),
+        _ => return Err(ProxyUrlError::NoHost { origin: origin.into() }),
+    };
+    let credentials = (!url.username().is_empty() || url.password().is_some())
+        .then(|| Credentials { user: decode(url.username()), password: decode(url.password().unwrap_or("")) });
+    Ok(ProxyConfig { host, port: url.port().unwrap_or(1080), credentials, source, no_proxy })
+}
+
+/// One NO_PROXY entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum NoProxyEntry {
+    All,
+    /// A domain: matches itself and its subdomains (a leading dot is ignored, as curl does).
+    Domain {
+        name: String,
+        port: Option<u16>,
+    },
+    Ip {
+        ip: IpAddr,
+        port: Option<u16>,
+    },
+    Cidr {
+        net: IpAddr,
+        bits: u8,
+    },
+}
+
+/// NO_PROXY as curl reads it: comma (or space) separated; `*` alone exempts everything; a
+/// domain exempts itself and its subdomains; IP literals and CIDR ranges match addresses given as
+/// literals; `host:port` (this tool's addition, as Go reads it) exempts one port only.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NoProxy {
+    entries: Vec<NoProxyEntry>,
+    raw: Vec<String>,
+}
+
+impl NoProxy {
+    pub fn parse(s: &str) -> NoProxy {
+        let mut out = NoProxy::default();
+        for item in s.split([',', ' ', '\t']).map(str::trim).filter(|i| !i.is_empty()) {
+            let entry = if item == "*" {
+                Some(NoProxyEntry::All)
+            } else if let Some((net, bits)) = item.split_once('/') {
+                match (net.trim_matches(['[', ']']).parse::<IpAddr>(), bits.parse::<u8>()) {
+                    (Ok(net), Ok(bits)) if bits <= if net.is_ipv4() { 32 } else { 128 } => {
+                        Some(NoProxyEntry::Cidr { net, bits })
+                    }
+                    _ => None,
+                }
+            } else if let Ok(ip) = item.trim_matches(['[', ']']).parse::<IpAddr>() {
+                Some(NoProxyEntry::Ip { ip, port: None })
+            } else if let Ok(sa) = item.parse::<SocketAddr>() {
+                Some(NoProxyEntry::Ip { ip: sa.ip(), port: Some(sa.port()) })
+            } else {
+                let (name, port) = match item.rsplit_once(':') {
+                    Some((n, p)) if p.parse::<u16>().is_ok() => (n, p.parse::<u16>().ok()),
+                    _ => (item, None),
+                };
+                let name =
+                    name.trim_start_matches("*.").trim_start_matches('.').trim_end_matches('.').to_ascii_lowercase();
+                (!name.is_empty()).then_some(NoProxyEntry::Domain { name, port })
+            };
+            if let Some(e) = entry {
+                out.entries.push(e);
+                out.raw.push(item.to_string());
+            }
+        }
+        out
+    }
+
+    /// The entries as given (for the report).
+    pub fn entries(&self) -> &[String] {
+        &self.raw
+    }
+
+    /// The entry that exempts `host:port`, if any.
+    pub fn matches(&self, host: &Host, port: u16) -> Option<&str> {
+        let port_ok = |p: &Option<u16>| p.is_none_or(|p| p == port);
+        self.entries.iter().zip(&self.raw).find_map(|(e, raw)| {
+            let hit = match (e, host) {
+                (NoProxyEntry::All, _) => true,
+                (NoProxyEntry::Domain { name, port: p }, Host::Name(h)) => {
+                    port_ok(p) && (h == name || h.strip_suffix(name.as_str()).is_some_and(|pre| pre.ends_with('.')))
+                }
+                (NoProxyEntry::Ip { ip, port: p }, Host::Ip(h)) => port_ok(p) && ip == h,
+                (NoProxyEntry::Cidr { net, bits }, Host::Ip(h)) => in_cidr(*h, *net, *bits),
+                _ => false,
+            };
+            hit.then_some(raw.as_str())
+        })
+    }
+}
+
+fn in_cidr(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
+    match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => {
+            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - u32::from(bits)) };
+            u32::from(a) & mask == u32::from(n) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V6(n)) => {
+            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - u32::from(bits)) };
+            u128::from(a) & mask == u128::from(n) & mask
+        }
+        _ => false,
+    }
+}
+
+/// What the command line asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ProxyRequest {
+    /// No flag: honour HTTPS_PROXY / https_proxy and NO_PROXY / no_proxy.
+    #[default]
+    FromEnvironment,
+    /// `--proxy URL`.
+    Explicit(String),
+    /// `--no-proxy`.
+    Disabled,
+}
+
+/// The proxy that applies, from the request and the environment (`env` looks a variable up).
+/// curl's order: the lower-case variable first, then the upper-case one; the flag beats both.
+pub fn resolve(
+    request: &ProxyRequest,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Option<ProxyConfig>, ProxyUrlError> {
+    let first =
+        |names: &[&'static str]| names.iter().find_map(|n| env(n).filter(|v| !v.trim().is_empty()).map(|v| (*n, v)));
+    let no_proxy = first(&["no_proxy", "NO_PROXY"]).map(|(_, v)| NoProxy::parse(&v)).unwrap_or_default();
+    match request {
+        ProxyRequest::Disabled => Ok(None),
+        ProxyRequest::Explicit(url) => parse_proxy_url(url, "--proxy", ProxySource::Flag, no_proxy).map(Some),
+        ProxyRequest::FromEnvironment => match first(&["https_proxy", "HTTPS_PROXY"]) {
+            None => Ok(None),
+            Some((name, url)) => parse_proxy_url(&url, name, ProxySource::Env, no_proxy).map(Some),
+        },
+    }
+}
+
+/// How the CONNECT went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProxyStatus {
+    /// The tunnel is open (200 to CONNECT).
+    Ok,
+    /// NO_PROXY exempts the endpoint: connected directly.
+    Bypassed,
+    /// The proxy's name did not resolve or no connection to it could be made.
+    Unreachable,
+    /// 407.
+    AuthRequired,
+    /// 403 or another refusal.
+    Denied,
+    /// 502/503/504: the proxy could not reach the endpoint.
+    UpstreamFailed,
+    /// The proxy accepted the connection but did not answer the CONNECT in time.
+    Timeout,
+    /// The proxy answered with something that is not HTTP, or closed the connection.
+    Error,
+}
+
+/// The proxy hop of one endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyHop {
+    pub url: String,
+    pub status: ProxyStatus,
+    pub http_status: Option<u16>,
+    pub duration_ms: u64,
+    pub address: Option<SocketAddr>,
+    /// Authentication schemes the proxy offered (Proxy-Authenticate), e.g. `NTLM`, `Negotiate`, `Basic`.
+    pub authenticate: Vec<String>,
+    /// Whether Proxy-Authorization was sent.
+    pub credentials_sent: bool,
+    pub server: Option<String>,
+    pub via: Option<String>,
+    /// The first bytes of the proxy's answer body (a block page), control characters removed.
+    pub body_excerpt: Option<String>,
+    /// The NO_PROXY entry that exempted the endpoint.
+    pub bypass_rule: Option<String>,
+    pub error: Option<String>,
+}
+
+impl ProxyHop {
+    pub fn bypassed(proxy: &ProxyConfig, rule: &str) -> ProxyHop {
+        let mut hop = ProxyHop::new(proxy);
+        hop.status = ProxyStatus::Bypassed;
+        hop.bypass_rule = Some(rule.to_string());
+        hop
+    }
+
+    fn new(proxy: &ProxyConfig) -> ProxyHop {
+        ProxyHop {
+            url: proxy.redacted_url(),
+            status: ProxyStatus::Error,
+            http_status: None,
+            duration_ms: 0,
+            address: None,
+            authenticate: Vec::new(),
+            credentials_sent: proxy.credentials.is_some(),
+            server: None,
+            via: None,
+            body_excerpt: None,
+            bypass_rule: None,
+            error: None,
+        }
+    }
+}
+
+/// Most bytes read while waiting for the end of the CONNECT response head.
+const MAX_HEAD: usize = 64 * 1024;
+/// Most bytes of a refusal body kept.
+const MAX_EXCERPT: usize = 512;
+
+/// Authentication schemes named in Proxy-Authenticate header values.
+pub fn auth_schemes<'a>(values: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for v in values {
+        for part in split_unquoted(v) {
+            let word = part.split_whitespace().next().unwrap_or("");
+            if !word.is_empty() && !word.contains('=') && !out.iter().any(|s| s.eq_ignore_ascii_case(word)) {
+                out.push(word.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// Split on commas that are not inside double quotes.
+fn split_unquoted(s: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let (mut start, mut quoted) = (0, false);
+    for (i, c) in s.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => {
+                parts.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    parts.push(&s[start..]);
+    parts
+}
+
+fn excerpt(body: &[u8]) -> Option<String> {
+    let text: String = String::from_utf8_lossy(&body[..body.len().min(MAX_EXCERPT)])
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    (!text.is_empty()).then_some(text)
+}
+
+/// Resolve the proxy, connect to it (every address, the first that answers is used) and ask for a
+/// tunnel to `target_host:target_port`. Returns the hop, the TCP attempts (peer = proxy) and the
+/// open tunnel.
+pub async fn open_tunnel(
+    resolver: &Resolver,
+    proxy: &ProxyConfig,
+    target_host: &Host,
+    target_port: u16,
+    timeout: Duration,
+) -> (ProxyHop, Vec<TcpAttempt>, Option<TcpStream>) {
+    let start = Instant::now();
+    let mut hop = ProxyHop::new(proxy);
+    let (addrs, dns) = match &proxy.host {
+        Host::Ip(ip) => (vec![*ip], None),
+        Host::Name(name) => {
+            let d = resolver.resolve(name).await;
+            (d.addresses.clone(), Some(d))
+        }
+    };
+    if addrs.is_empty() {
+        hop.status = ProxyStatus::Unreachable;
+        let why = dns.as_ref().map_or(DnsStatus::Error, |d| d.status);
+        let detail = dns.as_ref().and_then(|d| d.error.clone()).unwrap_or_default();
+        hop.error = Some(format!("cannot resolve the proxy {} ({why:?}): {detail}", proxy.host));
+        hop.duration_ms = ms(start.elapsed());
+        return (hop, Vec::new(), None);
+    }
+    let addrs: Vec<SocketAddr> = addrs.into_iter().map(|ip| SocketAddr::new(ip, proxy.port)).collect();
+    let (mut attempts, chosen) = connect::connect_all(&addrs, timeout).await;
+    for a in &mut attempts {
+        a.peer = Peer::Proxy;
+    }
+    let Some((addr, mut stream)) = chosen else {
+        hop.status = ProxyStatus::Unreachable;
+        hop.error = attempts.iter().find_map(|a| a.error.clone()).map(|e| format!("proxy: {e}"));
+        hop.duration_ms = ms(start.elapsed());
+        return (hop, attempts, None);
+    };
+    hop.address = Some(addr);
+    let authority = match target_host {
+        Host::Ip(IpAddr::V6(ip)) => format!("[{ip}]:{target_port}"),
+        h => format!("{}:{target_port}", h.bare()),
+    };
+    let mut request = format!(
+        "CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\nUser-Agent: {}/{}\r\nProxy-Connection: Keep-Alive\r\n",
+        crate::TOOL_NAME,
+        crate::TOOL_VERSION
+    );
+    if let Some(c) = &proxy.credentials {
+        request.push_str("Proxy-Authorization: ");
+        request.push_str(&c.basic_header());
+        request.push_str("\r\n");
+    }
+    request.push_str("\r\n");
+    let exchange = exchange(&mut stream, request.as_bytes(), &addr);
+    let result = tokio::time::timeout(timeout, exchange).await;
+    hop.duration_ms = ms(start.elapsed());
+    match result {
+        Err(_) => {
+            hop.status = ProxyStatus::Timeout;
+            hop.error =
+                Some(format!("the proxy {addr} did not answer CONNECT {authority} within {} ms", timeout.as_millis()));
+            (hop, attempts, None)
+        }
+        Ok(Err(e)) => {
+            hop.status = ProxyStatus::Error;
+            hop.error = Some(e);
+            (hop, attempts, None)
+        }
+        Ok(Ok(answer)) => {
+            hop.http_status = Some(answer.code);
+            hop.server = answer.server;
+            hop.via = answer.via;
+            hop.authenticate = answer.authenticate;
+            hop.status = match answer.code {
+                200..=299 => ProxyStatus::Ok,
+                407 => ProxyStatus::AuthRequired,
+                502..=504 => ProxyStatus::UpstreamFailed,
+                _ => ProxyStatus::Denied,
+            };
+            if hop.status == ProxyStatus::Ok {
+                return (hop, attempts, Some(stream));
+            }
+            // Keep the first bytes of the refusal page, without waiting long for them.
+            let wait = timeout.min(Duration::from_millis(500));
+            let mut body = Vec::new();
+            let want = answer.content_length.unwrap_or(MAX_EXCERPT).min(MAX_EXCERPT);
+            let _ = tokio::time::timeout(wait, async {
+                let mut chunk = [0u8; 512];
+                while body.len() < want {
+                    match stream.read(&mut chunk).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => body.extend_from_slice(&chunk[..n]),
+                    }
+                }
+            })
+            .await;
+            hop.body_excerpt = excerpt(&body);
+            (hop, attempts, None)
+        }
+    }
+}
+
+struct ConnectAnswer {
+    code: u16,
+    server: Option<String>,
+    via: Option<String>,
+    authenticate: Vec<String>,
+    content_length: Option<usize>,
+}
+
+async fn exchange(stream: &mut TcpStream, request: &[u8], addr: &SocketAddr) -> Result<ConnectAnswer, String> {
+    stream.write_all(request).await.map_err(|e| format!("send CONNECT to the proxy {addr}: {e}"))?;
+    // Read the head one byte at a time: after a 200 every following byte belongs to the tunnel.
+    let mut buf: Vec<u8> = Vec::with_capacity(512);
+    let mut byte = [0u8; 1];
+    loop {
+        let n = stream.read(&mut byte).await.map_err(|e| format!("read the proxy {addr}'s answer: {e}"))?;
+        if n == 0 {
+            return Err(format!(
+                "the proxy {addr} closed the connection after {} bytes, before answering CONNECT",
+                buf.len()
+            ));
+        }
+        buf.push(byte[0]);
+        if buf.ends_with(b"\r\n\r\n") || buf.ends_with(b"\n\n") {
+            break;
+        }
+        if buf.len() >= MAX_HEAD {
+            return Err(format!("the proxy {addr} sent {} bytes without ending its answer head", buf.len()));
+        }
+    }
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut resp = httparse::Response::new(&mut headers);
+    match resp.parse(&buf) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) => return Err(format!("the proxy {addr} sent an incomplete answer head")),
+        Err(e) => return Err(format!("the proxy {addr} did not answer with HTTP: {e}")),
+    }
+    let header = |name: &str| {
+        resp.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| String::from_utf8_lossy(h.value).into_owned())
+    };
+    let authenticate = auth_schemes(
+        resp.headers
+            .iter()
+            .filter(|h| h.name.eq_ignore_ascii_case("proxy-authenticate"))
+            .filter_map(|h| std::str::from_utf8(h.value).ok()),
+    );
+    Ok(ConnectAnswer {
+        code: resp.code.unwrap_or(0),
+        server: header("server"),
+        via: header("via"),
+        authenticate,
+        content_length: header("content-length").and_then(|v| v.trim().parse().ok()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |n| vars.iter().find(|(k, _)| *k == n).map(|(_, v)| v.to_string())
+    }
+
+    #[test]
+    fn flag_beats_env_and_lowercase_beats_uppercase() {
+        let e = env(&[("HTTPS_PROXY", "http://upper:3128"), ("https_proxy", "lower:8080")]);
+        let p = resolve(&ProxyRequest::FromEnvironment, &e).unwrap().unwrap();
+        assert_eq!((p.host.bare(), p.port, p.source), ("lower".into(), 8080, ProxySource::Env));
+        let p = resolve(&ProxyRequest::Explicit("http://flag:1".into()), &e).unwrap().unwrap();
+        assert_eq!((p.host.bare(), p.source), ("flag".into(), ProxySource::Flag));
+        assert_eq!(resolve(&ProxyRequest::Disabled, &e).unwrap(), None);
+        assert_eq!(resolve(&ProxyRequest::FromEnvironment, env(&[])).unwrap(), None);
+        let p = resolve(&ProxyRequest::FromEnvironment, env(&[("HTTPS_PROXY", "proxy.corp")])).unwrap().unwrap();
+        assert_eq!(p.port, 1080, "curl's default proxy port");
+    }
+
+    #[test]
+    fn credentials_are_decoded_and_never_shown() {
+        let p = parse_proxy_url(
+            "http://dom%5Cuser:p%40ss%3Aw%2Frd@10.0.0.1:3128",
+            "--proxy",
+            ProxySource::Flag,
+            NoProxy::default(),
+        )
+        .unwrap();
+        let c = p.credentials.clone().unwrap();
+        assert_eq!((c.user.as_str(), c.password.as_str()), ("dom\\user", "p@ss:w/rd"));
+        assert_eq!(p.redacted_url(), "http://***:***@10.0.0.1:3128");
+        let debug = format!("{p:?}");
+        assert!(!debug.contains("p@ss") && !debug.contains("dom\\\\user"), "{debug}");
+        let err =
+            parse_proxy_url("socks5://u:secret@h:1", "--proxy", ProxySource::Flag, NoProxy::default()).unwrap_err();
+        assert!(!err.to_string().contains("secret"));
+        let err =
+            parse_proxy_url("http://u:secret@h:99999", "--proxy", ProxySource::Flag, NoProxy::default()).unwrap_err();
+        assert!(!err.to_string().contains("secret"), "{err}");
+    }
+
+    #[test]
+    fn no_proxy_rules_as_curl_reads_them() {
+        let np = NoProxy::parse("localhost, .corp.example,example.org:8443 10.0.0.0/8,[::1],192.168.1.5");
+        let name = |s: &str| Host::Name(s.into());
+        let ip = |s: &str| Host::Ip(s.parse().unwrap());
+        assert_eq!(np.matches(&name("localhost"), 443), Some("localhost"));
+        assert_eq!(np.matches(&name("a.corp.example"), 443), Some(".corp.example"));
+        assert_eq!(np.matches(&name("corp.example"), 443), Some(".corp.example"));
+        assert_eq!(np.matches(&name("notcorp.example"), 443), None);
+        assert_eq!(np.matches(&name("example.org"), 8443), Some("example.org:8443"));
+        assert_eq!(np.matches(&name("example.org"), 443), None);
+        assert_eq!(np.matches(&ip("10.1.2.3"), 443), Some("10.0.0.0/8"));
+        assert_eq!(np.matches(&ip("11.1.2.3"), 443), None);
+        assert_eq!(np.matches(&ip("::1"), 443), Some("[::1]"));
+        assert_eq!(np.matches(&ip("192.168.1.5"), 443), Some("192.168.1.5"));
+        assert_eq!(NoProxy::parse("*").matches(&name("login.microsoftonline.com"), 443), Some("*"));
+        assert_eq!(NoProxy::parse("").matches(&name("x"), 1), None);
+    }
+
+    #[test]
+    fn auth_schemes_from_challenges() {
+        let v = ["NTLM", "Negotiate, Basic realm=\"corp, inc\"", "Digest realm=\"x\", qop=\"auth\""];
+        assert_eq!(auth_schemes(v.into_iter()), vec!["NTLM", "Negotiate", "Basic", "Digest"]);
+    }
+}
