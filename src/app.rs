@@ -82,7 +82,8 @@ pub async fn probe(cfg: &RunConfig) -> Result<Report, RunError> {
     let prober = Arc::new(Prober { resolver, proxy: cfg.proxy.clone(), stores, timeout: cfg.stage_timeout });
     let observations = prober.probe_all(&cfg.probe_set.endpoints, cfg.concurrency).await;
     let clock = clock::estimate(observations.iter().filter_map(clock::http_date_source).collect());
-    let mut findings: Vec<_> = observations.iter().flat_map(|o| diagnose::endpoint_findings(o, cfg.lang)).collect();
+    let diagnoses: Vec<_> = observations.iter().map(|o| diagnose::endpoint(o, cfg.lang, started_at)).collect();
+    let mut findings: Vec<_> = diagnoses.iter().flat_map(|d| d.findings.iter().cloned()).collect();
     findings.extend(diagnose::clock_findings(&clock, cfg.lang));
     Ok(report::build(BuildInput {
         run_id: uuid::Uuid::new_v4().to_string(),
@@ -93,6 +94,7 @@ pub async fn probe(cfg: &RunConfig) -> Result<Report, RunError> {
         config,
         clock,
         observations: &observations,
+        interceptions: diagnoses.into_iter().map(|d| d.interception).collect(),
         findings,
     }))
 }

@@ -20,6 +20,8 @@ use crate::config::Lang;
 use crate::probe::proxy::ProxyStatus;
 use crate::probe::{DnsStatus, EndpointObservation, HttpStatus, TcpStatus, TlsStatus};
 use crate::trust::TrustVerdict;
+use crate::trust::intercept::{self, Interception, PathFacts};
+use chrono::{DateTime, Utc};
 
 /// What one observation means, for whom, and what to do about it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -39,7 +41,9 @@ pub struct Finding {
 struct Ctx<'a> {
     obs: &'a EndpointObservation,
     lang: Lang,
+    now: DateTime<Utc>,
     out: Vec<Finding>,
+    interception: Option<Interception>,
 }
 
 impl Ctx<'_> {
@@ -294,43 +298,124 @@ fn tls_findings(c: &mut Ctx<'_>) -> bool {
         if let Some(l) = leaf {
             evidence.insert("leaf_sha256".into(), json!(l.sha256));
             evidence.insert("leaf_sans".into(), json!(l.sans));
+            evidence.insert("leaf_not_before".into(), json!(l.not_before));
+            evidence.insert("leaf_not_after".into(), json!(l.not_after));
         }
-        // The store that decides for the usage bridge is the node's own; the public anchors
-        // tell what the real service would present. Either failing is a certificate problem.
-        let failing = if !trust.public.is_trusted() {
-            Some(("public", trust.public))
+        let expected = &c.obs.spec.expected_issuers;
+        let proxy = c.obs.proxy.as_ref().filter(|h| h.status == ProxyStatus::Ok).map(|h| h.url.clone());
+        let headers = c.obs.http.as_ref().map(|h| h.proxy_headers.clone()).unwrap_or_default();
+        let path = PathFacts { proxy: proxy.as_deref(), proxy_headers: &headers };
+        let verdict = intercept::analyse(&tls.chain, trust.public, trust.system, expected, &path, c.now);
+        let weak = intercept::weak_signatures(&tls.chain);
+        let issuer_text = verdict.issuer.clone().unwrap_or_else(|| "unknown".into());
+        let names = leaf.map(|l| l.sans.join(", ")).unwrap_or_default();
+        let main: Option<(Code, Severity, String)> = if verdict.detected {
+            evidence.insert("product".into(), json!(verdict.product));
+            evidence.insert("trusted_by_system".into(), json!(verdict.trusted_by_system));
+            evidence.insert("interception_evidence".into(), json!(verdict.evidence));
+            let product = verdict.product.as_deref().map(|p| format!(" ({p})")).unwrap_or_default();
+            let trusted = if verdict.trusted_by_system {
+                "; this node's OS store trusts that CA, so the interception is deliberate, but Azure Stack Hub does not support it"
+            } else {
+                ""
+            };
+            Some((
+                Code::TlsInterception,
+                sev,
+                format!(
+                    "the connection to {host} is intercepted: the certificate is re-signed by {issuer_text}{product}, not by the service's CA{trusted}"
+                ),
+            ))
+        } else if !trust.public.is_trusted() {
+            let v = trust.public.as_str();
+            Some(match trust.public {
+                TrustVerdict::Expired => (
+                    Code::TlsCertificateExpired,
+                    sev,
+                    format!(
+                        "the certificate presented by {host} has expired (valid until {})",
+                        leaf.map_or("?", |l| l.not_after.as_str())
+                    ),
+                ),
+                TrustVerdict::NotYetValid => (
+                    Code::TlsCertificateNotYetValid,
+                    sev,
+                    format!(
+                        "the certificate presented by {host} is not valid before {}",
+                        leaf.map_or("?", |l| l.not_before.as_str())
+                    ),
+                ),
+                TrustVerdict::NameMismatch => (
+                    Code::TlsNameMismatch,
+                    sev,
+                    format!("the certificate presented by {host} is not valid for that name; it is valid for: {names}"),
+                ),
+                TrustVerdict::UnsupportedSignature | TrustVerdict::BadSignature if !weak.is_empty() => (
+                    Code::TlsWeakSignature,
+                    sev,
+                    format!("the chain presented by {host} is signed with {} ({v})", weak[0].1),
+                ),
+                TrustVerdict::UnknownIssuer if intercept::incomplete_chain(&tls.chain, expected) => (
+                    Code::TlsIncompleteChain,
+                    sev,
+                    format!(
+                        "{host} did not send the intermediate certificate of its issuer {issuer_text}: the chain cannot be built to a trusted root"
+                    ),
+                ),
+                _ => {
+                    let why = if leaf.is_some_and(|l| l.subject == l.issuer) {
+                        "a self-signed certificate"
+                    } else {
+                        "a chain to a root the public anchors do not know"
+                    };
+                    (
+                        Code::TlsUntrustedRoot,
+                        sev,
+                        format!(
+                            "{host} presented {why} ({v}; issuer: {issuer_text}); the OS store says {}",
+                            trust.system.as_str()
+                        ),
+                    )
+                }
+            })
         } else if !trust.system.is_trusted() {
-            Some(("system", trust.system))
+            Some((
+                Code::TlsUntrustedRoot,
+                sev,
+                format!(
+                    "{host} presented a publicly trusted chain (issuer: {issuer_text}), but this node's OS trust store rejects it: {}; its root is missing from the node's store",
+                    trust.system.as_str()
+                ),
+            ))
+        } else if leaf.is_some_and(|l| !intercept::issuer_expected(expected, l)) {
+            Some((
+                Code::TlsUnexpectedIssuer,
+                Severity::Warning,
+                format!(
+                    "{host} presented a publicly trusted chain from {issuer_text}, which is not among the issuers this endpoint uses ({})",
+                    expected.join(", ")
+                ),
+            ))
         } else {
             None
         };
-        if let Some((store, verdict)) = failing {
-            let code = match verdict {
-                TrustVerdict::Expired => Code::TlsCertificateExpired,
-                TrustVerdict::NotYetValid => Code::TlsCertificateNotYetValid,
-                TrustVerdict::NameMismatch => Code::TlsNameMismatch,
-                _ => Code::TlsUntrustedRoot,
-            };
-            let by = match store {
-                "public" => "the public trust anchors",
-                _ => "this node's OS trust store",
-            };
-            let other = if store == "public" {
-                format!("; the OS store says {}", trust.system.as_str())
-            } else {
-                String::new()
-            };
-            let issuer_text = issuer.as_deref().unwrap_or("unknown");
+        if let Some(p) = &verdict.product {
+            evidence.insert("product".into(), json!(p));
+        }
+        let main_code = main.as_ref().map(|m| m.0);
+        if let Some((code, severity, message)) = main {
+            c.push(code, severity, message, evidence.clone());
+        }
+        if !weak.is_empty() && main_code != Some(Code::TlsWeakSignature) {
+            let which: Vec<String> = weak.iter().map(|(i, a)| format!("certificate {i}: {a}")).collect();
             c.push(
-                code,
+                Code::TlsWeakSignature,
                 sev,
-                format!(
-                    "the certificate chain presented by {host} fails verification against {by}: {} (issuer: {issuer_text}){other}",
-                    verdict.as_str()
-                ),
+                format!("the chain presented by {host} uses weak signatures ({})", which.join(", ")),
                 evidence,
             );
         }
+        c.interception = Some(verdict);
     }
     true
 }
@@ -379,15 +464,24 @@ fn http_findings(c: &mut Ctx<'_>) {
     }
 }
 
-/// Findings of one endpoint, in stage order.
-pub fn endpoint_findings(obs: &EndpointObservation, lang: Lang) -> Vec<Finding> {
-    let mut c = Ctx { obs, lang, out: Vec::new() };
+/// What one endpoint's observations mean.
+#[derive(Debug, Clone, Default)]
+pub struct Diagnosis {
+    /// In stage order.
+    pub findings: Vec<Finding>,
+    /// The interception verdict, when a chain was seen.
+    pub interception: Option<Interception>,
+}
+
+/// Diagnose one endpoint; `now` is the time of the run (certificate ages are measured from it).
+pub fn endpoint(obs: &EndpointObservation, lang: Lang, now: DateTime<Utc>) -> Diagnosis {
+    let mut c = Ctx { obs, lang, now, out: Vec::new(), interception: None };
     dns_findings(&mut c);
     let connected = if c.proxied() { proxy_findings(&mut c) } else { tcp_findings(&mut c) };
     if connected && tls_findings(&mut c) {
         http_findings(&mut c);
     }
-    c.out
+    Diagnosis { findings: c.out, interception: c.interception }
 }
 
 /// Findings of the proxy hop; true when the tunnel is open.
@@ -591,15 +685,15 @@ mod tcp_tests {
     #[test]
     fn unrouted_family_is_info_but_a_dead_address_is_a_warning() {
         let o = obs(vec![("20.1.1.1:443", TcpStatus::Ok), ("[2603::1]:443", TcpStatus::Unreachable)]);
-        let f = endpoint_findings(&o, Lang::En);
+        let f = endpoint(&o, Lang::En, Utc::now()).findings;
         assert_eq!((f[0].code, f[0].severity), (Code::TcpUnreachable, Severity::Info));
 
         let o = obs(vec![("20.1.1.1:443", TcpStatus::Ok), ("20.1.1.2:443", TcpStatus::Timeout)]);
-        let f = endpoint_findings(&o, Lang::En);
+        let f = endpoint(&o, Lang::En, Utc::now()).findings;
         assert_eq!((f[0].code, f[0].severity), (Code::TcpConnectTimeout, Severity::Warning));
 
         let o = obs(vec![("20.1.1.1:443", TcpStatus::Timeout), ("[2603::1]:443", TcpStatus::Unreachable)]);
-        let f = endpoint_findings(&o, Lang::En);
+        let f = endpoint(&o, Lang::En, Utc::now()).findings;
         assert_eq!((f[0].code, f[0].severity), (Code::TcpConnectTimeout, Severity::Error));
         assert_eq!(f[0].usage_error, Some(UsageError::NetworkError));
     }

@@ -431,7 +431,8 @@ pub async fn open_tunnel(
             hop.authenticate = answer.authenticate;
             hop.status = match answer.code {
                 200..=299 => ProxyStatus::Ok,
-                407 => ProxyStatus::AuthRequired,
+                // tinyproxy answers wrong Basic credentials with 401 and WWW-Authenticate.
+                401 | 407 => ProxyStatus::AuthRequired,
                 502..=504 => ProxyStatus::UpstreamFailed,
                 _ => ProxyStatus::Denied,
             };
@@ -503,7 +504,9 @@ async fn exchange(stream: &mut TcpStream, request: &[u8], addr: &SocketAddr) -> 
     let authenticate = auth_schemes(
         resp.headers
             .iter()
-            .filter(|h| h.name.eq_ignore_ascii_case("proxy-authenticate"))
+            .filter(|h| {
+                h.name.eq_ignore_ascii_case("proxy-authenticate") || h.name.eq_ignore_ascii_case("www-authenticate")
+            })
             .filter_map(|h| std::str::from_utf8(h.value).ok()),
     );
     Ok(ConnectAnswer {

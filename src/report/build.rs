@@ -16,6 +16,8 @@ pub struct BuildInput<'a> {
     pub config: ConfigInfo,
     pub clock: ClockEstimate,
     pub observations: &'a [EndpointObservation],
+    /// The interception verdict of each observation (same order), when a chain was seen.
+    pub interceptions: Vec<Option<crate::trust::intercept::Interception>>,
     pub findings: Vec<Finding>,
 }
 
@@ -34,7 +36,7 @@ fn dns(d: &DnsObservation) -> DnsReport {
     }
 }
 
-fn tls(t: &TlsObservation) -> TlsReport {
+fn tls(t: &TlsObservation, interception: Option<&crate::trust::intercept::Interception>) -> TlsReport {
     TlsReport {
         status: t.status,
         duration_ms: t.duration_ms,
@@ -50,7 +52,13 @@ fn tls(t: &TlsObservation) -> TlsReport {
             public_detail: tr.public_detail.clone(),
             system_detail: tr.system_detail.clone(),
         }),
-        interception: None,
+        interception: interception.map(|i| Interception {
+            detected: i.detected,
+            product: i.product.clone(),
+            issuer: i.issuer.clone(),
+            trusted_by_system: i.trusted_by_system,
+            evidence: i.evidence.clone(),
+        }),
         alert: t.alert.clone(),
         error: t.error.clone(),
     }
@@ -109,8 +117,10 @@ pub fn build(input: BuildInput<'_>) -> Report {
     let endpoints = input
         .observations
         .iter()
-        .map(|o| {
+        .enumerate()
+        .map(|(i, o)| {
             let spec = &o.spec;
+            let interception = input.interceptions.get(i).and_then(Option::as_ref);
             let verdict = match worst(&findings, Some(&spec.name)) {
                 Some(Severity::Error) => EndpointVerdict::Error,
                 Some(Severity::Warning) => EndpointVerdict::Warning,
@@ -153,7 +163,7 @@ pub fn build(input: BuildInput<'_>) -> Report {
                     bypass_rule: h.bypass_rule.clone(),
                     error: h.error.clone(),
                 }),
-                tls: o.tls.as_ref().map(tls),
+                tls: o.tls.as_ref().map(|t| tls(t, interception)),
                 http: o.http.as_ref().map(http),
             }
         })

@@ -2,6 +2,7 @@
 //! keeps every presented chain with both verdicts, and chain facts read with x509-parser.
 
 pub mod chain;
+pub mod intercept;
 mod verifier;
 
 use std::path::Path;

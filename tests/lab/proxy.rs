@@ -14,7 +14,9 @@
 //!   ClientHello) are kept and forwarded to the target once the tunnel is up;
 //! - a 407 keeps the connection open (HTTP/1.1 keep-alive, `Content-Length`
 //!   framed) so a client may retry with credentials on the same connection,
-//!   unless the request was HTTP/1.0 or asked for `Connection: close`;
+//!   unless the request was HTTP/1.0 or asked for `Connection: close` (bytes
+//!   pipelined behind a CONNECT that got a 407 are then read as the next
+//!   request head, which fails to parse: 400 and close);
 //! - every other error status (400, 403, 405, 431, 502, 504) is sent with
 //!   `Connection: close` and the connection is closed (lingering: the proxy
 //!   half-closes, then drains the client for up to 1 s so that unread client

@@ -19,8 +19,13 @@
 //!   user these lines are ignored. The log file is therefore pre-created
 //!   world-writable, in a directory made world-readable;
 //! - `BasicAuth user password` when asked: then every request, CONNECT
-//!   included, needs `Proxy-Authorization: Basic` with these credentials,
-//!   otherwise 407 (`Proxy-Authenticate: Basic realm="Tinyproxy"`).
+//!   included, needs `Proxy-Authorization: Basic` with these credentials.
+//!   Without the header: `HTTP/1.0 407` with
+//!   `Proxy-Authenticate: Basic realm="Tinyproxy"`; with wrong credentials:
+//!   `HTTP/1.0 401 Unauthorized` with `WWW-Authenticate: Basic
+//!   realm="Tinyproxy"` (sic, not 407). Both close the connection, and, like
+//!   all of tinyproxy's error pages, carry an HTML body without
+//!   Content-Length (delimited by the close).
 
 use std::fs::File;
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};

@@ -1,0 +1,406 @@
+//! Interception, decided from evidence (shared/DESIGN.md): both stores' verdicts, the issuer,
+//! the known inspection products, the endpoint's expected issuers, a proxy in the path, and the
+//! leaf's own facts (SCTs, age). Pure functions: no I/O, the time is given.
+
+use std::sync::OnceLock;
+
+use chrono::{DateTime, Utc};
+use regex::{Regex, RegexBuilder};
+use serde::Deserialize;
+
+use super::TrustVerdict;
+use super::chain::CertFacts;
+
+/// What the chain analysis concluded about interception.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Interception {
+    pub detected: bool,
+    /// The inspection product the issuer names, when it matches one.
+    pub product: Option<String>,
+    /// The issuer of the leaf (CN, else the whole DN).
+    pub issuer: Option<String>,
+    /// The node's OS store trusts the re-signing CA.
+    pub trusted_by_system: bool,
+    /// Each fact the verdict rests on, as a sentence.
+    pub evidence: Vec<String>,
+}
+
+/// What else is known about the connection the chain came over.
+#[derive(Debug, Clone, Default)]
+pub struct PathFacts<'a> {
+    /// The configured proxy (redacted URL), when the connection went through one.
+    pub proxy: Option<&'a str>,
+    /// Proxy headers seen on the HTTP response (Via, X-Cache, ...).
+    pub proxy_headers: &'a [String],
+}
+
+#[derive(Deserialize)]
+struct ProductFile {
+    product: Vec<ProductEntry>,
+}
+
+#[derive(Deserialize)]
+struct ProductEntry {
+    name: String,
+    #[serde(default)]
+    issuer_cn: Vec<String>,
+    #[serde(default)]
+    issuer_o: Vec<String>,
+}
+
+struct Product {
+    name: String,
+    cn: Vec<Regex>,
+    o: Vec<Regex>,
+}
+
+const PRODUCTS: &str = include_str!("products.toml");
+
+fn whole(pattern: &str) -> Option<Regex> {
+    RegexBuilder::new(&format!("^(?:{pattern})$")).case_insensitive(true).build().ok()
+}
+
+fn products() -> &'static [Product] {
+    static CELL: OnceLock<Vec<Product>> = OnceLock::new();
+    CELL.get_or_init(|| {
+        let file: ProductFile = match toml::from_str(PRODUCTS) {
+            Ok(f) => f,
+            Err(e) => {
+                // Compiled in and checked by a unit test.
+                tracing::error!("embedded product catalogue is invalid: {e}");
+                return Vec::new();
+            }
+        };
+        file.product
+            .into_iter()
+            .map(|p| Product {
+                name: p.name,
+                cn: p.issuer_cn.iter().filter_map(|r| whole(r)).collect(),
+                o: p.issuer_o.iter().filter_map(|r| whole(r)).collect(),
+            })
+            .collect()
+    })
+}
+
+/// The inspection product an issuer (CN, O) names, if any.
+pub fn product_for(issuer_cn: Option<&str>, issuer_o: Option<&str>) -> Option<&'static str> {
+    products().iter().find_map(|p| {
+        let cn = issuer_cn.is_some_and(|cn| p.cn.iter().any(|r| r.is_match(cn)));
+        let o = issuer_o.is_some_and(|o| p.o.iter().any(|r| r.is_match(o)));
+        (cn || o).then_some(p.name.as_str())
+    })
+}
+
+/// Glob match (`*` any run of characters), case-insensitive.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let (p, t) = (pattern.to_ascii_lowercase(), text.to_ascii_lowercase());
+    let parts: Vec<&str> = p.split('*').collect();
+    if parts.len() == 1 {
+        return p == t;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !t.starts_with(first) || !t[first.len()..].ends_with(last) || t.len() < first.len() + last.len() {
+        return false;
+    }
+    let mut rest = &t[first.len()..t.len() - last.len()];
+    for mid in &parts[1..parts.len() - 1] {
+        match rest.find(mid) {
+            Some(i) => rest = &rest[i + mid.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// Whether the leaf's issuer is one the endpoint is known to use (true when none are listed).
+pub fn issuer_expected(expected: &[String], leaf: &CertFacts) -> bool {
+    let name = leaf.issuer_cn.as_deref().unwrap_or(&leaf.issuer);
+    expected.is_empty() || expected.iter().any(|p| glob_match(p, name))
+}
+
+fn issuer_label(c: &CertFacts) -> String {
+    match (&c.issuer_cn, &c.issuer_o) {
+        (Some(cn), Some(o)) if cn != o => format!("{cn} ({o})"),
+        (Some(cn), _) => cn.clone(),
+        (None, Some(o)) => o.clone(),
+        (None, None) => c.issuer.clone(),
+    }
+}
+
+/// Certificates below the root signed with SHA-1 or MD5: (position in the chain, algorithm).
+pub fn weak_signatures(chain: &[CertFacts]) -> Vec<(usize, String)> {
+    chain
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.subject != c.issuer || c.subject.is_empty())
+        .filter(|(_, c)| {
+            let a = c.signature_algorithm.to_ascii_lowercase();
+            a.contains("sha1") || a.contains("md5") || a.contains("sha-1") || a.contains("md2")
+        })
+        .map(|(i, c)| (i, c.signature_algorithm.clone()))
+        .collect()
+}
+
+/// The server sent a chain that stops short of its issuer: the top certificate is not
+/// self-issued and no presented certificate is its issuer.
+pub fn chain_stops_short(chain: &[CertFacts]) -> bool {
+    let Some(top) = chain.last() else {
+        return false;
+    };
+    top.subject != top.issuer && !chain.iter().any(|c| c.subject == top.issuer)
+}
+
+/// A public chain with a missing intermediate (TlsIncompleteChain) rather than an unknown root:
+/// the leaf comes from an issuer the endpoint uses (or one that publishes its certificate by
+/// AIA), and the server did not send that issuer.
+pub fn incomplete_chain(chain: &[CertFacts], expected: &[String]) -> bool {
+    let Some(leaf) = chain.first() else {
+        return false;
+    };
+    let known_issuer = (!expected.is_empty() && issuer_expected(expected, leaf))
+        || chain.last().is_some_and(|top| top.aia.iter().any(|u| u.starts_with("http")));
+    known_issuer && chain_stops_short(chain)
+}
+
+fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s).ok().map(|d| d.with_timezone(&Utc))
+}
+
+/// Decide interception for one presented chain.
+pub fn analyse(
+    chain: &[CertFacts],
+    public: TrustVerdict,
+    system: TrustVerdict,
+    expected: &[String],
+    path: &PathFacts<'_>,
+    now: DateTime<Utc>,
+) -> Interception {
+    let Some(leaf) = chain.first() else {
+        return Interception::default();
+    };
+    let mut out = Interception { issuer: Some(issuer_label(leaf)), ..Interception::default() };
+    // A publicly trusted chain is what the real service presents: never interception.
+    if public.is_trusted() {
+        return out;
+    }
+    // Date and name errors alone are not evidence of interception (a clock off, a stale or
+    // misdirected certificate); only an issuer the public anchors do not know is.
+    if public != TrustVerdict::UnknownIssuer {
+        return out;
+    }
+    let ev = &mut out.evidence;
+    ev.push(format!("the public trust anchors reject the chain: {}", public.as_str()));
+    let trusted_by_system = system.is_trusted();
+    if trusted_by_system {
+        ev.push("this node's OS trust store accepts the chain: a CA installed on the node signs it".into());
+    } else {
+        ev.push(format!("this node's OS trust store rejects it too: {}", system.as_str()));
+    }
+    ev.push(format!("issuer of the leaf: {}", leaf.issuer));
+    let product = chain.iter().find_map(|c| product_for(c.issuer_cn.as_deref(), c.issuer_o.as_deref()));
+    if let Some(p) = product {
+        ev.push(format!("the issuer matches the inspection product {p}"));
+    }
+    let unexpected = !expected.is_empty() && !issuer_expected(expected, leaf);
+    if unexpected {
+        ev.push(format!("the endpoint's certificates come from {}, not from this issuer", expected.join(", ")));
+    }
+    if let Some(proxy) = path.proxy {
+        ev.push(format!("the connection goes through the proxy {proxy}"));
+    }
+    if !path.proxy_headers.is_empty() {
+        ev.push(format!("the response carries proxy headers: {}", path.proxy_headers.join("; ")));
+    }
+    if leaf.sct_count == 0 {
+        ev.push("the leaf carries no signed certificate timestamps (publicly trusted CAs log theirs)".into());
+    }
+    if let Some(nb) = parse_time(&leaf.not_before) {
+        let age = now - nb;
+        if age >= chrono::Duration::zero() && age < chrono::Duration::hours(72) {
+            let mins = age.num_minutes();
+            let text = if mins < 120 { format!("{mins} minutes") } else { format!("{} hours", age.num_hours()) };
+            ev.push(format!("the leaf became valid {text} before the connection (minted on the fly?)"));
+        }
+    }
+    if leaf.subject == leaf.issuer {
+        ev.push("the leaf is self-signed".into());
+    }
+    let in_path = path.proxy.is_some() || !path.proxy_headers.is_empty();
+    let missing_intermediate = !trusted_by_system && incomplete_chain(chain, expected) && product.is_none();
+    out.detected = !missing_intermediate
+        && leaf.subject != leaf.issuer
+        && (trusted_by_system || product.is_some() || unexpected || in_path);
+    out.trusted_by_system = out.detected && trusted_by_system;
+    out.product = if out.detected { product.map(str::to_string) } else { None };
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cert(subject_cn: &str, issuer_cn: &str, issuer_o: Option<&str>) -> CertFacts {
+        CertFacts {
+            subject: format!("CN={subject_cn}"),
+            issuer: format!("CN={issuer_cn}"),
+            subject_cn: Some(subject_cn.into()),
+            issuer_cn: Some(issuer_cn.into()),
+            issuer_o: issuer_o.map(str::to_string),
+            serial: "01".into(),
+            not_before: "2026-11-21T10:00:00Z".into(),
+            not_after: "2027-11-21T10:00:00Z".into(),
+            sha256: String::new(),
+            spki_sha256: String::new(),
+            sans: vec![],
+            is_ca: false,
+            path_len: None,
+            key: "EC 256".into(),
+            signature_algorithm: "ecdsa-with-SHA256".into(),
+            sct_count: 0,
+            aia: vec![],
+            parse_error: None,
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        parse_time("2026-11-21T10:30:00Z").unwrap()
+    }
+
+    const MS: &[&str] = &["Microsoft Azure * TLS Issuing CA *"];
+
+    fn expected() -> Vec<String> {
+        MS.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn product_catalogue_loads_and_names_products() {
+        let file: ProductFile = toml::from_str(PRODUCTS).unwrap();
+        for p in &file.product {
+            for r in p.issuer_cn.iter().chain(&p.issuer_o) {
+                assert!(whole(r).is_some(), "{}: bad pattern {r}", p.name);
+            }
+        }
+        assert_eq!(product_for(None, Some("Zscaler Inc.")), Some("Zscaler"));
+        assert_eq!(product_for(Some("FortiGate CA"), None), Some("Fortinet FortiGate"));
+        assert_eq!(product_for(Some("Cisco Umbrella Primary SubCA"), None), Some("Cisco Umbrella"));
+        assert_eq!(product_for(Some("mitmproxy"), Some("mitmproxy")), Some("mitmproxy"));
+        assert_eq!(product_for(Some("Sophos SSL CA_C123456"), None), Some("Sophos"));
+        assert_eq!(product_for(Some("ContentKeeper Appliance CA (12)"), None), Some("ContentKeeper"));
+        assert_eq!(product_for(Some("Microsoft Azure RSA TLS Issuing CA 03"), Some("Microsoft Corporation")), None);
+        assert_eq!(product_for(Some("DigiCert Global Root G2"), Some("DigiCert Inc")), None);
+    }
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("Microsoft Azure * TLS Issuing CA *", "Microsoft Azure RSA TLS Issuing CA 03"));
+        assert!(glob_match("DigiCert *", "digicert global g2 tls rsa sha256 2020 ca1"));
+        assert!(!glob_match("Microsoft Azure * TLS Issuing CA *", "Zscaler Intermediate Root CA"));
+        assert!(glob_match("exact", "EXACT"));
+        assert!(!glob_match("a*b*c", "ab"));
+    }
+
+    #[test]
+    fn public_trust_is_never_interception() {
+        let chain = vec![cert("login.example", "Zscaler Root", Some("Zscaler Inc."))];
+        let i = analyse(
+            &chain,
+            TrustVerdict::Trusted,
+            TrustVerdict::UnknownIssuer,
+            &expected(),
+            &PathFacts::default(),
+            now(),
+        );
+        assert!(!i.detected);
+    }
+
+    #[test]
+    fn os_store_trust_without_public_trust_is_interception() {
+        let chain = vec![cert("login.example", "Corp Inspection CA", Some("Corp"))];
+        let i = analyse(&chain, TrustVerdict::UnknownIssuer, TrustVerdict::Trusted, &[], &PathFacts::default(), now());
+        assert!(i.detected && i.trusted_by_system);
+        assert_eq!(i.product, None);
+        assert!(i.evidence.iter().any(|e| e.contains("OS trust store accepts")));
+        assert!(i.evidence.iter().any(|e| e.contains("30 minutes")), "{:?}", i.evidence);
+        assert!(i.evidence.iter().any(|e| e.contains("no signed certificate timestamps")));
+    }
+
+    #[test]
+    fn untrusted_everywhere_needs_a_sign_of_interception() {
+        let chain = vec![cert("login.example", "Unknown CA", None)];
+        let none = analyse(
+            &chain,
+            TrustVerdict::UnknownIssuer,
+            TrustVerdict::UnknownIssuer,
+            &[],
+            &PathFacts::default(),
+            now(),
+        );
+        assert!(!none.detected, "no proxy, no product, no expectation: an untrusted root");
+        let proxy = PathFacts { proxy: Some("http://proxy:3128"), proxy_headers: &[] };
+        assert!(analyse(&chain, TrustVerdict::UnknownIssuer, TrustVerdict::UnknownIssuer, &[], &proxy, now()).detected);
+        let unexpected = analyse(
+            &chain,
+            TrustVerdict::UnknownIssuer,
+            TrustVerdict::UnknownIssuer,
+            &expected(),
+            &PathFacts::default(),
+            now(),
+        );
+        assert!(unexpected.detected);
+        let headers = vec!["Via: 1.1 squid".to_string()];
+        let transparent = PathFacts { proxy: None, proxy_headers: &headers };
+        assert!(
+            analyse(&chain, TrustVerdict::UnknownIssuer, TrustVerdict::UnknownIssuer, &[], &transparent, now())
+                .detected
+        );
+        let zs = vec![cert("login.example", "Zscaler Intermediate Root CA", Some("Zscaler Inc."))];
+        let z =
+            analyse(&zs, TrustVerdict::UnknownIssuer, TrustVerdict::UnknownIssuer, &[], &PathFacts::default(), now());
+        assert!(z.detected);
+        assert_eq!(z.product.as_deref(), Some("Zscaler"));
+    }
+
+    #[test]
+    fn date_errors_and_self_signed_are_not_interception() {
+        let chain = vec![cert("login.example", "Unknown CA", None)];
+        for v in [TrustVerdict::Expired, TrustVerdict::NotYetValid, TrustVerdict::NameMismatch] {
+            assert!(!analyse(&chain, v, v, &expected(), &PathFacts::default(), now()).detected);
+        }
+        let mut selfsigned = cert("login.example", "login.example", None);
+        selfsigned.issuer = selfsigned.subject.clone();
+        let i = analyse(
+            &[selfsigned],
+            TrustVerdict::UnknownIssuer,
+            TrustVerdict::UnknownIssuer,
+            &expected(),
+            &PathFacts::default(),
+            now(),
+        );
+        assert!(!i.detected);
+        assert!(i.evidence.iter().any(|e| e == "the leaf is self-signed"));
+    }
+
+    #[test]
+    fn missing_intermediate_of_an_expected_issuer_is_an_incomplete_chain() {
+        let chain = vec![cert("login.example", "Microsoft Azure RSA TLS Issuing CA 03", Some("Microsoft Corporation"))];
+        assert!(incomplete_chain(&chain, &expected()));
+        let proxy = PathFacts { proxy: Some("http://proxy:3128"), proxy_headers: &[] };
+        let i = analyse(&chain, TrustVerdict::UnknownIssuer, TrustVerdict::UnknownIssuer, &expected(), &proxy, now());
+        assert!(!i.detected, "a proxy in the path does not make a missing intermediate an interception");
+        let mut with_issuer = chain.clone();
+        let mut inter = cert("Microsoft Azure RSA TLS Issuing CA 03", "Some Root", None);
+        inter.subject = "CN=Microsoft Azure RSA TLS Issuing CA 03".into();
+        with_issuer.push(inter);
+        assert!(incomplete_chain(&with_issuer, &expected()), "the intermediate's own issuer is missing");
+    }
+
+    #[test]
+    fn weak_signatures_below_the_root() {
+        let mut leaf = cert("a", "b", None);
+        leaf.signature_algorithm = "sha1WithRSAEncryption".into();
+        let mut root = cert("b", "b", None);
+        root.issuer = root.subject.clone();
+        root.signature_algorithm = "sha1WithRSAEncryption".into();
+        assert_eq!(weak_signatures(&[leaf, root]), vec![(0, "sha1WithRSAEncryption".to_string())]);
+    }
+}
