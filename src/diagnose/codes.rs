@@ -114,7 +114,6 @@ pub fn usage_error(code: Code, login_role: bool) -> Option<UsageError> {
         | ProxyDenied
         | ProxyUpstreamFailed
         | TlsHandshakeFailed
-        | TlsProtocolVersion
         | HttpUnexpectedStatus
         | HttpProtocolError => UsageError::NetworkError,
         TlsHandshakeTimeout | HttpTimeout => UsageError::RequestTimedOut,
@@ -125,6 +124,7 @@ pub fn usage_error(code: Code, login_role: bool) -> Option<UsageError> {
         | TlsNameMismatch
         | TlsIncompleteChain
         | TlsWeakSignature
+        | TlsProtocolVersion
         | TlsUnexpectedIssuer => UsageError::CertificateValidationError,
     };
     Some(if login_role { UsageError::LoginError } else { base })

@@ -284,6 +284,17 @@ fn tls_findings(c: &mut Ctx<'_>) -> bool {
             );
             return false;
         }
+        TlsStatus::HandshakeFailed if tls.legacy_version.as_deref().is_some_and(|v| v != "TLS 1.2") => {
+            let v = tls.legacy_version.clone().unwrap_or_default();
+            evidence.insert("legacy_version".into(), json!(v));
+            c.push(
+                Code::TlsProtocolVersion,
+                sev,
+                format!("{host} does not speak TLS 1.2 or 1.3; offered an old version, it answered with {v}"),
+                evidence,
+            );
+            return false;
+        }
         TlsStatus::HandshakeFailed => {
             let detail = tls.error.clone().unwrap_or_default();
             c.push(Code::TlsHandshakeFailed, sev, format!("TLS handshake with {host} failed: {detail}"), evidence);

@@ -3,6 +3,7 @@
 
 pub mod connect;
 pub mod http;
+pub mod legacy;
 pub mod proxy;
 pub mod resolve;
 pub mod tls;
@@ -116,6 +117,8 @@ pub struct TlsObservation {
     pub trust: Option<TrustObservation>,
     /// A TLS alert the server sent, e.g. `ProtocolVersion`.
     pub alert: Option<String>,
+    /// After a failed handshake: the version the server picked when offered TLS 1.0/1.1 only.
+    pub legacy_version: Option<String>,
     pub error: Option<String>,
 }
 
@@ -132,6 +135,7 @@ impl TlsObservation {
             chain: Vec::new(),
             trust: None,
             alert: None,
+            legacy_version: None,
             error: None,
         }
     }
@@ -262,6 +266,13 @@ impl Prober {
         };
         let (mut tls_obs, tls_stream) = tls::handshake(&self.stores, stream, &host.bare(), self.timeout).await;
         tls_obs.address = Some(addr);
+        // A server that refuses TLS 1.2/1.3 may still speak an old version: find out (direct only).
+        if tls_obs.status == TlsStatus::HandshakeFailed
+            && obs.proxy.as_ref().is_none_or(|h| h.status != proxy::ProxyStatus::Ok)
+        {
+            let sni = tls_obs.sni.clone();
+            tls_obs.legacy_version = legacy::probe(addr, sni.as_deref(), self.timeout).await.map(str::to_string);
+        }
         tracing::debug!(endpoint = %spec.name, status = ?tls_obs.status, version = ?tls_obs.version, trust = ?tls_obs.trust, ms = tls_obs.duration_ms, "tls");
         obs.tls = Some(tls_obs);
         if let Some(mut tls_stream) = tls_stream {

@@ -60,6 +60,7 @@ fn tls(t: &TlsObservation, interception: Option<&crate::trust::intercept::Interc
             evidence: i.evidence.clone(),
         }),
         alert: t.alert.clone(),
+        legacy_version: t.legacy_version.clone(),
         error: t.error.clone(),
     }
 }

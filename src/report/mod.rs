@@ -198,6 +198,8 @@ pub struct TlsReport {
     pub trust: Option<TrustReport>,
     pub interception: Option<Interception>,
     pub alert: Option<String>,
+    /// After a failed handshake: the version the server picked when offered only TLS 1.0/1.1.
+    pub legacy_version: Option<String>,
     pub error: Option<String>,
 }
 

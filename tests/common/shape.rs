@@ -274,6 +274,7 @@ pub struct Tls {
     pub trust: Option<TrustVerdicts>,
     pub interception: Option<Interception>,
     pub alert: Option<String>,
+    pub legacy_version: Option<String>,
     pub error: Option<String>,
 }
 

@@ -1,0 +1,214 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Certificate chains: interception proven or ruled out, products named, every chain fault
+//! classified, with the right portal code and the evidence.
+
+mod common;
+mod lab;
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
+
+use common::{Run, probe_file, run};
+use lab::{DnsAnswer, DnsServer, Leaf, TestCa, TlsServer, ok_response};
+use serde_json::json;
+
+const LO: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+const EXPECTED: &str = r#"expected_issuers = ["Microsoft Azure * TLS Issuing CA *"]"#;
+
+/// A stand-in for the public PKI: a root in the "public" store and Microsoft's issuing CA under it.
+struct PublicPki {
+    root: TestCa,
+    issuing: TestCa,
+}
+
+fn public_pki() -> PublicPki {
+    let root = TestCa::new_with("Lab Global Root G2", "Lab Public CA Inc");
+    let issuing = root.intermediate("Microsoft Azure RSA TLS Issuing CA 03");
+    PublicPki { root, issuing }
+}
+
+/// One endpoint `name` (role, extra probe-file lines) served by `leaf`, judged against the given
+/// public and system stores (PEM text).
+fn probe_one(dir: &Path, role: &str, extra: &str, leaf: &Leaf, public_pem: &str, system_pem: &str) -> (Run, TlsServer) {
+    let tls = TlsServer::start(LO, leaf, ok_response());
+    let dns = DnsServer::start(vec![("login.lab.test", DnsAnswer::A(vec![Ipv4Addr::LOCALHOST]))]);
+    let file = probe_file(
+        dir,
+        &format!(
+            "[[endpoint]]\nname = \"ep\"\nrole = \"{role}\"\nurl = \"https://login.lab.test:{}/\"\npublic = false\n{extra}\n",
+            tls.addr.port()
+        ),
+    );
+    let public = dir.join("public.pem");
+    let system = dir.join("system.pem");
+    std::fs::write(&public, public_pem).unwrap();
+    std::fs::write(&system, system_pem).unwrap();
+    let r = run(
+        dir,
+        &[
+            "--probes",
+            file.to_str().unwrap(),
+            "--dns-server",
+            &dns.addr.to_string(),
+            "--public-roots",
+            public.to_str().unwrap(),
+            "--system-roots",
+            system.to_str().unwrap(),
+        ],
+    );
+    (r, tls)
+}
+
+#[test]
+fn a_healthy_public_chain_is_never_intercepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = public_pki();
+    let leaf = pki.issuing.leaf(&["login.lab.test"]);
+    let (r, _s) = probe_one(dir.path(), "login", EXPECTED, &leaf, &pki.root.cert_pem, &pki.root.cert_pem);
+    assert_eq!(r.code, 0, "{}", r.stdout);
+    let t = &r.endpoint("ep")["tls"];
+    assert_eq!(
+        t["trust"],
+        json!({"public": "trusted", "system": "trusted", "public_detail": null, "system_detail": null})
+    );
+    assert_eq!(t["interception"]["detected"], false);
+    assert_eq!(t["interception"]["issuer"], "Microsoft Azure RSA TLS Issuing CA 03 (Lab Public CA Inc)");
+    assert_eq!(t["chain"].as_array().unwrap().len(), 2);
+    assert_eq!(t["chain"][1]["is_ca"], true);
+    assert!(r.findings("ep").is_empty());
+}
+
+#[test]
+fn a_publicly_trusted_chain_from_an_unexpected_issuer_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = public_pki();
+    let other = pki.root.intermediate("Some Other Public TLS CA");
+    let leaf = other.leaf(&["login.lab.test"]);
+    let (r, _s) = probe_one(dir.path(), "usage", EXPECTED, &leaf, &pki.root.cert_pem, &pki.root.cert_pem);
+    assert_eq!(r.codes("ep"), vec!["TlsUnexpectedIssuer"]);
+    let f = r.finding("ep", "TlsUnexpectedIssuer");
+    assert_eq!(f["severity"], "warning");
+    assert_eq!(f["usage_error"], "CertificateValidationError");
+    assert_eq!(r.endpoint("ep")["tls"]["interception"]["detected"], false, "publicly trusted: not interception");
+    assert_eq!(r.code, 1);
+}
+
+#[test]
+fn interception_by_a_ca_the_node_trusts_and_by_one_it_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = public_pki();
+    let corp = TestCa::new_with("Contoso Outbound Inspection CA", "Contoso Ltd");
+    let leaf = corp.leaf(&["login.lab.test"]);
+    // The corporate CA is in the node's OS store: the strongest client-side signal.
+    let system = format!("{}{}", pki.root.cert_pem, corp.cert_pem);
+    let (r, _s) = probe_one(dir.path(), "login", "", &leaf, &pki.root.cert_pem, &system);
+    let i = &r.endpoint("ep")["tls"]["interception"];
+    assert_eq!(i["detected"], true);
+    assert_eq!(i["trusted_by_system"], true);
+    assert_eq!(i["product"], json!(null), "Contoso is no known product");
+    assert_eq!(i["issuer"], "Contoso Outbound Inspection CA (Contoso Ltd)");
+    let ev: Vec<&str> = i["evidence"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect();
+    assert!(ev.iter().any(|e| e.contains("public trust anchors reject the chain: unknown_issuer")), "{ev:?}");
+    assert!(ev.iter().any(|e| e.contains("OS trust store accepts")), "{ev:?}");
+    assert!(ev.iter().any(|e| e.contains("no signed certificate timestamps")), "{ev:?}");
+    assert_eq!(r.codes("ep"), vec!["TlsInterception"]);
+    let f = r.finding("ep", "TlsInterception");
+    assert_eq!(f["usage_error"], "LoginError");
+    assert_eq!(f["evidence"]["trusted_by_system"], true);
+    assert!(f["message"].as_str().unwrap().contains("re-signed by Contoso Outbound Inspection CA"));
+    assert!(r.stdout.contains("TlsInterception"), "{}", r.stdout);
+
+    // The same CA not in the OS store, on an endpoint whose issuers are known: still interception.
+    let (r, _s) = probe_one(dir.path(), "usage", EXPECTED, &leaf, &pki.root.cert_pem, &pki.root.cert_pem);
+    let i = &r.endpoint("ep")["tls"]["interception"];
+    assert_eq!(i["detected"], true);
+    assert_eq!(i["trusted_by_system"], false);
+    assert!(i["evidence"].as_array().unwrap().iter().any(|e| e.as_str().unwrap().contains("not from this issuer")));
+    assert_eq!(r.codes("ep"), vec!["TlsInterception"]);
+    assert_eq!(r.finding("ep", "TlsInterception")["usage_error"], "CertificateValidationError");
+}
+
+#[test]
+fn inspection_products_are_named_from_the_issuer() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = public_pki();
+    for (cn, o, product) in [
+        ("Zscaler Intermediate Root CA (zscaler.net)", "Zscaler Inc.", "Zscaler"),
+        ("FortiGate CA", "Fortinet", "Fortinet FortiGate"),
+        ("Cisco Umbrella Primary SubCA", "Cisco", "Cisco Umbrella"),
+        ("Corp SSL Inspection", "Blue Coat Systems, Inc.", "Symantec Blue Coat"),
+        ("Palo Alto Networks Forward Trust CA", "Example Corp", "Palo Alto Networks"),
+        ("Sophos SSL CA_C4F2E1", "Example Corp", "Sophos"),
+        ("Forcepoint Cloud CA", "Forcepoint LLC", "Forcepoint"),
+    ] {
+        let ca = TestCa::new_with(cn, o);
+        let leaf = ca.leaf(&["login.lab.test"]);
+        // Neither store trusts it and no issuers are expected: the product name alone decides.
+        let (r, _s) = probe_one(dir.path(), "usage", "", &leaf, &pki.root.cert_pem, &pki.root.cert_pem);
+        let i = &r.endpoint("ep")["tls"]["interception"];
+        assert_eq!(i["detected"], true, "{cn}");
+        assert_eq!(i["product"], product, "{cn}");
+        assert_eq!(r.codes("ep"), vec!["TlsInterception"], "{cn}");
+        assert!(r.finding("ep", "TlsInterception")["message"].as_str().unwrap().contains(product));
+    }
+}
+
+#[test]
+fn chain_faults_are_classified_and_never_called_interception() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = public_pki();
+    let now = time::OffsetDateTime::now_utc();
+    let day = time::Duration::days(1);
+    let cases: Vec<(&str, Leaf, &str)> = vec![
+        (
+            "expired",
+            pki.issuing.leaf_with(&["login.lab.test"], now - day * 400, now - day * 10),
+            "TlsCertificateExpired",
+        ),
+        (
+            "future",
+            pki.issuing.leaf_with(&["login.lab.test"], now + day * 10, now + day * 400),
+            "TlsCertificateNotYetValid",
+        ),
+        ("wrong-name", pki.issuing.leaf(&["portal.captive.test", "*.captive.test"]), "TlsNameMismatch"),
+        ("self-signed", lab::self_signed_leaf(&["login.lab.test"]), "TlsUntrustedRoot"),
+        ("unknown-root", TestCa::new("Nobody Knows This Root").leaf(&["login.lab.test"]), "TlsUntrustedRoot"),
+        (
+            "no-intermediate",
+            {
+                let mut l = pki.issuing.leaf(&["login.lab.test"]);
+                l.chain_der.truncate(1);
+                l
+            },
+            "TlsIncompleteChain",
+        ),
+    ];
+    for (case, leaf, code) in cases {
+        let extra = if case == "unknown-root" { "" } else { EXPECTED };
+        let (r, _s) = probe_one(dir.path(), "registration", extra, &leaf, &pki.root.cert_pem, &pki.root.cert_pem);
+        assert_eq!(r.codes("ep"), vec![code], "{case}: {}", r.stdout);
+        let f = r.finding("ep", code);
+        assert_eq!(f["usage_error"], "CertificateValidationError", "{case}");
+        assert_eq!(f["severity"], "error", "{case}");
+        assert_eq!(r.endpoint("ep")["tls"]["interception"]["detected"], false, "{case}");
+        assert_eq!(r.endpoint("ep")["http"]["status_code"], 200, "{case}: the handshake still completed");
+        match case {
+            "wrong-name" => {
+                assert_eq!(f["evidence"]["leaf_sans"], json!(["portal.captive.test", "*.captive.test"]));
+                assert!(f["message"].as_str().unwrap().contains("valid for: portal.captive.test, *.captive.test"));
+            }
+            "self-signed" => {
+                assert!(f["message"].as_str().unwrap().contains("self-signed"), "{f}");
+                let ev = &r.endpoint("ep")["tls"]["interception"]["evidence"];
+                assert!(ev.as_array().unwrap().iter().any(|e| e == "the leaf is self-signed"), "{ev}");
+            }
+            "expired" => assert_eq!(r.endpoint("ep")["tls"]["trust"]["public"], "expired"),
+            "future" => assert_eq!(r.endpoint("ep")["tls"]["trust"]["public"], "not_yet_valid"),
+            "no-intermediate" => {
+                assert_eq!(r.endpoint("ep")["tls"]["chain"].as_array().unwrap().len(), 1);
+                assert!(f["message"].as_str().unwrap().contains("Microsoft Azure RSA TLS Issuing CA 03"));
+            }
+            _ => {}
+        }
+    }
+}
