@@ -122,49 +122,17 @@ fn each_proxy_failure_is_its_own_finding() {
     let dir = tempfile::tempdir().unwrap();
     let svc = service();
     let hosts = [("svc.lab.test", LO)];
-    let cases: Vec<(&str, Box<dyn Fn() -> (String, Option<ConnectProxy>)>)> = vec![
-        (
-            "basic",
-            Box::new(|| {
-                let p = ConnectProxy::start_with_hosts(
-                    ProxyMode::RequireBasic { user: "probe".into(), password: SECRET.into() },
-                    &hosts,
-                );
-                (p.url(), Some(p))
-            }),
-        ),
-        (
-            "ntlm",
-            Box::new(|| {
-                let p = ConnectProxy::start_with_hosts(ProxyMode::NtlmOnly, &hosts);
-                (p.url(), Some(p))
-            }),
-        ),
-        (
-            "deny",
-            Box::new(|| {
-                let p = ConnectProxy::start_with_hosts(ProxyMode::Deny, &hosts);
-                (p.url(), Some(p))
-            }),
-        ),
-        (
-            "badgw",
-            Box::new(|| {
-                let p = ConnectProxy::start_with_hosts(ProxyMode::BadGateway, &hosts);
-                (p.url(), Some(p))
-            }),
-        ),
-        (
-            "silent",
-            Box::new(|| {
-                let p = ConnectProxy::start_with_hosts(ProxyMode::NeverAnswer, &hosts);
-                (p.url(), Some(p))
-            }),
-        ),
-        ("closed", Box::new(|| (format!("http://{}", lab::closed_port()), None))),
+    let cases: Vec<(&str, Option<ProxyMode>)> = vec![
+        ("basic", Some(ProxyMode::RequireBasic { user: "probe".into(), password: SECRET.into() })),
+        ("ntlm", Some(ProxyMode::NtlmOnly)),
+        ("deny", Some(ProxyMode::Deny)),
+        ("badgw", Some(ProxyMode::BadGateway)),
+        ("silent", Some(ProxyMode::NeverAnswer)),
+        ("closed", None),
     ];
-    for (case, make) in cases {
-        let (url, _keep) = make();
+    for (case, mode) in cases {
+        let proxy = mode.map(|m| ConnectProxy::start_with_hosts(m, &hosts));
+        let url = proxy.as_ref().map_or_else(|| format!("http://{}", lab::closed_port()), ConnectProxy::url);
         for role in ["usage", "login"] {
             let mut args = with(base_args(dir.path(), &svc, role), &["--proxy", &url]);
             args[10] = "1s".into();
