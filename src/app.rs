@@ -80,9 +80,15 @@ pub async fn probe(cfg: &RunConfig) -> Result<Report, RunError> {
         lang: cfg.lang.code().into(),
     };
     let prober = Arc::new(Prober { resolver, proxy: cfg.proxy.clone(), stores, timeout: cfg.stage_timeout });
-    let observations = prober.probe_all(&cfg.probe_set.endpoints, cfg.concurrency).await;
-    let clock = clock::estimate(observations.iter().filter_map(clock::http_date_source).collect());
-    let diagnoses: Vec<_> = observations.iter().map(|o| diagnose::endpoint(o, cfg.lang, started_at)).collect();
+    // The clock sources are asked while the endpoints are probed.
+    let (observations, ntp) = tokio::join!(
+        prober.probe_all(&cfg.probe_set.endpoints, cfg.concurrency),
+        clock::ntp_sources(&prober.resolver, &cfg.ntp_servers, cfg.stage_timeout)
+    );
+    let mut sources = ntp;
+    sources.extend(observations.iter().filter_map(clock::http_date_source));
+    let clock = clock::estimate(sources);
+    let diagnoses: Vec<_> = observations.iter().map(|o| diagnose::endpoint(o, cfg.lang, started_at, &clock)).collect();
     let mut findings: Vec<_> = diagnoses.iter().flat_map(|d| d.findings.iter().cloned()).collect();
     findings.extend(diagnose::clock_findings(&clock, cfg.lang));
     Ok(report::build(BuildInput {

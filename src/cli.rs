@@ -59,7 +59,7 @@ pub struct RunArgs {
     /// Connect directly, ignoring HTTPS_PROXY.
     #[arg(long)]
     pub no_proxy: bool,
-    /// NTP servers to measure the clock against (repeatable).
+    /// NTP servers to measure the clock against (repeatable); replaces the probe set's (time.windows.com).
     #[arg(long = "ntp-server", value_name = "HOST[:PORT]")]
     pub ntp_servers: Vec<String>,
     /// PEM file replacing the built-in public trust anchors (webpki-roots).
@@ -128,12 +128,13 @@ impl RunArgs {
             Some(p) => OutputTarget::File(PathBuf::from(p)),
         };
         let trust = |p: Option<PathBuf>| p.map_or(TrustSource::Builtin, TrustSource::File);
+        let ntp_servers = if self.ntp_servers.is_empty() { probe_set.ntp_servers.clone() } else { self.ntp_servers };
         Ok(RunConfig {
             cloud,
             probe_set,
             dns: if self.dns_servers.is_empty() { DnsConfig::System } else { DnsConfig::Servers(self.dns_servers) },
             proxy,
-            ntp_servers: self.ntp_servers,
+            ntp_servers,
             public_roots: trust(self.public_roots),
             system_roots: trust(self.system_roots),
             stage_timeout: self.timeout.unwrap_or(crate::config::DEFAULT_TIMEOUT),

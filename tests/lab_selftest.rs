@@ -16,6 +16,7 @@ use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError, NetError};
 use lab::*;
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 
 // ---------------------------------------------------------------- DNS helpers
@@ -878,4 +879,411 @@ fn tinyproxy_basic_auth() {
     assert_eq!(r.status, 200, "{r:?}\n{}", proxy.log());
     assert!(tls_get_over(s, "127.0.0.1", &root).starts_with("HTTP/1.1 200 OK\r\n"));
     assert_eq!(proxy.url_with("labuser", "lab-pass.1"), format!("http://labuser:lab-pass.1@{}", proxy.addr));
+}
+
+// ---------------------------------------------------------------- MITM helpers
+
+/// The certificate the server presented first (the leaf).
+fn peer_leaf(tls: &rustls::StreamOwned<rustls::ClientConnection, TcpStream>) -> Vec<u8> {
+    tls.conn.peer_certificates().unwrap()[0].to_vec()
+}
+
+/// (issuer CN, issuer O, SANs as strings, not_before, not_after, has an SCT
+/// list extension) of a DER certificate.
+struct CertFacts {
+    issuer_cn: String,
+    issuer_o: String,
+    sans: Vec<String>,
+    not_before: i64,
+    not_after: i64,
+    has_scts: bool,
+    signature_oid: String,
+}
+
+fn cert_facts(der: &[u8]) -> CertFacts {
+    use x509_parser::extensions::GeneralName;
+    let (_, cert) = x509_parser::parse_x509_certificate(der).unwrap();
+    let first = |it: &mut dyn Iterator<Item = &x509_parser::x509::AttributeTypeAndValue>| {
+        it.next().map(|a| a.as_str().unwrap().to_string()).unwrap_or_default()
+    };
+    let sans = cert
+        .subject_alternative_name()
+        .unwrap()
+        .map(|ext| {
+            ext.value
+                .general_names
+                .iter()
+                .map(|n| match n {
+                    GeneralName::DNSName(d) => d.to_string(),
+                    GeneralName::IPAddress(b) if b.len() == 4 => Ipv4Addr::new(b[0], b[1], b[2], b[3]).to_string(),
+                    other => format!("{other:?}"),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    CertFacts {
+        issuer_cn: first(&mut cert.issuer().iter_common_name()),
+        issuer_o: first(&mut cert.issuer().iter_organization()),
+        sans,
+        not_before: cert.validity().not_before.timestamp(),
+        not_after: cert.validity().not_after.timestamp(),
+        has_scts: cert.extensions().iter().any(|e| e.oid.to_id_string() == "1.3.6.1.4.1.11129.2.4.2"),
+        signature_oid: cert.signature_algorithm.algorithm.to_id_string(),
+    }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+/// The value of header `name` in a raw HTTP response.
+fn header_of<'a>(resp: &'a str, name: &str) -> Option<&'a str> {
+    let head = resp.split("\r\n\r\n").next()?;
+    head.lines().skip(1).find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then_some(v.trim())
+    })
+}
+
+fn zscaler_ca() -> TestCa {
+    TestCa::new_with("Zscaler Intermediate Root CA", "Zscaler Inc.")
+}
+
+// ---------------------------------------------------------------- MITM tests
+
+#[test]
+fn mitm_explicit_mints_leaves_and_answers() {
+    let mitm_ca = zscaler_ca();
+    let upstream_ca = TestCa::new("Lab Upstream Root");
+    let headers = vec![("Via".to_string(), "1.1 inspect".to_string())];
+    let proxy = MitmProxy::explicit(&mitm_ca, Upstream::Answer { headers });
+    assert_eq!(proxy.addr.ip(), IpAddr::V4(Ipv4Addr::LOCALHOST));
+    assert_eq!(proxy.url(), format!("http://127.0.0.1:{}", proxy.addr.port()));
+    assert_eq!(proxy.ca_pem(), mitm_ca.cert_pem);
+
+    // CONNECT by name: the leaf is minted for the SNI.
+    let mut s = proxy_connect(proxy.addr);
+    let r = exchange(&mut s, &connect_head("login.lab.test:443", &[]));
+    assert_eq!((r.version, r.status), (1, 200), "{r:?}");
+    let server_name = ServerName::try_from("login.lab.test").unwrap();
+    let conn = rustls::ClientConnection::new(client_config(&[&mitm_ca.cert_der]), server_name).unwrap();
+    let mut tls = handshake_over(s, conn).unwrap();
+    let leaf = peer_leaf(&tls);
+    let resp = get(&mut tls, "login.lab.test");
+    assert!(resp.starts_with("HTTP/1.1 200 OK\r\n"), "{resp}");
+    assert_eq!(header_of(&resp, "Server"), Some("upstream-via-mitm"), "{resp}");
+    assert_eq!(header_of(&resp, "Via"), Some("1.1 inspect"), "{resp}");
+    let date = httpdate::parse_http_date(header_of(&resp, "Date").unwrap()).unwrap();
+    let age = std::time::SystemTime::now().duration_since(date).unwrap_or_default();
+    assert!(age < Duration::from_secs(5), "{resp}");
+    assert!(resp.ends_with("\r\n\r\nok\n"), "{resp}");
+
+    let facts = cert_facts(&leaf);
+    assert_eq!(facts.issuer_cn, "Zscaler Intermediate Root CA");
+    assert_eq!(facts.issuer_o, "Zscaler Inc.");
+    assert_eq!(facts.sans, vec!["login.lab.test".to_string()]);
+    assert!(!facts.has_scts);
+    let now = unix_now();
+    assert!((now - 120..=now - 55).contains(&facts.not_before), "minted ~1 minute ago: {}", now - facts.not_before);
+    assert!((facts.not_after - now - 30 * 86400).abs() < 120, "valid 30 days");
+    assert_eq!(proxy.minted(), vec!["login.lab.test".to_string()]);
+    assert_eq!(proxy.connect_requests(), vec![connect_head("login.lab.test:443", &[])]);
+    assert!(proxy.requests()[0].starts_with("GET /probe HTTP/1.1\r\n"));
+
+    // Same name again, with the ClientHello pipelined behind the CONNECT
+    // head: the cached leaf. A client trusting only the real upstream's CA
+    // sees an unknown issuer.
+    let server_name = ServerName::try_from("LOGIN.lab.test").unwrap();
+    let mut conn = rustls::ClientConnection::new(client_config(&[&upstream_ca.cert_der]), server_name).unwrap();
+    let mut bytes = connect_head("login.lab.test:443", &[]).into_bytes();
+    conn.write_tls(&mut bytes).unwrap();
+    let mut s = proxy_connect(proxy.addr);
+    s.write_all(&bytes).unwrap();
+    assert_eq!(read_response(&mut s).status, 200);
+    let err = handshake_over(s, conn).unwrap_err();
+    assert!(matches!(err, rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer)), "{err:?}");
+    assert_eq!(proxy.minted(), vec!["login.lab.test".to_string()]);
+
+    // By IP: no SNI, the leaf carries the CONNECT target as an IP SAN.
+    let mut s = proxy_connect(proxy.addr);
+    assert_eq!(exchange(&mut s, &connect_head("127.0.0.9:8443", &[])).status, 200);
+    let server_name = ServerName::try_from("127.0.0.9").unwrap();
+    let conn = rustls::ClientConnection::new(client_config(&[&mitm_ca.cert_der]), server_name).unwrap();
+    let mut tls = handshake_over(s, conn).unwrap();
+    assert_eq!(cert_facts(&peer_leaf(&tls)).sans, vec!["127.0.0.9".to_string()]);
+    assert!(get(&mut tls, "127.0.0.9").starts_with("HTTP/1.1 200 OK\r\n"));
+    assert_eq!(proxy.minted(), vec!["login.lab.test".to_string(), "127.0.0.9".to_string()]);
+
+    // Not CONNECT: 405; a target without a port: 400.
+    let mut s = proxy_connect(proxy.addr);
+    assert_eq!(exchange(&mut s, "GET http://127.0.0.2/ HTTP/1.1\r\nHost: 127.0.0.2\r\n\r\n").status, 405);
+    let mut s = proxy_connect(proxy.addr);
+    assert_eq!(exchange(&mut s, "CONNECT login.lab.test HTTP/1.1\r\n\r\n").status, 400);
+}
+
+#[test]
+fn mitm_forwards_to_the_real_upstream() {
+    let mitm_ca = zscaler_ca();
+    let upstream_ca = TestCa::new("Lab Upstream Root");
+    let upstream = TlsServer::start(
+        LAB_IP,
+        &upstream_ca.leaf(&["svc.lab.test", "127.0.0.2"]),
+        HttpBehavior::Respond {
+            status: 200,
+            headers: vec![("Server".into(), "real-upstream".into()), ("Date".into(), NOW.into())],
+            body: "from upstream\n".into(),
+        },
+    );
+
+    // Transparent: the endpoint's name points at the MITM.
+    let mitm =
+        MitmProxy::transparent(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3)), &mitm_ca, Upstream::Forward(upstream.addr));
+    assert_eq!(mitm.addr.ip(), IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3)));
+    let mut tls = handshake(mitm.addr, "svc.lab.test", client_config(&[&mitm_ca.cert_der])).unwrap();
+    let facts = cert_facts(&peer_leaf(&tls));
+    assert_eq!(
+        (facts.issuer_cn.as_str(), facts.sans.clone()),
+        ("Zscaler Intermediate Root CA", vec!["svc.lab.test".into()])
+    );
+    let resp = get(&mut tls, "svc.lab.test");
+    assert!(resp.starts_with("HTTP/1.1 200 OK\r\n"), "{resp}");
+    assert_eq!(header_of(&resp, "Server"), Some("real-upstream"), "{resp}");
+    assert!(resp.ends_with("\r\n\r\nfrom upstream\n"), "{resp}");
+    let reqs = upstream.requests();
+    assert_eq!(reqs.len(), 1);
+    assert!(reqs[0].starts_with("GET /probe HTTP/1.1\r\nHost: svc.lab.test\r\n"), "{}", reqs[0]);
+    assert!(reqs[0].ends_with("\r\nConnection: close\r\n\r\n"), "{}", reqs[0]);
+    assert_eq!(upstream.snis(), vec![Some("svc.lab.test".to_string())]);
+
+    // Trusting only the real upstream's CA: unknown issuer. Without SNI the
+    // leaf is minted for the listener's IP.
+    let err = handshake(mitm.addr, "svc.lab.test", client_config(&[&upstream_ca.cert_der])).unwrap_err();
+    assert!(matches!(err, rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer)), "{err:?}");
+    let mut tls = handshake(mitm.addr, "127.0.0.3", client_config(&[&mitm_ca.cert_der])).unwrap();
+    assert!(get(&mut tls, "127.0.0.3").contains("from upstream"));
+    assert_eq!(mitm.minted(), vec!["svc.lab.test".to_string(), "127.0.0.3".to_string()]);
+    assert_eq!(upstream.snis().last().cloned(), Some(None));
+
+    // Explicit + Forward.
+    let proxy = MitmProxy::explicit(&mitm_ca, Upstream::Forward(upstream.addr));
+    let mut s = proxy_connect(proxy.addr);
+    assert_eq!(exchange(&mut s, &connect_head("svc.lab.test:443", &[])).status, 200);
+    let resp = tls_get_over(s, "svc.lab.test", &mitm_ca);
+    assert!(resp.contains("\r\nServer: real-upstream\r\n"), "{resp}");
+    assert_eq!(proxy.minted(), vec!["svc.lab.test".to_string()]);
+
+    // An upstream that is down: 502 from the MITM, over the client's TLS.
+    let proxy = MitmProxy::transparent(LAB_IP, &mitm_ca, Upstream::Forward(closed_port()));
+    let mut tls = handshake(proxy.addr, "svc.lab.test", client_config(&[&mitm_ca.cert_der])).unwrap();
+    let resp = get(&mut tls, "svc.lab.test");
+    assert!(resp.starts_with("HTTP/1.1 502 Bad Gateway\r\n"), "{resp}");
+    assert_eq!(header_of(&resp, "Server"), Some("lab-mitm"), "{resp}");
+}
+
+#[test]
+fn ok_response_dates_each_response() {
+    let root = TestCa::new("Lab Root CA");
+    let srv = TlsServer::start(LAB_IP, &root.leaf(&["svc.lab.test"]), ok_response());
+    // The first response is older than the second by at least a second.
+    let date = |srv: &TlsServer| {
+        let mut tls = handshake(srv.addr, "svc.lab.test", client_config(&[&root.cert_der])).unwrap();
+        let resp = get(&mut tls, "svc.lab.test");
+        httpdate::parse_http_date(header_of(&resp, "Date").unwrap()).unwrap()
+    };
+    let first = date(&srv);
+    std::thread::sleep(Duration::from_millis(1100));
+    let second = date(&srv);
+    assert!(second > first, "{first:?} then {second:?}");
+}
+
+// ---------------------------------------------------------------- mitmproxy
+
+/// A mitmdump, or None (with a note) when it is not installed; under CI=true
+/// a missing mitmdump is a failure.
+fn mitmproxy(ca: Option<&TestCa>) -> Option<Mitmproxy> {
+    let started = Instant::now();
+    let proxy = match ca {
+        Some(ca) => Mitmproxy::start_with_ca(ca),
+        None => Mitmproxy::start(),
+    };
+    match &proxy {
+        Some(p) => eprintln!("mitmdump {} up in {:?}", p.url(), started.elapsed()),
+        None => {
+            assert_ne!(
+                std::env::var("CI").as_deref(),
+                Ok("true"),
+                "mitmdump is not installed (pip install mitmproxy) and CI=true"
+            );
+            eprintln!("mitmdump not installed: skipping");
+        }
+    }
+    proxy
+}
+
+#[test]
+fn mitmproxy_resigns_lab_tls() {
+    let Some(proxy) = mitmproxy(None) else {
+        return;
+    };
+    assert!(proxy.url().starts_with("http://127.0.0.1:"));
+    let mitm_ca = CertificateDer::from_pem_file(proxy.ca_pem_path()).unwrap().to_vec();
+    assert_eq!(proxy.ca_pem(), std::fs::read_to_string(proxy.ca_pem_path()).unwrap());
+    let root = TestCa::new("Lab Root CA");
+    let srv = TlsServer::start(IpAddr::V4(Ipv4Addr::LOCALHOST), &root.leaf(&["127.0.0.1"]), ok_response());
+    let target = srv.addr.to_string();
+
+    let mut s = proxy_connect(proxy.addr);
+    let r = exchange(&mut s, &connect_head(&target, &[]));
+    assert_eq!(r.status, 200, "{r:?}\n{}", proxy.log());
+    let server_name = ServerName::try_from("127.0.0.1").unwrap();
+    let conn = rustls::ClientConnection::new(client_config(&[&mitm_ca]), server_name).unwrap();
+    let mut tls = handshake_over(s, conn).unwrap_or_else(|e| panic!("{e:?}\n{}", proxy.log()));
+    let facts = cert_facts(&peer_leaf(&tls));
+    assert_eq!((facts.issuer_cn.as_str(), facts.issuer_o.as_str()), ("mitmproxy", "mitmproxy"));
+    assert!(facts.sans.contains(&"127.0.0.1".to_string()), "{:?}", facts.sans);
+    assert!(!facts.has_scts);
+    let resp = get(&mut tls, "127.0.0.1");
+    assert!(resp.starts_with("HTTP/1.1 200 OK\r\n"), "{resp}\n{}", proxy.log());
+    assert_eq!(header_of(&resp, "Server"), Some("lab"), "{resp}");
+    assert_eq!(srv.requests().len(), 1, "{}", proxy.log());
+
+    // Trusting only the lab root: mitmproxy's leaf is an unknown issuer.
+    let mut s = proxy_connect(proxy.addr);
+    assert_eq!(exchange(&mut s, &connect_head(&target, &[])).status, 200);
+    let conn = rustls::ClientConnection::new(client_config(&[&root.cert_der]), server_name_of("127.0.0.1")).unwrap();
+    let err = handshake_over(s, conn).unwrap_err();
+    assert!(matches!(err, rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer)), "{err:?}");
+
+    // The loopback guard: anything but a 127.x literal is refused up front.
+    for target in ["example.com:443", "192.0.2.1:443", "localhost:443"] {
+        let mut s = proxy_connect(proxy.addr);
+        let r = exchange(&mut s, &connect_head(target, &[]));
+        assert_eq!(r.status, 403, "{target}: {r:?}\n{}", proxy.log());
+        assert!(r.header("X-Lab-Refused").is_some(), "{r:?}");
+    }
+    let mut s = proxy_connect(proxy.addr);
+    let r = exchange(&mut s, "GET http://example.com/ HTTP/1.1\r\nHost: example.com\r\n\r\n");
+    assert_eq!(r.status, 502, "{r:?}");
+    assert!(r.body.contains("lab guard"), "{r:?}");
+    assert!(proxy.log().contains("lab guard: refusing server connection to ('example.com', 80)"), "{}", proxy.log());
+}
+
+#[test]
+fn mitmproxy_with_a_product_ca() {
+    let ca = zscaler_ca();
+    let Some(proxy) = mitmproxy(Some(&ca)) else {
+        return;
+    };
+    assert_eq!(proxy.ca_pem(), ca.cert_pem);
+    let root = TestCa::new("Lab Root CA");
+    let srv =
+        TlsServer::start(IpAddr::V4(Ipv4Addr::LOCALHOST), &root.leaf(&["svc.lab.test", "127.0.0.1"]), ok_response());
+    let mut s = proxy_connect(proxy.addr);
+    assert_eq!(exchange(&mut s, &connect_head(&srv.addr.to_string(), &[])).status, 200, "{}", proxy.log());
+    let conn = rustls::ClientConnection::new(client_config(&[&ca.cert_der]), server_name_of("svc.lab.test")).unwrap();
+    let mut tls = handshake_over(s, conn).unwrap_or_else(|e| panic!("{e:?}\n{}", proxy.log()));
+    let facts = cert_facts(&peer_leaf(&tls));
+    assert_eq!((facts.issuer_cn.as_str(), facts.issuer_o.as_str()), ("Zscaler Intermediate Root CA", "Zscaler Inc."));
+    assert!(facts.sans.contains(&"svc.lab.test".to_string()), "{:?}", facts.sans);
+    assert!(get(&mut tls, "svc.lab.test").starts_with("HTTP/1.1 200 OK\r\n"));
+    assert_eq!(srv.snis(), vec![Some("svc.lab.test".to_string())], "{}", proxy.log());
+}
+
+fn server_name_of(name: &str) -> ServerName<'static> {
+    ServerName::try_from(name.to_string()).unwrap()
+}
+
+// ---------------------------------------------------------------- legacy (openssl CLI)
+
+/// `openssl` present, or a note; under CI=true a missing openssl is a failure.
+fn have_openssl() -> bool {
+    let found = openssl_binary().is_some();
+    if !found {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "openssl is not installed (apt-get install openssl) and CI=true"
+        );
+        eprintln!("openssl not installed: skipping");
+    }
+    found
+}
+
+/// `openssl s_client` to `addr` with extra arguments and no input; (exit
+/// success, stdout + stderr).
+fn s_client(addr: SocketAddr, args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(openssl_binary().unwrap())
+        .arg("s_client")
+        .arg("-connect")
+        .arg(addr.to_string())
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+#[test]
+fn legacy_tls10_only_server() {
+    if !have_openssl() {
+        return;
+    }
+    let started = Instant::now();
+    let srv = tls10_only_server().unwrap();
+    eprintln!("s_server {} up in {:?}", srv.addr, started.elapsed());
+    assert_eq!(srv.addr.ip(), IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let ca = srv.ca_pem.clone().unwrap();
+    let ca_der = CertificateDer::from_pem_slice(ca.as_bytes()).unwrap().to_vec();
+
+    // rustls offers TLS 1.2 and 1.3 only (supported_versions): s_server
+    // finds no common version and answers with a protocol_version alert.
+    let err = handshake(srv.addr, "legacy.lab.test", client_config(&[&ca_der])).unwrap_err();
+    assert_eq!(err, rustls::Error::AlertReceived(rustls::AlertDescription::ProtocolVersion), "{err:?}");
+    wait_for(|| srv.log().contains("unsupported protocol").then_some(()));
+
+    // openssl's own client gets through with TLS 1.0 (at SECLEVEL=0) ...
+    let (ok, out) = s_client(srv.addr, &["-tls1", "-cipher", "DEFAULT@SECLEVEL=0", "-servername", "legacy.lab.test"]);
+    assert!(ok, "{out}\n{}", srv.log());
+    assert!(out.contains("Protocol  : TLSv1\n"), "{out}");
+    assert!(out.contains("CN = legacy.lab.test"), "{out}");
+    // ... but not with TLS 1.2.
+    let (ok, out) = s_client(srv.addr, &["-tls1_2"]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("unsupported protocol") || out.contains("wrong version number"), "{out}");
+
+    let addr = srv.addr;
+    drop(srv);
+    let err = TcpStream::connect_timeout(&addr, Duration::from_secs(1)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::ConnectionRefused);
+}
+
+#[test]
+fn legacy_sha1_leaf() {
+    if !have_openssl() {
+        return;
+    }
+    let started = Instant::now();
+    let pki = sha1_pki(&["sha1.lab.test", "127.0.0.2"]).unwrap();
+    eprintln!("SHA-1 PKI made in {:?}", started.elapsed());
+    let leaf = cert_facts(&pki.leaf.cert_der);
+    assert_eq!(leaf.signature_oid, "1.2.840.113549.1.1.5", "sha1WithRSAEncryption");
+    assert_eq!(leaf.issuer_cn, "Lab SHA-1 Root CA");
+    assert_eq!(leaf.sans, vec!["sha1.lab.test".to_string(), "127.0.0.2".to_string()]);
+    assert_eq!(CertificateDer::from_pem_slice(pki.ca_pem.as_bytes()).unwrap().to_vec(), pki.ca_der);
+    assert_eq!(pki.leaf.chain_der, vec![pki.leaf.cert_der.clone()]);
+
+    // The rustls server serves it (the handshake signature is SHA-256) ...
+    let srv = TlsServer::start(LAB_IP, &pki.leaf, ok_response());
+    let mut tls = handshake(srv.addr, "sha1.lab.test", insecure_client_config()).unwrap();
+    assert_eq!(peer_leaf(&tls), pki.leaf.cert_der);
+    assert!(get(&mut tls, "sha1.lab.test").starts_with("HTTP/1.1 200 OK\r\n"));
+    // ... and webpki refuses to verify a SHA-1 signature even from a trusted CA.
+    let err = handshake(srv.addr, "sha1.lab.test", client_config(&[&pki.ca_der])).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnsupportedSignatureAlgorithmContext { .. })
+        ),
+        "{err:?}"
+    );
 }

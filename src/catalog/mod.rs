@@ -97,6 +97,8 @@ pub struct ProbeSet {
     pub description: Option<String>,
     /// Published wildcard destinations this set cannot probe (no concrete host is published).
     pub uncovered: Vec<String>,
+    /// NTP servers to measure the clock against when --ntp-server is not given.
+    pub ntp_servers: Vec<String>,
     pub endpoints: Vec<Arc<EndpointSpec>>,
 }
 
@@ -121,6 +123,8 @@ struct ProbeFile {
     description: Option<String>,
     #[serde(default)]
     uncovered: Vec<String>,
+    #[serde(default)]
+    ntp_servers: Vec<String>,
     #[serde(default, rename = "endpoint")]
     endpoints: Vec<EndpointEntry>,
 }
@@ -226,6 +230,7 @@ impl ProbeSet {
             sha256: hex::encode(Sha256::digest(text.as_bytes())),
             description: parsed.description,
             uncovered: parsed.uncovered,
+            ntp_servers: parsed.ntp_servers,
             endpoints,
         })
     }

@@ -1,12 +1,17 @@
 //! Clock skew: sources (HTTP Date of every endpoint that answered) and the estimate of the
 //! node's offset. Offsets are node minus reference: positive means the node is ahead.
 
-use std::time::SystemTime;
+pub mod sntp;
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, SystemTime};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::catalog::Host;
 use crate::probe::EndpointObservation;
+use crate::probe::resolve::Resolver;
 
 /// |offset| at or below this is ok.
 pub const DRIFT_SECONDS: f64 = 60.0;
@@ -39,6 +44,10 @@ pub struct ClockSource {
     /// Uncertainty of this source's offset (half the round trip, plus the Date header's 1 s resolution).
     pub uncertainty_seconds: Option<f64>,
     pub rtt_ms: Option<u64>,
+    /// NTP stratum of the server (1 = attached to a reference clock).
+    pub stratum: Option<u8>,
+    /// The source disagrees with the majority of the others and was left out of the estimate.
+    pub outlier: bool,
     pub error: Option<String>,
 }
 
@@ -74,6 +83,8 @@ pub fn http_date_source(obs: &EndpointObservation) -> Option<ClockSource> {
             offset_seconds: None,
             uncertainty_seconds: None,
             rtt_ms,
+            stratum: None,
+            outlier: false,
             error: Some(format!("unparseable Date header `{date}`: {e}")),
         }),
         Ok(server_time) => {
@@ -87,6 +98,8 @@ pub fn http_date_source(obs: &EndpointObservation) -> Option<ClockSource> {
                 offset_seconds: Some(round3(node_mid - server_mid)),
                 uncertainty_seconds: Some(round3(0.5 + rtt / 2.0)),
                 rtt_ms,
+                stratum: None,
+                outlier: false,
                 error: None,
             })
         }
@@ -107,26 +120,128 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
     }
 }
 
-/// Combine sources: the median offset (robust to a minority of lying sources) and the median
-/// uncertainty; the verdict only leaves `ok` when the offset exceeds a bound by more than its uncertainty.
-pub fn estimate(sources: Vec<ClockSource>) -> ClockEstimate {
-    let good: Vec<&ClockSource> = sources.iter().filter(|s| s.offset_seconds.is_some()).collect();
-    let offset = median(good.iter().filter_map(|s| s.offset_seconds).collect());
-    let uncertainty = median(good.iter().filter_map(|s| s.uncertainty_seconds).collect());
-    let verdict = match (offset, uncertainty) {
-        (Some(o), Some(u)) => {
-            let lower = o.abs() - u;
-            if lower > SKEW_SECONDS {
-                ClockVerdict::Error
-            } else if lower > DRIFT_SECONDS {
-                ClockVerdict::Warning
-            } else {
-                ClockVerdict::Ok
+/// How far (seconds) a source may be from the median and still agree with it: its own
+/// uncertainty three times over, and never less than 2 s.
+fn agrees(source: &ClockSource, median: f64) -> bool {
+    match (source.offset_seconds, source.uncertainty_seconds) {
+        (Some(o), Some(u)) => (o - median).abs() <= (3.0 * u).max(2.0),
+        _ => false,
+    }
+}
+
+/// Combine sources, robust to a minority of lying ones: the sources that agree with the median
+/// (a strict majority of them) make the estimate; the others are flagged as outliers. Without a
+/// majority nothing is flagged and the uncertainty covers the spread. The verdict only leaves
+/// `ok` when the offset exceeds a bound by more than its uncertainty.
+pub fn estimate(mut sources: Vec<ClockSource>) -> ClockEstimate {
+    let offsets: Vec<f64> = sources.iter().filter_map(|s| s.offset_seconds).collect();
+    let Some(m) = median(offsets.clone()) else {
+        return ClockEstimate {
+            offset_seconds: None,
+            uncertainty_seconds: None,
+            verdict: ClockVerdict::Unknown,
+            sources,
+        };
+    };
+    let agreeing = sources.iter().filter(|s| agrees(s, m)).count();
+    let (offset, uncertainty) = if agreeing * 2 > offsets.len() {
+        for s in sources.iter_mut().filter(|s| s.offset_seconds.is_some()) {
+            if !agrees(s, m) {
+                s.outlier = true;
+                let off = s.offset_seconds.unwrap_or_default();
+                s.error = Some(format!("disagrees with the other sources by {:.1} s: left out", off - m));
             }
         }
-        _ => ClockVerdict::Unknown,
+        let good: Vec<&ClockSource> = sources.iter().filter(|s| s.offset_seconds.is_some() && !s.outlier).collect();
+        let o = median(good.iter().filter_map(|s| s.offset_seconds).collect()).unwrap_or(m);
+        // The best single source bounds what is known; the agreeing spread is inside the threshold.
+        let u = good.iter().filter_map(|s| s.uncertainty_seconds).fold(f64::INFINITY, f64::min);
+        (o, u)
+    } else {
+        let (lo, hi) = offsets.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &o| (a.min(o), b.max(o)));
+        let u = median(sources.iter().filter_map(|s| s.uncertainty_seconds).collect()).unwrap_or(0.0);
+        (m, u.max((hi - lo) / 2.0))
     };
-    ClockEstimate { offset_seconds: offset.map(round3), uncertainty_seconds: uncertainty.map(round3), verdict, sources }
+    let lower = offset.abs() - uncertainty;
+    let verdict = if lower > SKEW_SECONDS {
+        ClockVerdict::Error
+    } else if lower > DRIFT_SECONDS {
+        ClockVerdict::Warning
+    } else {
+        ClockVerdict::Ok
+    };
+    ClockEstimate {
+        offset_seconds: Some(round3(offset)),
+        uncertainty_seconds: Some(round3(uncertainty)),
+        verdict,
+        sources,
+    }
+}
+
+/// Split `HOST[:PORT]` (IPv6 as `[addr]:port`); port 123 by default.
+pub fn split_host_port(s: &str) -> Option<(Host, u16)> {
+    let s = s.trim();
+    if let Ok(sa) = s.parse::<SocketAddr>() {
+        return Some((Host::Ip(sa.ip()), sa.port()));
+    }
+    if let Ok(ip) = s.trim_matches(['[', ']']).parse::<IpAddr>() {
+        return Some((Host::Ip(ip), 123));
+    }
+    let (host, port) = match s.rsplit_once(':') {
+        Some((h, p)) => (h, p.parse().ok()?),
+        None => (s, 123),
+    };
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let valid = !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    valid.then_some((Host::Name(host), port))
+}
+
+/// Ask every NTP server at once (each bounded by `timeout`).
+pub async fn ntp_sources(resolver: &Resolver, servers: &[String], timeout: Duration) -> Vec<ClockSource> {
+    let one = |server: String| async move {
+        let mut src = ClockSource {
+            kind: SourceKind::Ntp,
+            server: server.clone(),
+            offset_seconds: None,
+            uncertainty_seconds: None,
+            rtt_ms: None,
+            stratum: None,
+            outlier: false,
+            error: None,
+        };
+        let Some((host, port)) = split_host_port(&server) else {
+            src.error = Some(format!("`{}` is not HOST[:PORT]", src.server));
+            return src;
+        };
+        let ip = match host {
+            Host::Ip(ip) => ip,
+            Host::Name(name) => {
+                let d = resolver.resolve(&name).await;
+                match d.addresses.iter().find(|a| a.is_ipv4()).or(d.addresses.first()) {
+                    Some(ip) => *ip,
+                    None => {
+                        src.error = Some(format!(
+                            "cannot resolve {name} ({}): {}",
+                            serde_json::json!(d.status).as_str().unwrap_or("error"),
+                            d.error.unwrap_or_default()
+                        ));
+                        return src;
+                    }
+                }
+            }
+        };
+        match sntp::query(SocketAddr::new(ip, port), timeout).await {
+            Ok(sample) => {
+                src.offset_seconds = Some(round3(sample.offset));
+                src.uncertainty_seconds = Some(round3(sample.delay / 2.0));
+                src.rtt_ms = Some((sample.delay * 1000.0).round() as u64);
+                src.stratum = Some(sample.stratum);
+            }
+            Err(e) => src.error = Some(e),
+        }
+        src
+    };
+    futures::future::join_all(servers.iter().cloned().map(one)).await
 }
 
 #[cfg(test)]
@@ -140,6 +255,8 @@ mod tests {
             offset_seconds: Some(offset),
             uncertainty_seconds: Some(0.6),
             rtt_ms: Some(200),
+            stratum: None,
+            outlier: false,
             error: None,
         }
     }
@@ -154,9 +271,32 @@ mod tests {
     }
 
     #[test]
-    fn one_liar_does_not_move_the_median() {
-        let e = estimate(vec![src(1.0), src(3600.0), src(2.0)]);
-        assert_eq!(e.offset_seconds, Some(2.0));
+    fn one_liar_is_flagged_and_left_out() {
+        let e = estimate(vec![src(1.0), src(600.0), src(2.0)]);
+        assert_eq!(e.offset_seconds, Some(1.5));
+        assert_eq!(e.uncertainty_seconds, Some(0.6));
         assert_eq!(e.verdict, ClockVerdict::Ok);
+        assert!(e.sources[1].outlier);
+        assert!(e.sources[1].error.as_deref().unwrap().contains("disagrees"));
+        assert!(!e.sources[0].outlier && !e.sources[2].outlier);
+    }
+
+    #[test]
+    fn two_disagreeing_sources_widen_the_uncertainty_instead() {
+        let e = estimate(vec![src(0.0), src(400.0)]);
+        assert_eq!(e.offset_seconds, Some(200.0));
+        assert_eq!(e.uncertainty_seconds, Some(200.0));
+        assert_eq!(e.verdict, ClockVerdict::Ok, "200 ± 200 s cannot be called drift");
+        assert!(e.sources.iter().all(|s| !s.outlier));
+    }
+
+    #[test]
+    fn host_port_forms() {
+        assert_eq!(split_host_port("time.windows.com"), Some((Host::Name("time.windows.com".into()), 123)));
+        assert_eq!(split_host_port("127.0.0.1:5123"), Some((Host::Ip("127.0.0.1".parse().unwrap()), 5123)));
+        assert_eq!(split_host_port("[::1]:5123"), Some((Host::Ip("::1".parse().unwrap()), 5123)));
+        assert_eq!(split_host_port("::1"), Some((Host::Ip("::1".parse().unwrap()), 123)));
+        assert_eq!(split_host_port("ntp.corp:x"), None);
+        assert_eq!(split_host_port("bad host"), None);
     }
 }

@@ -42,11 +42,18 @@ struct Ctx<'a> {
     obs: &'a EndpointObservation,
     lang: Lang,
     now: DateTime<Utc>,
+    clock: &'a ClockEstimate,
     out: Vec<Finding>,
     interception: Option<Interception>,
 }
 
 impl Ctx<'_> {
+    /// The time by the reference clocks: the node's time less its measured offset.
+    fn reference_now(&self) -> DateTime<Utc> {
+        let offset = self.clock.offset_seconds.unwrap_or(0.0);
+        self.now - chrono::Duration::milliseconds((offset * 1000.0).round() as i64)
+    }
+
     /// The connection goes through a proxy (configured and not bypassed by NO_PROXY).
     fn proxied(&self) -> bool {
         self.obs.proxy.as_ref().is_some_and(|h| h.status != ProxyStatus::Bypassed)
@@ -90,6 +97,16 @@ impl Ctx<'_> {
 
 fn obj(pairs: &[(&str, Value)]) -> Map<String, Value> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+}
+
+/// Every certificate of the chain is inside its validity period at `t`.
+fn chain_valid_at(chain: &[crate::trust::chain::CertFacts], t: DateTime<Utc>) -> bool {
+    let parse = |s: &str| DateTime::parse_from_rfc3339(s).ok().map(|d| d.with_timezone(&Utc));
+    !chain.is_empty()
+        && chain.iter().all(|c| match (parse(&c.not_before), parse(&c.not_after)) {
+            (Some(nb), Some(na)) => nb <= t && t <= na,
+            _ => false,
+        })
 }
 
 /// Loopback, private (RFC 1918, ULA), link-local, CGNAT or unspecified.
@@ -316,7 +333,8 @@ fn tls_findings(c: &mut Ctx<'_>) -> bool {
         let proxy = c.obs.proxy.as_ref().filter(|h| h.status == ProxyStatus::Ok).map(|h| h.url.clone());
         let headers = c.obs.http.as_ref().map(|h| h.proxy_headers.clone()).unwrap_or_default();
         let path = PathFacts { proxy: proxy.as_deref(), proxy_headers: &headers };
-        let verdict = intercept::analyse(&tls.chain, trust.public, trust.system, expected, &path, c.now);
+        let reference_now = c.reference_now();
+        let verdict = intercept::analyse(&tls.chain, trust.public, trust.system, expected, &path, reference_now);
         let weak = intercept::weak_signatures(&tls.chain);
         let issuer_text = verdict.issuer.clone().unwrap_or_else(|| "unknown".into());
         let names = leaf.map(|l| l.sans.join(", ")).unwrap_or_default();
@@ -415,7 +433,32 @@ fn tls_findings(c: &mut Ctx<'_>) -> bool {
         }
         let main_code = main.as_ref().map(|m| m.0);
         if let Some((code, severity, message)) = main {
-            c.push(code, severity, message, evidence.clone());
+            // Root cause: a date error on a node whose clock is off, for a chain that is valid at
+            // the reference time, follows from the clock.
+            let clock_code = match c.clock.verdict {
+                ClockVerdict::Error => Some(Code::ClockSkew),
+                ClockVerdict::Warning => Some(Code::ClockDrift),
+                _ => None,
+            };
+            let date_error = matches!(code, Code::TlsCertificateExpired | Code::TlsCertificateNotYetValid);
+            match clock_code {
+                Some(root) if date_error && chain_valid_at(&tls.chain, reference_now) => {
+                    evidence.insert("root_cause".into(), json!(root.as_str()));
+                    evidence.insert("reference_time".into(), json!(reference_now.to_rfc3339()));
+                    let off = c.clock.offset_seconds.unwrap_or_default();
+                    c.push(
+                        code,
+                        Severity::Info,
+                        format!(
+                            "{message}: this follows from {} (the node's clock is {off:+.0} s off); at the reference time {} the chain is valid",
+                            root.as_str(),
+                            reference_now.format("%Y-%m-%dT%H:%M:%SZ")
+                        ),
+                        evidence.clone(),
+                    );
+                }
+                _ => c.push(code, severity, message, evidence.clone()),
+            }
         }
         if !weak.is_empty() && main_code != Some(Code::TlsWeakSignature) {
             let which: Vec<String> = weak.iter().map(|(i, a)| format!("certificate {i}: {a}")).collect();
@@ -484,9 +527,10 @@ pub struct Diagnosis {
     pub interception: Option<Interception>,
 }
 
-/// Diagnose one endpoint; `now` is the time of the run (certificate ages are measured from it).
-pub fn endpoint(obs: &EndpointObservation, lang: Lang, now: DateTime<Utc>) -> Diagnosis {
-    let mut c = Ctx { obs, lang, now, out: Vec::new(), interception: None };
+/// Diagnose one endpoint. `now` is the node's time at the start of the run and `clock` the
+/// estimate of how far off it is: certificate dates are judged against the reference time.
+pub fn endpoint(obs: &EndpointObservation, lang: Lang, now: DateTime<Utc>, clock: &ClockEstimate) -> Diagnosis {
+    let mut c = Ctx { obs, lang, now, clock, out: Vec::new(), interception: None };
     dns_findings(&mut c);
     let connected = if c.proxied() { proxy_findings(&mut c) } else { tcp_findings(&mut c) };
     if connected && tls_findings(&mut c) {
@@ -696,15 +740,15 @@ mod tcp_tests {
     #[test]
     fn unrouted_family_is_info_but_a_dead_address_is_a_warning() {
         let o = obs(vec![("20.1.1.1:443", TcpStatus::Ok), ("[2603::1]:443", TcpStatus::Unreachable)]);
-        let f = endpoint(&o, Lang::En, Utc::now()).findings;
+        let f = endpoint(&o, Lang::En, Utc::now(), &crate::clock::estimate(vec![])).findings;
         assert_eq!((f[0].code, f[0].severity), (Code::TcpUnreachable, Severity::Info));
 
         let o = obs(vec![("20.1.1.1:443", TcpStatus::Ok), ("20.1.1.2:443", TcpStatus::Timeout)]);
-        let f = endpoint(&o, Lang::En, Utc::now()).findings;
+        let f = endpoint(&o, Lang::En, Utc::now(), &crate::clock::estimate(vec![])).findings;
         assert_eq!((f[0].code, f[0].severity), (Code::TcpConnectTimeout, Severity::Warning));
 
         let o = obs(vec![("20.1.1.1:443", TcpStatus::Timeout), ("[2603::1]:443", TcpStatus::Unreachable)]);
-        let f = endpoint(&o, Lang::En, Utc::now()).findings;
+        let f = endpoint(&o, Lang::En, Utc::now(), &crate::clock::estimate(vec![])).findings;
         assert_eq!((f[0].code, f[0].severity), (Code::TcpConnectTimeout, Severity::Error));
         assert_eq!(f[0].usage_error, Some(UsageError::NetworkError));
     }

@@ -127,6 +127,8 @@ pub struct ClockSource {
     pub offset_seconds: Option<f64>,
     pub uncertainty_seconds: Option<f64>,
     pub rtt_ms: Option<u64>,
+    pub stratum: Option<u8>,
+    pub outlier: bool,
     pub error: Option<String>,
 }
 

@@ -117,6 +117,19 @@ impl TestCa {
         Leaf { cert_der, key_der: key.serialize_der(), chain_der }
     }
 
+    /// A leaf the way an intercepting proxy mints one on the fly: valid from 1
+    /// minute ago to 30 days from now, SANs = `names` (DNS names or IP
+    /// literals), CN = the first name, no SCTs, issued by `self`.
+    pub fn minted_leaf(&self, names: &[&str]) -> Leaf {
+        let now = OffsetDateTime::now_utc();
+        self.leaf_with(names, now - Duration::minutes(1), now + Duration::days(30))
+    }
+
+    /// The CA's private key, PKCS#8 PEM (e.g. to hand the CA to mitmproxy).
+    pub fn key_pem(&self) -> String {
+        self.key.serialize_pem()
+    }
+
     /// Writes `cert_pem` to `dir/file` and returns the path.
     pub fn write_pem(&self, dir: &Path, file: &str) -> PathBuf {
         let path = dir.join(file);
@@ -126,6 +139,21 @@ impl TestCa {
 
     fn issuer(&self) -> Issuer<'_, &KeyPair> {
         Issuer::from_params(&self.params, &self.key)
+    }
+}
+
+impl Clone for TestCa {
+    /// The same CA (same certificate and key), e.g. for a server that signs
+    /// in the background.
+    fn clone(&self) -> TestCa {
+        TestCa {
+            cert_pem: self.cert_pem.clone(),
+            cert_der: self.cert_der.clone(),
+            organization: self.organization.clone(),
+            params: self.params.clone(),
+            key: KeyPair::try_from(self.key.serialized_der()).expect("reload CA key"),
+            intermediates: self.intermediates.clone(),
+        }
     }
 }
 

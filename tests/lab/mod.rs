@@ -13,17 +13,25 @@
 
 mod certs;
 mod dns;
+mod legacy;
+mod mitm;
+mod mitmproxy;
 mod proxy;
+mod sntp;
 mod tcp;
 mod tinyproxy;
 mod tls;
 
 pub use certs::{Leaf, TestCa, self_signed_leaf};
 pub use dns::{DnsAnswer, DnsServer};
+pub use legacy::{LegacyServer, Sha1Pki, openssl_binary, sha1_pki, tls10_only_server, tls10_only_server_with};
+pub use mitm::{MitmProxy, Upstream, insecure_client_config};
+pub use mitmproxy::Mitmproxy;
 pub use proxy::{BAD_GATEWAY_BODY, ConnectProxy, DENY_BODY, ProxyMode, userinfo_encode};
+pub use sntp::{SntpMode, SntpServer};
 pub use tcp::{Blackhole, ResetServer, SilentServer, blackhole, closed_port, reset_server, silent_server};
 pub use tinyproxy::Tinyproxy;
-pub use tls::{HttpBehavior, TlsServer, ok_response};
+pub use tls::{HttpBehavior, NOW, TlsServer, ok_response};
 
 use std::time::Duration;
 

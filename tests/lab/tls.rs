@@ -14,12 +14,19 @@ use super::certs::Leaf;
 /// Largest request head the server buffers.
 const MAX_HEAD: usize = 64 * 1024;
 
+/// A header value that is replaced by the current date (RFC 7231 IMF-fixdate,
+/// e.g. `Sun, 06 Nov 1994 08:49:37 GMT`) each time a response is written, so
+/// that a long-lived server keeps sending a current `Date`:
+/// `("Date".into(), NOW.into())`.
+pub const NOW: &str = "{now}";
+
 /// What the server does after the TLS handshake.
 #[derive(Clone, Debug)]
 pub enum HttpBehavior {
     /// Reads the request head, then writes the response with Content-Length
     /// and `Connection: close` and closes the connection (close_notify). For
-    /// a HEAD request the body is omitted.
+    /// a HEAD request the body is omitted. A header whose value is exactly
+    /// [`NOW`] is sent with the date of that response.
     Respond { status: u16, headers: Vec<(String, String)>, body: String },
     /// Reads the request and never answers; the connection stays open until
     /// the client closes it or the server is dropped.
@@ -28,14 +35,12 @@ pub enum HttpBehavior {
     EndlessHead,
 }
 
-/// 200 with `Date: <now>` (computed when this function is called) and `Server: lab`.
+/// 200 with `Date: <now>` (the time of each response, see [`NOW`]),
+/// `Server: lab` and the body `ok\n`.
 pub fn ok_response() -> HttpBehavior {
     HttpBehavior::Respond {
         status: 200,
-        headers: vec![
-            ("Date".to_string(), httpdate::fmt_http_date(SystemTime::now())),
-            ("Server".to_string(), "lab".to_string()),
-        ],
+        headers: vec![("Date".to_string(), NOW.to_string()), ("Server".to_string(), "lab".to_string())],
         body: "ok\n".to_string(),
     }
 }
@@ -96,7 +101,7 @@ impl TlsServer {
     }
 }
 
-fn server_config(leaf: &Leaf) -> Arc<rustls::ServerConfig> {
+pub(super) fn server_config(leaf: &Leaf) -> Arc<rustls::ServerConfig> {
     let chain: Vec<CertificateDer<'static>> =
         leaf.chain_der.iter().map(|der| CertificateDer::from(der.clone())).collect();
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf.key_der.clone()));
@@ -136,14 +141,7 @@ async fn serve(stream: tokio::net::TcpStream, shared: Arc<Shared>) {
             let head = read_head(&mut tls).await;
             let is_head = head.starts_with("HEAD ");
             record(&shared, head);
-            let mut out = format!("HTTP/1.1 {status} {}\r\n", reason(*status));
-            for (name, value) in headers {
-                out.push_str(&format!("{name}: {value}\r\n"));
-            }
-            out.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", body.len()));
-            if !is_head {
-                out.push_str(body);
-            }
+            let out = render_response(*status, headers, body, is_head);
             if tls.write_all(out.as_bytes()).await.is_ok() {
                 let _ = tls.flush().await;
                 let _ = tls.shutdown().await;
@@ -182,6 +180,25 @@ async fn serve(stream: tokio::net::TcpStream, shared: Arc<Shared>) {
     }
 }
 
+/// An HTTP/1.1 response with `Content-Length` and `Connection: close`
+/// (headers in the given order, [`NOW`] values replaced by the current date;
+/// no body when `is_head`).
+pub(super) fn render_response(status: u16, headers: &[(String, String)], body: &str, is_head: bool) -> String {
+    let mut out = format!("HTTP/1.1 {status} {}\r\n", reason(status));
+    for (name, value) in headers {
+        if value == NOW {
+            out.push_str(&format!("{name}: {}\r\n", httpdate::fmt_http_date(SystemTime::now())));
+        } else {
+            out.push_str(&format!("{name}: {value}\r\n"));
+        }
+    }
+    out.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", body.len()));
+    if !is_head {
+        out.push_str(body);
+    }
+    out
+}
+
 fn record(shared: &Shared, head: String) {
     if !head.is_empty() {
         shared.requests.lock().unwrap().push(head);
@@ -190,7 +207,7 @@ fn record(shared: &Shared, head: String) {
 
 /// Reads until the end of the request head (`\r\n\r\n`), EOF, an error or
 /// `MAX_HEAD` bytes; returns what was read up to the end of the head.
-async fn read_head<R: AsyncRead + Unpin>(reader: &mut R) -> String {
+pub(super) async fn read_head<R: AsyncRead + Unpin>(reader: &mut R) -> String {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
