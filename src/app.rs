@@ -1,6 +1,7 @@
 //! One run, end to end: load trust, probe every endpoint, diagnose, build the report, write it.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -78,6 +79,7 @@ pub async fn probe(cfg: &RunConfig) -> Result<Report, RunError> {
         timeout_ms: u64::try_from(cfg.stage_timeout.as_millis()).unwrap_or(u64::MAX),
         ntp_servers: cfg.ntp_servers.clone(),
         lang: cfg.lang.code().into(),
+        redacted: false,
     };
     let prober = Arc::new(Prober { resolver, proxy: cfg.proxy.clone(), stores, timeout: cfg.stage_timeout });
     // The clock sources are asked while the endpoints are probed.
@@ -105,29 +107,89 @@ pub async fn probe(cfg: &RunConfig) -> Result<Report, RunError> {
     }))
 }
 
-/// Run, write the report and the summary; returns the exit code.
+/// Run, write the report (and its HTML page and metrics when asked) and the summary; returns
+/// the exit code. Every output path is checked before probing starts, so a run never ends with
+/// nowhere to put its report.
 pub fn run(cfg: RunConfig) -> Result<u8, RunError> {
+    let started = Utc::now();
+    let hostname = gethostname::gethostname().to_string_lossy().into_owned();
+    let report_path = match &cfg.out {
+        OutputTarget::Stdout => None,
+        OutputTarget::File(p) => Some(p.clone()),
+        OutputTarget::Default => Some(report::default_file_name(&hostname, started)),
+    };
+    for p in report_path.iter().chain(&cfg.html).chain(&cfg.prometheus) {
+        report::check_writable(p)?;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(RunError::Runtime)?;
-    let report = runtime.block_on(probe(&cfg))?;
+    let mut report = runtime.block_on(probe(&cfg))?;
     // Let lingering connections and resolver tasks go without waiting for them.
     runtime.shutdown_background();
+    if cfg.redact {
+        report::redact::redact(&mut report, &report::redact::key_from_env());
+    }
     let mut json = serde_json::to_vec_pretty(&report).unwrap_or_default();
     json.push(b'\n');
-    let (location, to_stdout) = match &cfg.out {
-        OutputTarget::Stdout => ("standard output".to_string(), true),
-        OutputTarget::File(p) => (p.display().to_string(), false),
-        OutputTarget::Default => {
-            let p = report::default_file_name(&report.node.hostname, Utc::now());
-            (p.display().to_string(), false)
-        }
-    };
+    let location = report_path.as_ref().map_or_else(|| "standard output".to_string(), |p| p.display().to_string());
     let summary = report::summary::render(&report, &location);
-    if to_stdout {
-        std::io::stdout().write_all(&json).map_err(RunError::Stdout)?;
-        eprint!("{summary}");
-    } else {
-        report::write_atomic(std::path::Path::new(&location), &json)?;
-        print!("{summary}");
+    if let Some(path) = &cfg.html {
+        report::write_atomic(path, report::html::render(&report).as_bytes())?;
+    }
+    if let Some(path) = &cfg.prometheus {
+        report::write_atomic(path, report::prometheus::render(&report).as_bytes())?;
+    }
+    match &report_path {
+        None => {
+            std::io::stdout().write_all(&json).map_err(RunError::Stdout)?;
+            eprint!("{summary}");
+        }
+        Some(path) => {
+            report::write_atomic(path, &json)?;
+            print!("{summary}");
+        }
     }
     Ok(report.summary.exit_code)
+}
+
+/// Why `render` or `merge` could not do their job (exit 3).
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error(transparent)]
+    Merge(#[from] report::fleet::MergeError),
+    #[error(transparent)]
+    Write(#[from] report::WriteError),
+    #[error("{path} is not a report this version can render: {reason}")]
+    Render { path: String, reason: String },
+}
+
+/// `render REPORT --html FILE`.
+pub fn render(report_path: &Path, html: &Path) -> Result<(), FileError> {
+    let shown = report_path.display().to_string();
+    let value = report::fleet::load(report_path)?;
+    let report: Report =
+        serde_json::from_value(value).map_err(|e| FileError::Render { path: shown, reason: e.to_string() })?;
+    report::check_writable(html)?;
+    report::write_atomic(html, report::html::render(&report).as_bytes())?;
+    Ok(())
+}
+
+/// `merge REPORT... --out FILE [--html FILE]`; returns the fleet's exit code.
+pub fn merge(paths: &[PathBuf], out: &Path, html: Option<&Path>) -> Result<u8, FileError> {
+    report::check_writable(out)?;
+    if let Some(h) = html {
+        report::check_writable(h)?;
+    }
+    let reports = paths
+        .iter()
+        .map(|p| Ok((p.display().to_string(), report::fleet::load(p)?)))
+        .collect::<Result<Vec<_>, report::fleet::MergeError>>()?;
+    let fleet = report::fleet::merge(&reports, Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true))?;
+    let mut json = serde_json::to_vec_pretty(&fleet).unwrap_or_default();
+    json.push(b'\n');
+    report::write_atomic(out, &json)?;
+    if let Some(h) = html {
+        report::write_atomic(h, report::html::render_fleet(&fleet).as_bytes())?;
+    }
+    print!("{}", report::summary::render_fleet(&fleet, &out.display().to_string()));
+    Ok(fleet.summary.exit_code)
 }

@@ -37,6 +37,30 @@ pub enum Command {
     Probes,
     /// Print the report's JSON Schema.
     Schema,
+    /// Explain a finding code or a portal code (usage or CSP registration): what it means, what to do.
+    Explain {
+        /// e.g. TlsInterception, LoginError, RegistrationNotFound.
+        code: String,
+        #[arg(long, value_enum)]
+        lang: Option<Lang>,
+    },
+    /// Write a report as one self-contained HTML page (for tickets).
+    Render {
+        /// The JSON report.
+        report: PathBuf,
+        #[arg(long, value_name = "FILE", required = true)]
+        html: PathBuf,
+    },
+    /// Merge many nodes' reports into one fleet report that shows where nodes differ.
+    Merge {
+        #[arg(required = true, value_name = "REPORT")]
+        reports: Vec<PathBuf>,
+        #[arg(long, value_name = "FILE", required = true)]
+        out: PathBuf,
+        /// Also write the fleet report as an HTML page.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -80,6 +104,15 @@ pub struct RunArgs {
     /// Most endpoints probed at once.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub concurrency: Option<u16>,
+    /// Also write the report as a self-contained HTML page.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Also write node_exporter textfile metrics (.prom).
+    #[arg(long, value_name = "FILE")]
+    pub prometheus: Option<PathBuf>,
+    /// Replace internal IP addresses and this node's name with stable tokens (for reports that leave the site).
+    #[arg(long)]
+    pub redact: bool,
 }
 
 fn parse_target(s: &str) -> Result<Target, String> {
@@ -141,6 +174,9 @@ impl RunArgs {
             out,
             lang: self.lang.unwrap_or_default(),
             concurrency: self.concurrency.map_or(DEFAULT_CONCURRENCY, usize::from),
+            html: self.html,
+            prometheus: self.prometheus,
+            redact: self.redact,
         })
     }
 }

@@ -74,6 +74,12 @@ pub struct RunConfig {
     pub lang: Lang,
     /// Most endpoints probed at once.
     pub concurrency: usize,
+    /// Also write the report as HTML here.
+    pub html: Option<PathBuf>,
+    /// Also write node_exporter textfile metrics here.
+    pub prometheus: Option<PathBuf>,
+    /// Replace internal addresses and the node's name with tokens.
+    pub redact: bool,
 }
 
 /// The default per-stage timeout.

@@ -38,6 +38,15 @@ fn execute(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Some(Command::Run(args)) => Ok(azs_netprobe::app::run(args.into_config()?)?),
+        Some(Command::Explain { code, lang }) => {
+            print!("{}", azs_netprobe::diagnose::explain::explain(&code, lang.unwrap_or_default())?);
+            Ok(0)
+        }
+        Some(Command::Render { report, html }) => {
+            azs_netprobe::app::render(&report, &html)?;
+            Ok(0)
+        }
+        Some(Command::Merge { reports, out, html }) => Ok(azs_netprobe::app::merge(&reports, &out, html.as_deref())?),
         None => Ok(azs_netprobe::app::run(cli.run.into_config()?)?),
     }
 }

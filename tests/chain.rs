@@ -212,3 +212,180 @@ fn chain_faults_are_classified_and_never_called_interception() {
         }
     }
 }
+
+/// Probe `login.lab.test` (DNS → 127.0.0.1) at `port`, with an optional proxy, against the given stores.
+fn probe_at(dir: &Path, port: u16, extra: &str, proxy: Option<&str>, public_pem: &str, system_pem: &str) -> Run {
+    let dns = DnsServer::start(vec![("login.lab.test", DnsAnswer::A(vec![Ipv4Addr::LOCALHOST]))]);
+    let file = probe_file(
+        dir,
+        &format!(
+            "[[endpoint]]\nname = \"ep\"\nrole = \"usage\"\nurl = \"https://login.lab.test:{port}/\"\npublic = false\n{extra}\n"
+        ),
+    );
+    let (public, system) = (dir.join("public.pem"), dir.join("system.pem"));
+    std::fs::write(&public, public_pem).unwrap();
+    std::fs::write(&system, system_pem).unwrap();
+    let mut args = vec![
+        "--probes".to_string(),
+        file.display().to_string(),
+        "--dns-server".into(),
+        dns.addr.to_string(),
+        "--public-roots".into(),
+        public.display().to_string(),
+        "--system-roots".into(),
+        system.display().to_string(),
+    ];
+    if let Some(p) = proxy {
+        args.extend(["--proxy".into(), p.to_string()]);
+    }
+    run(dir, &args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+fn evidence(r: &Run) -> Vec<String> {
+    r.endpoint("ep")["tls"]["interception"]["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn an_explicit_intercepting_proxy_minting_leaves_on_the_fly() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = public_pki();
+    let real = TlsServer::start(LO, &pki.issuing.leaf(&["login.lab.test"]), ok_response());
+    let corp = TestCa::new_with("Contoso Egress Inspection CA", "Contoso Ltd");
+    let mitm = lab::MitmProxy::explicit(&corp, lab::Upstream::Forward(real.addr));
+    // The corporate CA is installed on the node.
+    let system = format!("{}{}", pki.root.cert_pem, mitm.ca_pem());
+    let r = probe_at(dir.path(), real.addr.port(), EXPECTED, Some(&mitm.url()), &pki.root.cert_pem, &system);
+    let i = &r.endpoint("ep")["tls"]["interception"];
+    assert_eq!(i["detected"], true, "{i}");
+    assert_eq!(i["trusted_by_system"], true);
+    let ev = evidence(&r);
+    assert!(ev.iter().any(|e| e.contains(&format!("goes through the proxy {}", mitm.url()))), "{ev:?}");
+    assert!(ev.iter().any(|e| e.contains("minutes before the connection")), "{ev:?}");
+    assert_eq!(r.codes("ep"), vec!["TlsInterception"]);
+    assert_eq!(mitm.minted(), vec!["login.lab.test".to_string()]);
+    assert_eq!(r.endpoint("ep")["http"]["status_code"], 200, "the request went through the interceptor");
+    // Without the interceptor the same endpoint is healthy: the finding is the path, not the service.
+    let direct = probe_at(dir.path(), real.addr.port(), EXPECTED, None, &pki.root.cert_pem, &pki.root.cert_pem);
+    assert!(direct.codes("ep").is_empty(), "{:?}", direct.codes("ep"));
+}
+
+#[test]
+fn a_transparent_interceptor_is_caught_by_product_expected_issuers_or_proxy_headers() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = public_pki();
+    // Named product, CA not on the node, no expectations: the name is the evidence.
+    let zscaler = TestCa::new_with("Zscaler Intermediate Root CA (zscaler.net)", "Zscaler Inc.");
+    let t = lab::MitmProxy::transparent(LO, &zscaler, lab::Upstream::Answer { headers: vec![] });
+    let r = probe_at(dir.path(), t.addr.port(), "", None, &pki.root.cert_pem, &pki.root.cert_pem);
+    assert_eq!(r.endpoint("ep")["tls"]["interception"]["product"], "Zscaler");
+    assert_eq!(r.codes("ep"), vec!["TlsInterception"]);
+    assert_eq!(t.minted(), vec!["login.lab.test".to_string()], "minted for the SNI");
+
+    // An unnamed CA: caught because the endpoint's issuers are known...
+    let anon = TestCa::new_with("Edge Security Appliance", "Example Networks");
+    let t = lab::MitmProxy::transparent(LO, &anon, lab::Upstream::Answer { headers: vec![] });
+    let r = probe_at(dir.path(), t.addr.port(), EXPECTED, None, &pki.root.cert_pem, &pki.root.cert_pem);
+    assert_eq!(r.codes("ep"), vec!["TlsInterception"]);
+    // ...or because the device announces itself in the response...
+    let t = lab::MitmProxy::transparent(
+        LO,
+        &anon,
+        lab::Upstream::Answer { headers: vec![("Via".into(), "1.1 edge-appliance".into())] },
+    );
+    let r = probe_at(dir.path(), t.addr.port(), "", None, &pki.root.cert_pem, &pki.root.cert_pem);
+    assert_eq!(r.codes("ep"), vec!["TlsInterception"]);
+    assert!(evidence(&r).iter().any(|e| e.contains("Via: 1.1 edge-appliance")));
+    // ...and without any of that it is an untrusted root: the probe does not guess.
+    let t = lab::MitmProxy::transparent(LO, &anon, lab::Upstream::Answer { headers: vec![] });
+    let r = probe_at(dir.path(), t.addr.port(), "", None, &pki.root.cert_pem, &pki.root.cert_pem);
+    assert_eq!(r.codes("ep"), vec!["TlsUntrustedRoot"]);
+    assert_eq!(r.endpoint("ep")["tls"]["interception"]["detected"], false);
+}
+
+/// mitmproxy from PyPI, as a user would meet it (installed by .ci/run).
+#[test]
+fn a_real_mitmproxy_is_detected_and_named() {
+    let Some(mitm) = lab::Mitmproxy::start() else {
+        assert!(std::env::var_os("CI").is_none(), "CI must install mitmproxy (.ci/run)");
+        eprintln!("mitmproxy is not installed here: skipped (CI installs it)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let pki = public_pki();
+    let real = TlsServer::start(LO, &pki.issuing.leaf(&["127.0.0.1"]), ok_response());
+    // mitmproxy resolves names itself; its lab guard lets only 127.x literals through.
+    let file = probe_file(
+        dir.path(),
+        &format!(
+            "[[endpoint]]\nname = \"ep\"\nrole = \"login\"\nurl = \"https://127.0.0.1:{}/\"\npublic = false\n{EXPECTED}\n",
+            real.addr.port()
+        ),
+    );
+    let public = pki.root.write_pem(dir.path(), "public.pem");
+    let system = dir.path().join("system.pem");
+    for (installed, trusted) in [(false, false), (true, true)] {
+        let sys = if installed { format!("{}{}", pki.root.cert_pem, mitm.ca_pem()) } else { pki.root.cert_pem.clone() };
+        std::fs::write(&system, sys).unwrap();
+        let r = run(
+            dir.path(),
+            &[
+                "--probes",
+                file.to_str().unwrap(),
+                "--proxy",
+                &mitm.url(),
+                "--public-roots",
+                public.to_str().unwrap(),
+                "--system-roots",
+                system.to_str().unwrap(),
+                "--timeout",
+                "5s",
+            ],
+        );
+        let i = &r.endpoint("ep")["tls"]["interception"];
+        assert_eq!(i["detected"], true, "{}\n{}", r.stdout, mitm.log());
+        assert_eq!(i["product"], "mitmproxy");
+        assert_eq!(i["trusted_by_system"], trusted);
+        assert_eq!(r.codes("ep"), vec!["TlsInterception"]);
+        assert_eq!(r.finding("ep", "TlsInterception")["usage_error"], "LoginError");
+        assert_eq!(r.endpoint("ep")["http"]["status_code"], 200);
+    }
+}
+
+#[test]
+fn a_sha1_leaf_is_a_weak_signature() {
+    let Some(pki) = lab::sha1_pki(&["login.lab.test"]) else {
+        assert!(std::env::var_os("CI").is_none(), "CI has openssl");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let s = TlsServer::start(LO, &pki.leaf, ok_response());
+    let r = probe_at(dir.path(), s.addr.port(), "", None, &pki.ca_pem, &pki.ca_pem);
+    assert_eq!(r.endpoint("ep")["tls"]["chain"][0]["signature_algorithm"], "sha1WithRSAEncryption");
+    assert_eq!(r.endpoint("ep")["tls"]["trust"]["public"], "unsupported_signature");
+    assert_eq!(r.codes("ep"), vec!["TlsWeakSignature"]);
+    assert_eq!(r.finding("ep", "TlsWeakSignature")["usage_error"], "CertificateValidationError");
+}
+
+#[test]
+fn a_tls10_only_server_is_detected_not_just_failed() {
+    let Some(old) = lab::tls10_only_server() else {
+        assert!(std::env::var_os("CI").is_none(), "CI has openssl");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let ca = old.ca_pem.clone().unwrap();
+    let r = probe_at(dir.path(), old.addr.port(), "", None, &ca, &ca);
+    let t = &r.endpoint("ep")["tls"];
+    assert_eq!(t["status"], "handshake_failed");
+    assert_eq!(t["alert"], "ProtocolVersion");
+    assert_eq!(t["legacy_version"], "TLS 1.0", "{}", old.log());
+    assert_eq!(r.codes("ep"), vec!["TlsProtocolVersion"]);
+    let f = r.finding("ep", "TlsProtocolVersion");
+    assert_eq!(f["usage_error"], "CertificateValidationError");
+    assert!(f["message"].as_str().unwrap().contains("TLS 1.0"));
+}

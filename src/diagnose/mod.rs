@@ -2,6 +2,7 @@
 //! stages recorded, so every finding can be reproduced from the report's evidence.
 
 pub mod codes;
+pub mod explain;
 pub mod remediation;
 
 use std::collections::BTreeMap;
@@ -97,6 +98,18 @@ impl Ctx<'_> {
 
 fn obj(pairs: &[(&str, Value)]) -> Map<String, Value> {
     pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+}
+
+/// What makes findings of one code the same problem across endpoints: the product or issuer
+/// that re-signs, the proxy, the DNS servers, the legacy TLS version, the HTTP status.
+pub fn cause(evidence: &Map<String, Value>) -> Option<String> {
+    ["product", "issuer", "proxy", "servers", "legacy_version", "status_code"].iter().find_map(|k| {
+        match evidence.get(*k) {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Null) | None => None,
+            Some(v) => Some(v.to_string()),
+        }
+    })
 }
 
 /// Every certificate of the chain is inside its validity period at `t`.

@@ -1,4 +1,6 @@
-//! The remediation catalogue: data embedded in the binary, one TOML file per language.
+//! The remediation catalogue: data embedded in the binary, one TOML file per language (en, fr,
+//! zh), covering every finding code and the portal's usage and CSP registration codes. A code
+//! missing from a language falls back to English (and a unit test fails).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
@@ -9,29 +11,65 @@ use serde::{Deserialize, Serialize};
 use super::codes::Code;
 use crate::config::Lang;
 
+/// The five codes the portal shows when usage data cannot be sent.
+pub const USAGE_CODES: [&str; 5] =
+    ["NetworkError", "RequestTimedOut", "LoginError", "CertificateValidationError", "Unauthorized"];
+
+/// The CSP registration codes: not observable from the network, explained only.
+pub const CSP_CODES: [&str; 8] = [
+    "RegistrationNotFound",
+    "BadCustomerSubscriptionId",
+    "InvalidCustomerSubscriptionId",
+    "CustomerSubscriptionNotFound",
+    "UnauthorizedCspRegistration",
+    "CustomerSubscriptionsNotAllowed",
+    "InvalidCSPSubscription",
+    "MetadataResolverBadGatewayError",
+];
+
 /// What to do about a finding.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Remediation {
     pub summary: String,
     pub steps: Vec<String>,
+    /// Documentation to read.
+    #[serde(default)]
+    pub references: Vec<String>,
 }
 
 type Catalogue = HashMap<String, Remediation>;
 
 const EN: &str = include_str!("remediation/en.toml");
+const FR: &str = include_str!("remediation/fr.toml");
+const ZH: &str = include_str!("remediation/zh.toml");
+
+fn parse(text: &str, lang: &str) -> Catalogue {
+    toml::from_str(text).unwrap_or_else(|e| {
+        // Compiled in and checked by unit tests; this cannot happen in a release.
+        tracing::error!("embedded remediation catalogue ({lang}) is invalid: {e}");
+        HashMap::new()
+    })
+}
 
 fn catalogue(lang: Lang) -> &'static Catalogue {
     static EN_CAT: OnceLock<Catalogue> = OnceLock::new();
-    // Other languages fall back to English until their catalogues exist.
-    let _ = lang;
-    EN_CAT.get_or_init(|| match toml::from_str(EN) {
-        Ok(c) => c,
-        Err(e) => {
-            // The catalogue is compiled in and checked by a unit test; this cannot happen in a release.
-            tracing::error!("embedded remediation catalogue is invalid: {e}");
-            HashMap::new()
-        }
-    })
+    static FR_CAT: OnceLock<Catalogue> = OnceLock::new();
+    static ZH_CAT: OnceLock<Catalogue> = OnceLock::new();
+    match lang {
+        Lang::En => EN_CAT.get_or_init(|| parse(EN, "en")),
+        Lang::Fr => FR_CAT.get_or_init(|| parse(FR, "fr")),
+        Lang::Zh => ZH_CAT.get_or_init(|| parse(ZH, "zh")),
+    }
+}
+
+/// Every code the catalogue explains: finding codes, then usage codes, then CSP codes.
+pub fn all_codes() -> Vec<&'static str> {
+    Code::ALL.iter().map(|c| c.as_str()).chain(USAGE_CODES).chain(CSP_CODES).collect()
+}
+
+/// The entry of a code (exact name) in a language, falling back to English; and the language used.
+pub fn entry(code: &str, lang: Lang) -> Option<(&'static Remediation, Lang)> {
+    catalogue(lang).get(code).map(|r| (r, lang)).or_else(|| catalogue(Lang::En).get(code).map(|r| (r, Lang::En)))
 }
 
 /// Fill `{name}` placeholders from `vars`.
@@ -62,11 +100,13 @@ pub fn fill(template: &str, vars: &BTreeMap<String, String>) -> String {
 
 /// The remediation of a code in a language, placeholders filled.
 pub fn remediation(code: Code, lang: Lang, vars: &BTreeMap<String, String>) -> Remediation {
-    match catalogue(lang).get(code.as_str()) {
-        Some(r) => {
-            Remediation { summary: fill(&r.summary, vars), steps: r.steps.iter().map(|s| fill(s, vars)).collect() }
-        }
-        None => Remediation { summary: code.as_str().to_string(), steps: Vec::new() },
+    match entry(code.as_str(), lang) {
+        Some((r, _)) => Remediation {
+            summary: fill(&r.summary, vars),
+            steps: r.steps.iter().map(|s| fill(s, vars)).collect(),
+            references: r.references.clone(),
+        },
+        None => Remediation { summary: code.as_str().to_string(), steps: Vec::new(), references: Vec::new() },
     }
 }
 
@@ -74,18 +114,61 @@ pub fn remediation(code: Code, lang: Lang, vars: &BTreeMap<String, String>) -> R
 mod tests {
     use super::*;
 
-    #[test]
-    fn every_code_has_an_english_entry_with_steps() {
-        let cat: Catalogue = toml::from_str(EN).unwrap();
-        for code in Code::ALL {
-            let r = cat.get(code.as_str()).unwrap_or_else(|| panic!("no remediation for {}", code.as_str()));
-            assert!(!r.summary.is_empty() && !r.steps.is_empty(), "{}", code.as_str());
+    fn placeholders(s: &str) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let mut rest = s;
+        while let Some(open) = rest.find('{') {
+            let after = &rest[open + 1..];
+            match after.find('}') {
+                Some(close) => {
+                    out.push(after[..close].to_string());
+                    rest = &after[close + 1..];
+                }
+                None => break,
+            }
         }
-        assert_eq!(cat.len(), Code::ALL.len(), "no entry for an unknown code");
+        out.sort();
+        out
     }
 
     #[test]
-    fn fills_placeholders() {
+    fn every_code_has_an_entry_in_every_language() {
+        for (lang, text) in [("en", EN), ("fr", FR), ("zh", ZH)] {
+            let cat: Catalogue = toml::from_str(text).unwrap_or_else(|e| panic!("{lang}: {e}"));
+            for code in all_codes() {
+                let r = cat.get(code).unwrap_or_else(|| panic!("{lang}: no entry for {code}"));
+                assert!(!r.summary.is_empty() && !r.steps.is_empty(), "{lang}: {code}");
+            }
+            assert_eq!(cat.len(), all_codes().len(), "{lang}: an entry for an unknown code");
+        }
+    }
+
+    #[test]
+    fn translations_keep_the_placeholders_and_references() {
+        let en: Catalogue = toml::from_str(EN).unwrap();
+        for (lang, text) in [("fr", FR), ("zh", ZH)] {
+            let cat: Catalogue = toml::from_str(text).unwrap();
+            for (code, e) in &en {
+                let t = &cat[code];
+                let all = |r: &Remediation| {
+                    let mut v = placeholders(&r.summary);
+                    for s in &r.steps {
+                        v.extend(placeholders(s));
+                    }
+                    v.sort();
+                    v.dedup();
+                    v
+                };
+                assert_eq!(all(t), all(e), "{lang}: {code} placeholders");
+                assert_eq!(t.references, e.references, "{lang}: {code} references");
+            }
+        }
+    }
+
+    #[test]
+    fn english_fallback_and_fill() {
+        assert_eq!(entry("ClockSkew", Lang::En).map(|(_, l)| l), Some(Lang::En));
+        assert!(entry("NoSuchCode", Lang::Fr).is_none());
         let vars = BTreeMap::from([("host".to_string(), "a.example".to_string())]);
         assert_eq!(fill("{host} at {port} {", &vars), "a.example at port {");
     }

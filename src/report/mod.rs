@@ -2,6 +2,10 @@
 //! shared/DESIGN.md), built from observations and findings; written atomically; summarised.
 
 mod build;
+pub mod fleet;
+pub mod html;
+pub mod prometheus;
+pub mod redact;
 pub mod summary;
 mod write;
 
@@ -9,7 +13,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use build::{BuildInput, build};
-pub use write::{WriteError, default_file_name, write_atomic};
+pub use write::{WriteError, check_writable, default_file_name, write_atomic};
 
 use crate::catalog::Role;
 use crate::clock::ClockEstimate;
@@ -78,6 +82,9 @@ pub struct ConfigInfo {
     pub timeout_ms: u64,
     pub ntp_servers: Vec<String>,
     pub lang: String,
+    /// Internal addresses and the node's name were replaced by tokens (`--redact`).
+    #[serde(default)]
+    pub redacted: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -26,9 +26,165 @@ fn table(rows: &[Vec<String>]) -> String {
     out
 }
 
+/// Findings of one code and cause, across endpoints: one problem.
+struct Group<'a> {
+    first: &'a crate::diagnose::Finding,
+    cause: Option<String>,
+    endpoints: Vec<String>,
+    usage: Vec<crate::diagnose::UsageError>,
+}
+
+fn group(report: &Report) -> Vec<Group<'_>> {
+    let mut sorted: Vec<&crate::diagnose::Finding> = report.findings.iter().collect();
+    sorted.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    let mut groups: Vec<Group<'_>> = Vec::new();
+    for f in sorted {
+        let cause = crate::diagnose::cause(&f.evidence);
+        let g = match groups
+            .iter_mut()
+            .find(|g| g.first.code == f.code && g.first.severity == f.severity && g.cause == cause)
+        {
+            Some(g) => g,
+            None => {
+                groups.push(Group { first: f, cause, endpoints: Vec::new(), usage: Vec::new() });
+                let last = groups.len() - 1;
+                &mut groups[last]
+            }
+        };
+        if let Some(e) = &f.endpoint {
+            g.endpoints.push(e.clone());
+        }
+        if let Some(u) = f.usage_error
+            && !g.usage.contains(&u)
+        {
+            g.usage.push(u);
+        }
+    }
+    groups
+}
+
+/// The summary of a fleet merge.
+pub fn render_fleet(fleet: &super::fleet::FleetReport, location: &str) -> String {
+    let mut out = String::new();
+    let s = &fleet.summary;
+    let _ = writeln!(
+        out,
+        "azs-netprobe fleet: {} nodes, {} with errors, {} (exit {})",
+        s.nodes,
+        s.nodes_with_errors,
+        s.verdict.to_uppercase(),
+        s.exit_code
+    );
+    if !s.usage_errors.is_empty() {
+        let _ = writeln!(out, "The portal would show: {}", s.usage_errors.join(", "));
+    }
+    if s.differences.is_empty() {
+        out.push_str("\nEvery node sees the same problems.\n");
+    } else {
+        out.push_str("\nWhere nodes differ:\n");
+        for d in &s.differences {
+            let _ = writeln!(out, "  - {d}");
+        }
+    }
+    out.push_str("\nNodes:\n");
+    let mut rows = vec![vec![
+        "  NODE".into(),
+        "VERDICT".into(),
+        "ERRORS".into(),
+        "WARNINGS".into(),
+        "CLOCK".into(),
+        "PORTAL CODES".into(),
+    ]];
+    for n in &fleet.nodes {
+        rows.push(vec![
+            format!("  {}", n.hostname),
+            n.verdict.clone(),
+            n.errors.to_string(),
+            n.warnings.to_string(),
+            n.clock_offset_seconds.map_or("-".into(), |o| format!("{o:+.1} s")),
+            if n.usage_errors.is_empty() { "-".into() } else { n.usage_errors.join(",") },
+        ]);
+    }
+    out.push_str(&table(&rows));
+    let _ = writeln!(out, "Fleet report: {location}");
+    out
+}
+
+/// The summary's own words, per language (the findings' remediation comes from the catalogue).
+struct Words {
+    endpoints: &'static str,
+    errors: &'static str,
+    warnings: &'static str,
+    portal: &'static str,
+    what_to_do: &'static str,
+    on: &'static str,
+    fix: &'static str,
+    endpoints_heading: &'static str,
+    headers: [&'static str; 6],
+    stands_for: &'static str,
+    clock: &'static str,
+    sources: &'static str,
+    clock_unknown: &'static str,
+    report: &'static str,
+}
+
+fn words(lang: &str) -> Words {
+    match lang {
+        "fr" => Words {
+            endpoints: "points de terminaison",
+            errors: "erreurs",
+            warnings: "avertissements",
+            portal: "Le portail afficherait",
+            what_to_do: "Que faire ({n} problème(s), du plus grave au moins grave)",
+            on: "sur {n} points de terminaison",
+            fix: "correctif",
+            endpoints_heading: "Points de terminaison",
+            headers: ["POINT DE TERMINAISON", "RÔLE", "ÉTAPE", "VERDICT", "CODE DU PORTAIL", "HÔTE"],
+            stands_for: "représente",
+            clock: "Horloge",
+            sources: "source(s)",
+            clock_unknown: "Horloge : non vérifiée (aucune source de temps n'a répondu)",
+            report: "Rapport",
+        },
+        "zh" => Words {
+            endpoints: "个终结点",
+            errors: "个错误",
+            warnings: "个警告",
+            portal: "门户将显示",
+            what_to_do: "处理建议（{n} 个问题，按严重程度排序）",
+            on: "涉及 {n} 个终结点",
+            fix: "处理",
+            endpoints_heading: "终结点",
+            headers: ["终结点", "角色", "阶段", "结论", "门户代码", "主机"],
+            stands_for: "代表",
+            clock: "时钟",
+            sources: "个时间源",
+            clock_unknown: "时钟：未验证（没有时间源应答）",
+            report: "报告",
+        },
+        _ => Words {
+            endpoints: "endpoints",
+            errors: "errors",
+            warnings: "warnings",
+            portal: "The portal would show",
+            what_to_do: "What to do ({n} problem(s), most severe first)",
+            on: "on {n} endpoints",
+            fix: "fix",
+            endpoints_heading: "Endpoints",
+            headers: ["ENDPOINT", "ROLE", "STAGE", "VERDICT", "PORTAL CODE", "HOST"],
+            stands_for: "stands for",
+            clock: "Clock",
+            sources: "source(s)",
+            clock_unknown: "Clock: not verified (no time source answered)",
+            report: "Report",
+        },
+    }
+}
+
 /// Render the summary text.
 pub fn render(report: &Report, report_location: &str) -> String {
     let mut out = String::new();
+    let w = words(&report.config.lang);
     let s = &report.summary;
     let verdict = match s.verdict {
         Verdict::Ok => "OK",
@@ -37,51 +193,56 @@ pub fn render(report: &Report, report_location: &str) -> String {
     };
     let _ = writeln!(
         out,
-        "azs-netprobe {} on {}: {} endpoints, {} ({} errors, {} warnings), exit {}",
+        "azs-netprobe {} @ {}: {} {}, {} ({} {}, {} {}), exit {}",
         report.tool.version,
         report.node.hostname,
         report.endpoints.len(),
+        w.endpoints,
         verdict,
         s.counts.error,
+        w.errors,
         s.counts.warning,
+        w.warnings,
         s.exit_code
     );
     if !s.usage_errors.is_empty() {
         let codes: Vec<&str> = s.usage_errors.iter().map(|u| u.as_str()).collect();
-        let _ = writeln!(out, "The portal would show: {}", codes.join(", "));
+        let _ = writeln!(out, "{}: {}", w.portal, codes.join(", "));
     }
-    if !report.findings.is_empty() {
-        out.push_str("\nFindings:\n");
-        let mut rows = Vec::new();
-        let mut sorted: Vec<_> = report.findings.iter().collect();
-        sorted.sort_by_key(|f| std::cmp::Reverse(f.severity));
-        for f in sorted {
+    let groups = group(report);
+    if !groups.is_empty() {
+        let _ = writeln!(out, "\n{}:", w.what_to_do.replace("{n}", &groups.len().to_string()));
+        for (i, g) in groups.iter().enumerate() {
+            let f = g.first;
             let sev = match f.severity {
                 Severity::Error => "ERROR",
                 Severity::Warning => "WARN",
                 Severity::Info => "INFO",
             };
-            rows.push(vec![
-                format!("  {sev}"),
-                f.code.as_str().to_string(),
-                f.usage_error.map_or("-".into(), |u| u.as_str().to_string()),
-                f.message.clone(),
-            ]);
+            let codes: Vec<&str> = g.usage.iter().map(|u| u.as_str()).collect();
+            let portal = if codes.is_empty() { String::new() } else { format!(" -> portal: {}", codes.join(", ")) };
+            let cause = g.cause.as_deref().map(|c| format!(" ({c})")).unwrap_or_default();
+            let _ = writeln!(out, "{:>3}. {sev} {}{cause}{portal}", i + 1, f.code.as_str());
+            if g.endpoints.len() > 1 {
+                let _ = writeln!(
+                    out,
+                    "     {}: {}",
+                    w.on.replace("{n}", &g.endpoints.len().to_string()),
+                    g.endpoints.join(", ")
+                );
+            }
+            let _ = writeln!(out, "     {}", f.message);
             if let Some(step) = f.remediation.steps.first() {
-                rows.push(vec![String::new(), String::new(), String::new(), format!("-> {step}")]);
+                let _ = writeln!(out, "     {}: {step}", w.fix);
             }
         }
-        out.push_str(&table(&rows));
     }
-    out.push_str("\nEndpoints:\n");
-    let mut rows = vec![vec![
-        "  ENDPOINT".into(),
-        "ROLE".into(),
-        "STAGE".into(),
-        "VERDICT".into(),
-        "PORTAL CODE".into(),
-        "HOST".into(),
-    ]];
+    let _ = writeln!(out, "\n{}:", w.endpoints_heading);
+    let mut rows = vec![
+        std::iter::once(format!("  {}", w.headers[0]))
+            .chain(w.headers[1..].iter().map(|h| h.to_string()))
+            .collect::<Vec<String>>(),
+    ];
     for e in &report.endpoints {
         let verdict = match e.verdict {
             EndpointVerdict::Ok => "ok",
@@ -97,7 +258,7 @@ pub fn render(report: &Report, report_location: &str) -> String {
             .collect();
         codes.dedup();
         let host = match &e.represents {
-            Some(w) => format!("{}:{} (stands for {w})", e.host, e.port),
+            Some(wild) => format!("{}:{} ({} {wild})", e.host, e.port, w.stands_for),
             None => format!("{}:{}", e.host, e.port),
         };
         rows.push(vec![
@@ -115,13 +276,17 @@ pub fn render(report: &Report, report_location: &str) -> String {
         Some(o) => {
             let _ = writeln!(
                 out,
-                "\nClock: {o:+.1} s ± {:.1} s from {} source(s)",
+                "\n{}: {o:+.1} s ± {:.1} s ({} {})",
+                w.clock,
                 clock.uncertainty_seconds.unwrap_or(0.0),
-                clock.sources.iter().filter(|s| s.offset_seconds.is_some()).count()
+                clock.sources.iter().filter(|s| s.offset_seconds.is_some() && !s.outlier).count(),
+                w.sources
             );
         }
-        None => out.push_str("\nClock: not verified (no time source answered)\n"),
+        None => {
+            let _ = writeln!(out, "\n{}", w.clock_unknown);
+        }
     }
-    let _ = writeln!(out, "Report: {report_location}");
+    let _ = writeln!(out, "{}: {report_location}", w.report);
     out
 }

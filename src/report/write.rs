@@ -24,6 +24,28 @@ pub fn default_file_name(hostname: &str, at: DateTime<Utc>) -> PathBuf {
     PathBuf::from(format!("{}-{}-{}.json", crate::TOOL_NAME, safe, at.format("%Y%m%dT%H%M%SZ")))
 }
 
+/// Check, before a run starts, that a report can be written to `path`: its folder exists and
+/// takes a new file (tried with the same temporary name the write will use, then removed).
+pub fn check_writable(path: &Path) -> Result<(), WriteError> {
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        return std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map(drop)
+            .map_err(|source| WriteError::Create { path: path.display().to_string(), source });
+    }
+    let tmp = temp_path(path);
+    std::fs::File::create(&tmp).map_err(|source| WriteError::Create { path: tmp.display().to_string(), source })?;
+    let _ = std::fs::remove_file(&tmp);
+    Ok(())
+}
+
+fn temp_path(path: &Path) -> PathBuf {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map_or_else(|| "report".into(), |n| n.to_string_lossy().into_owned());
+    dir.join(format!(".{name}.{}.tmp", std::process::id()))
+}
+
 /// Write `bytes` to `path` atomically. A path that exists and is not a regular file (a device
 /// such as /dev/null, a FIFO) is written in place: renaming over it would replace it.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
@@ -35,9 +57,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
             .map_err(|source| WriteError::Create { path: shown.clone(), source })?;
         return f.write_all(bytes).map_err(|source| WriteError::Write { path: shown, source });
     }
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map_or_else(|| "report".into(), |n| n.to_string_lossy().into_owned());
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let tmp = temp_path(path);
     let shown = |p: &Path| p.display().to_string();
     let result = (|| {
         let mut f = std::fs::File::create(&tmp).map_err(|source| WriteError::Create { path: shown(&tmp), source })?;

@@ -58,6 +58,7 @@ pub struct Config {
     pub timeout_ms: u64,
     pub ntp_servers: Vec<String>,
     pub lang: String,
+    pub redacted: bool,
 }
 
 #[derive(Deserialize)]
@@ -388,6 +389,7 @@ pub enum UsageError {
 pub struct Remediation {
     pub summary: String,
     pub steps: Vec<String>,
+    pub references: Vec<String>,
 }
 
 #[derive(Deserialize)]

@@ -56,10 +56,18 @@ pub struct LegacyServer {
 /// `openssl s_server -tls1 -cipher DEFAULT@SECLEVEL=0 -www` on
 /// 127.0.0.1:<free port>, serving a leaf for `legacy.lab.test` and
 /// `127.0.0.1` (ECDSA P-256) issued by its own rcgen CA "Lab Legacy CA"
-/// (see [`LegacyServer::ca_pem`]). It accepts TLS 1.0 only: a TLS 1.2/1.3
-/// ClientHello is answered with a TLS 1.0 ServerHello, which a modern
-/// client refuses. `-www` answers a `GET /` with `HTTP/1.0 200 ok` and an
-/// HTML status page. Connections are served one at a time.
+/// (see [`LegacyServer::ca_pem`]). It accepts TLS 1.0 only:
+/// - a client offering TLS 1.3 and 1.2 in `supported_versions` (rustls, any
+///   modern client) gets a fatal `protocol_version` alert instead of a
+///   ServerHello: rustls reports
+///   `Error::AlertReceived(AlertDescription::ProtocolVersion)`, and the log
+///   shows `tls_early_post_process_client_hello:unsupported protocol`;
+/// - a TLS 1.2 ClientHello without `supported_versions` (`openssl s_client
+///   -tls1_2`) gets a TLS 1.0 ServerHello, which that client refuses
+///   (`ssl_choose_client_version:unsupported protocol`).
+///
+/// `-www` answers a `GET /` with `HTTP/1.0 200 ok` and an HTML status page.
+/// Connections are served one at a time.
 pub fn tls10_only_server() -> Option<LegacyServer> {
     let ca = TestCa::new("Lab Legacy CA");
     let leaf = ca.leaf(&["legacy.lab.test", "127.0.0.1"]);

@@ -18,8 +18,8 @@
 //! - `http3=false`, `termlog_verbosity=info`, `flow_detail=1`.
 //!
 //! Loopback only: mitmproxy's own `allow_hosts` does NOT refuse other hosts
-//! (it passes them through untouched), so a small addon script (written to
-//! the confdir, loaded with `-s`) refuses everything but IPv4 literals in
+//! (it passes them through untouched), so a small addon script (written next
+//! to the confdir, loaded with `-s`) refuses everything but IPv4 literals in
 //! 127.0.0.0/8: a CONNECT to any other host gets `403` with
 //! `X-Lab-Refused: <host>` before any lookup, and every other upstream
 //! connection (plain proxied HTTP included) is killed in the `server_connect`
@@ -31,7 +31,10 @@
 //! `upstream_cert=true`, mitmproxy connects to the CONNECT target before it
 //! answers the client's ClientHello and copies the upstream certificate's
 //! names into the leaf it mints (plus the SNI or, without SNI, the target IP
-//! as an IP SAN).
+//! as an IP SAN): a CONNECT to 127.0.0.1:<port> of a server whose leaf names
+//! `svc.lab.test` and `127.0.0.1` gives a leaf with exactly those SANs. Its
+//! leaves are valid from 2 days ago to 1 year from now (not "minted minutes
+//! ago"), carry no SCTs, and are signed with SHA-256 by the CA's key.
 
 use std::fs::File;
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
@@ -94,18 +97,22 @@ pub struct Mitmproxy {
 }
 
 impl Mitmproxy {
-    /// Path of `mitmdump`: the first on PATH (a pyenv shim execs the real
-    /// one in place, so the child's PID stays the Python process), else
-    /// /usr/local/bin/mitmdump or /usr/bin/mitmdump; `None` when not
-    /// installed.
+    /// Path of `mitmdump`: the first on PATH, else in `$PYENV_ROOT/shims`,
+    /// `~/.pyenv/shims`, `~/.local/bin`, /usr/local/bin or /usr/bin; `None`
+    /// when not installed. (A pyenv shim execs the real script in place, so
+    /// the child's PID stays the Python process's.)
     pub fn binary() -> Option<PathBuf> {
-        let from_path = std::env::var_os("PATH")
-            .map(|path| std::env::split_paths(&path).map(|dir| dir.join("mitmdump")).collect::<Vec<_>>())
-            .unwrap_or_default();
-        from_path
-            .into_iter()
-            .chain([PathBuf::from("/usr/local/bin/mitmdump"), PathBuf::from("/usr/bin/mitmdump")])
-            .find(|p| p.is_file())
+        let mut dirs: Vec<PathBuf> =
+            std::env::var_os("PATH").map(|path| std::env::split_paths(&path).collect()).unwrap_or_default();
+        if let Some(root) = std::env::var_os("PYENV_ROOT") {
+            dirs.push(PathBuf::from(root).join("shims"));
+        }
+        if let Some(home) = std::env::var_os("HOME") {
+            dirs.push(PathBuf::from(&home).join(".pyenv/shims"));
+            dirs.push(PathBuf::from(&home).join(".local/bin"));
+        }
+        dirs.extend([PathBuf::from("/usr/local/bin"), PathBuf::from("/usr/bin")]);
+        dirs.into_iter().map(|dir| dir.join("mitmdump")).find(|p| p.is_file())
     }
 
     /// Starts mitmdump with its own freshly generated CA and waits until it

@@ -29,6 +29,7 @@
 
 use std::fs::File;
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+#[cfg(unix)]
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -92,9 +93,11 @@ impl Tinyproxy {
     fn try_start(binary: &Path, basic_auth: Option<(&str, &str)>) -> Result<Tinyproxy, String> {
         let dir = tempfile::Builder::new().prefix("lab-tinyproxy-").tempdir().expect("tempdir");
         // tinyproxy opens its log after dropping to nobody (when run as root).
+        #[cfg(unix)]
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod tempdir");
         let log_path = dir.path().join("tinyproxy.log");
         File::create(&log_path).expect("create log file");
+        #[cfg(unix)]
         std::fs::set_permissions(&log_path, std::fs::Permissions::from_mode(0o666)).expect("chmod log");
         let filter_path = dir.path().join("filter");
         std::fs::write(&filter_path, "^127\\.[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}$\n").expect("write filter");

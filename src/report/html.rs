@@ -1,0 +1,1532 @@
+//! Self-contained HTML pages of a report and of a fleet report, for support tickets.
+//!
+//! One file, no external assets: inline CSS, inline SVG, no JavaScript (expandable parts are
+//! `<details>`). Every string that comes from a report is treated as hostile (block pages,
+//! headers and certificate subjects are server-controlled) and escaped, attributes included.
+//! Elements are always closed explicitly, so the output is also well-formed as a tag tree.
+
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::fleet::{FleetCell, FleetReport};
+use super::{EndpointReport, EndpointVerdict, Report, Verdict};
+use crate::clock::ClockVerdict;
+use crate::diagnose::{Code, Finding, Severity};
+use crate::probe::proxy::ProxyStatus;
+use crate::probe::{DnsStatus, HttpStatus, Peer, TcpStatus, TlsStatus};
+use crate::trust::chain::CertFacts;
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+
+/// Escape text for HTML content and quoted attribute values.
+fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The serde (snake_case) name of an enum value, as it appears in the JSON report.
+fn name<T: Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(Value::String(s)) => s,
+        Ok(other) => other.to_string(),
+        Err(_) => "?".into(),
+    }
+}
+
+/// A value suitable for an `id` attribute (letters, digits, `-`, `_` only).
+fn slug(prefix: &str, i: usize, s: &str) -> String {
+    let cleaned: String =
+        s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).take(48).collect();
+    format!("{prefix}{i}-{cleaned}")
+}
+
+fn fmt_ms(ms: u64) -> String {
+    if ms < 1000 { format!("{ms} ms") } else { format!("{:.2} s", ms as f64 / 1000.0) }
+}
+
+fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s).ok().map(|d| d.with_timezone(&Utc))
+}
+
+/// An RFC 3339 time as `2026-11-21 23:56:01 UTC` (the original text when it does not parse).
+fn fmt_time(s: &str) -> String {
+    parse_time(s).map_or_else(|| s.to_string(), |d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+}
+
+/// A JSON value as plain text: strings bare, arrays joined, objects as `k=v` pairs.
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::Null => "—".into(),
+        Value::String(s) => s.clone(),
+        Value::Bool(b) => if *b { "yes" } else { "no" }.into(),
+        Value::Number(n) => n.to_string(),
+        Value::Array(a) => a.iter().map(value_text).collect::<Vec<_>>().join(", "),
+        Value::Object(o) => o
+            .iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| format!("{k}={}", value_text(v)))
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
+}
+
+/// Text of an arrays-of-objects value, one object per line.
+fn value_html(v: &Value) -> String {
+    match v {
+        Value::Array(a) if a.iter().any(Value::is_object) => {
+            a.iter().map(|x| esc(&value_text(x))).collect::<Vec<_>>().join("<br>")
+        }
+        v => esc(&value_text(v)),
+    }
+}
+
+/// CSS class for a severity-like word (never the raw word: class names are whitelisted).
+fn tone(word: &str) -> &'static str {
+    match word {
+        "ok" | "trusted" => "ok",
+        "warning" => "warning",
+        "error" => "error",
+        "info" => "info",
+        "skipped" => "muted",
+        _ => "muted",
+    }
+}
+
+fn badge(class: &str, text: &str) -> String {
+    format!("<span class=\"badge {}\">{}</span>", tone(class), esc(text))
+}
+
+fn code_list(codes: &[String]) -> String {
+    if codes.is_empty() {
+        return "<span class=\"muted-text\">none</span>".into();
+    }
+    codes.iter().map(|c| format!("<code class=\"portal\">{}</code>", esc(c))).collect::<Vec<_>>().join(" ")
+}
+
+/// An `<a>` for http(s) URLs; anything else is shown as text.
+fn link(url: &str) -> String {
+    let lower = url.to_ascii_lowercase();
+    if lower.starts_with("https://") || lower.starts_with("http://") {
+        format!("<a href=\"{0}\" rel=\"noreferrer noopener\">{0}</a>", esc(url))
+    } else {
+        esc(url)
+    }
+}
+
+/// `<div><dt>label</dt><dd>html</dd></div>` rows of a definition list; `html` is already escaped.
+fn dl(o: &mut String, class: &str, rows: &[(&str, String)]) {
+    let _ = write!(o, "<dl class=\"{class}\">");
+    for (k, v) in rows {
+        let _ = write!(o, "<div><dt>{}</dt><dd>{v}</dd></div>", esc(k));
+    }
+    o.push_str("</dl>");
+}
+
+fn opt(v: Option<&str>) -> String {
+    v.map_or_else(|| "<span class=\"muted-text\">—</span>".into(), esc)
+}
+
+fn mono(s: &str) -> String {
+    format!("<code>{}</code>", esc(s))
+}
+
+fn sev_word(s: Severity) -> &'static str {
+    match s {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Info => "info",
+    }
+}
+
+const CSS: &str = r#"
+:root{color-scheme:light dark;--bg:#ffffff;--fg:#1d2330;--muted:#5f6b7a;--line:#d8dde4;--panel:#f5f7f9;--code:#eef1f4;
+--ok:#1f7a3d;--ok-bg:#e3f3e8;--warning:#8a5a00;--warning-bg:#fdf1d6;--error:#b42318;--error-bg:#fde7e5;--info:#2458a6;--info-bg:#e4edfa;
+--muted-bg:#eceff2;--bar:#6b87b5;--bar-proxy:#8a73b8;--link:#1f5fbf}
+@media (prefers-color-scheme:dark){:root{--bg:#14171c;--fg:#e3e7ec;--muted:#9aa5b1;--line:#323943;--panel:#1b2027;--code:#252b33;
+--ok:#6fcf8e;--ok-bg:#17301f;--warning:#f0b94a;--warning-bg:#3a2c0d;--error:#ff8a80;--error-bg:#3d1a17;--info:#8ab4f8;--info-bg:#17263d;
+--muted-bg:#262c34;--bar:#7f9bd0;--bar-proxy:#a996d6;--link:#8ab4f8}}
+*{box-sizing:border-box}
+body{margin:0;background:var(--bg);color:var(--fg);font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
+main{max-width:1120px;margin:0 auto;padding:24px 28px 40px}
+a{color:var(--link)}
+h1{font-size:22px;margin:0 0 4px}
+h2{font-size:18px;margin:34px 0 12px;padding-bottom:6px;border-bottom:2px solid var(--line)}
+h3{font-size:15px;margin:0}
+code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"Liberation Mono",monospace;font-size:12.5px}
+code{background:var(--code);padding:1px 4px;border-radius:3px;overflow-wrap:anywhere}
+pre{background:var(--code);padding:8px 10px;border-radius:4px;white-space:pre-wrap;overflow-wrap:anywhere;margin:6px 0;font-size:12px}
+.muted-text{color:var(--muted)}
+.badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;text-transform:uppercase;letter-spacing:.03em;white-space:nowrap;border:1px solid transparent}
+.badge.ok{color:var(--ok);background:var(--ok-bg);border-color:var(--ok)}
+.badge.warning{color:var(--warning);background:var(--warning-bg);border-color:var(--warning)}
+.badge.error{color:var(--error);background:var(--error-bg);border-color:var(--error)}
+.badge.info{color:var(--info);background:var(--info-bg);border-color:var(--info)}
+.badge.muted{color:var(--muted);background:var(--muted-bg);border-color:var(--line)}
+code.portal{background:var(--error-bg);color:var(--error);font-weight:600;white-space:nowrap;overflow-wrap:normal}
+.nw{white-space:nowrap}table.endpoints td code{white-space:nowrap}
+table.kvt th{width:190px;text-transform:none;letter-spacing:0;white-space:nowrap;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-weight:600;font-size:12px}
+table.kvt td{font-size:12.5px}
+.top{border:1px solid var(--line);border-left-width:8px;border-radius:6px;padding:16px 20px;background:var(--panel)}
+.top.ok{border-left-color:var(--ok)}.top.warning{border-left-color:var(--warning)}.top.error{border-left-color:var(--error)}.top.muted{border-left-color:var(--muted)}
+.verdict{display:flex;align-items:center;gap:14px;flex-wrap:wrap;margin-bottom:8px}
+.verdict .big{font-size:24px;font-weight:700;letter-spacing:.02em}
+.verdict .big.ok{color:var(--ok)}.verdict .big.warning{color:var(--warning)}.verdict .big.error{color:var(--error)}.verdict .big.muted{color:var(--muted)}
+.lede{margin:6px 0 12px;font-size:15px}
+.facts{display:grid;grid-template-columns:repeat(auto-fill,minmax(440px,1fr));gap:0 28px;margin:0}
+.kv.cols{display:grid;grid-template-columns:repeat(auto-fill,minmax(360px,1fr));gap:0 28px}
+.facts>div,.kv>div{display:grid;grid-template-columns:120px 1fr;gap:8px;padding:3px 0;border-bottom:1px dotted var(--line)}
+.facts dt,.kv dt{color:var(--muted);font-weight:600}
+.facts dd,.kv dd{margin:0;overflow-wrap:anywhere}
+.kv{margin:4px 0 8px}
+.kv.wide>div{grid-template-columns:170px 1fr}
+.note{border-left:4px solid var(--info);background:var(--info-bg);padding:8px 12px;border-radius:4px;margin:10px 0}
+.note.warning{border-left-color:var(--warning);background:var(--warning-bg)}
+table{border-collapse:collapse;width:100%;margin:6px 0 10px;font-size:13px}
+th,td{text-align:left;vertical-align:top;padding:5px 8px;border-bottom:1px solid var(--line);overflow-wrap:anywhere}
+th{background:var(--panel);font-weight:600;color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.03em}
+td.num,th.num{text-align:right;white-space:nowrap}
+.problem{border:1px solid var(--line);border-left-width:6px;border-radius:6px;padding:12px 16px;margin:12px 0;background:var(--bg);break-inside:avoid}
+.problem.error{border-left-color:var(--error)}.problem.warning{border-left-color:var(--warning)}.problem.info{border-left-color:var(--info)}
+.problem-head{display:flex;align-items:center;gap:10px;flex-wrap:wrap}
+.problem .where{color:var(--muted);margin:6px 0}
+.problem .msg{font-size:14.5px;margin:6px 0 8px}
+.fix{background:var(--panel);border-radius:5px;padding:8px 14px;margin:8px 0}
+.fix ol{margin:6px 0;padding-left:22px}.fix li{margin:3px 0}
+.fix .refs{margin:4px 0 2px;font-size:13px}
+details{margin:6px 0}
+summary{cursor:pointer;font-weight:600;padding:3px 0}
+summary .muted-text{font-weight:400}
+details.group>summary{font-size:15px}
+.ep{border:1px solid var(--line);border-radius:6px;padding:12px 16px;margin:14px 0;break-inside:avoid-page}
+.ep-head{display:flex;align-items:center;gap:10px;flex-wrap:wrap}
+.ep .url{color:var(--muted);margin:4px 0 8px;overflow-wrap:anywhere}
+.ep details{border-top:1px solid var(--line);padding-top:4px}
+.wf{width:100%;max-width:900px;height:auto;display:block;margin:6px 0 4px}
+.wf text{fill:var(--fg);font-size:11px;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}
+.wf .lbl{fill:var(--fg)}.wf .dim{fill:var(--muted)}
+.wf .axis{stroke:var(--line);stroke-width:1}
+.wf .grid{stroke:var(--line);stroke-width:1;stroke-dasharray:2 3}
+.wf .b-ok{fill:var(--bar)}.wf .b-proxy{fill:var(--bar-proxy)}.wf .b-fail{fill:var(--error)}
+.wf text.t-fail{fill:var(--error);font-weight:700}.wf text.t-skip{fill:var(--muted);font-style:italic}
+.chain{display:grid;gap:10px;margin:6px 0}
+.cert{border:1px solid var(--line);border-radius:6px;padding:8px 12px;background:var(--panel);break-inside:avoid}
+.cert.bad{border-color:var(--error)}
+.cert-head{display:flex;gap:8px;align-items:center;flex-wrap:wrap;margin-bottom:4px}
+.cert .kv>div{grid-template-columns:150px 1fr}
+.fp{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:11.5px;overflow-wrap:anywhere}
+ul.plain{margin:4px 0;padding-left:20px}
+.clock-big{font-size:22px;font-weight:700}
+.diffs{border:2px solid var(--warning);background:var(--warning-bg);border-radius:6px;padding:10px 16px;margin:12px 0}
+.diffs.none{border-color:var(--ok);background:var(--ok-bg)}
+.diffs h2{border:0;margin:4px 0 6px;padding:0}
+.diffs li{margin:4px 0;font-size:14.5px}
+td.cell{text-align:center;font-weight:600;font-size:12px;text-transform:uppercase;white-space:nowrap}
+td.cell.ok{color:var(--ok);background:var(--ok-bg)}td.cell.warning{color:var(--warning);background:var(--warning-bg)}
+td.cell.error{color:var(--error);background:var(--error-bg)}td.cell.muted{color:var(--muted);background:var(--muted-bg)}
+td.cell .stage{display:block;font-weight:400;text-transform:none;font-size:11px}
+footer{margin-top:36px;padding-top:10px;border-top:1px solid var(--line);color:var(--muted);font-size:12.5px}
+@media print{body{font-size:11.5px;background:#fff;color:#000}main{max-width:none;padding:0}
+details::details-content{content-visibility:visible;display:block}
+details>summary{list-style:none}.ep,.problem,.cert{break-inside:avoid}a{color:inherit}
+h2{break-after:avoid}}
+"#;
+
+fn head(o: &mut String, title: &str) {
+    let _ = write!(
+        o,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta name=\"color-scheme\" content=\"light dark\">\
+         <meta name=\"generator\" content=\"{} {}\">\
+         <title>{}</title><style>{CSS}</style></head><body><main>",
+        esc(crate::TOOL_NAME),
+        esc(crate::TOOL_VERSION),
+        esc(title)
+    );
+}
+
+fn tail(o: &mut String) {
+    o.push_str("</main></body></html>\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Node report
+
+/// The report as one self-contained HTML page.
+pub fn render(report: &Report) -> String {
+    let mut o = String::with_capacity(64 * 1024);
+    let verdict = verdict_word(report.summary.verdict);
+    head(&mut o, &format!("azs-netprobe: {} on {}", verdict.to_uppercase(), report.node.hostname));
+    header(&mut o, report);
+    what_to_do(&mut o, report);
+    endpoints(&mut o, report);
+    clock(&mut o, report);
+    let _ = write!(
+        o,
+        "<footer>Report schema version {} · run id <code>{}</code> · generated by {} {}</footer>",
+        esc(&report.schema_version),
+        esc(&report.run.id),
+        esc(&report.tool.name),
+        esc(&report.tool.version)
+    );
+    tail(&mut o);
+    o
+}
+
+fn verdict_word(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Ok => "ok",
+        Verdict::Warning => "warning",
+        Verdict::Error => "error",
+    }
+}
+
+fn endpoint_verdict_word(v: EndpointVerdict) -> &'static str {
+    match v {
+        EndpointVerdict::Ok => "ok",
+        EndpointVerdict::Warning => "warning",
+        EndpointVerdict::Error => "error",
+        EndpointVerdict::Skipped => "skipped",
+    }
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn header(o: &mut String, r: &Report) {
+    let s = &r.summary;
+    let v = verdict_word(s.verdict);
+    let _ = write!(
+        o,
+        "<header class=\"top {}\"><div class=\"verdict\"><span class=\"big {}\">{}</span>{}<h1>{}</h1></div>",
+        tone(v),
+        tone(v),
+        v.to_uppercase(),
+        badge(v, &format!("exit code {}", s.exit_code)),
+        esc(&r.node.hostname)
+    );
+    let usage: Vec<String> = s.usage_errors.iter().map(|u| u.as_str().to_string()).collect();
+    let _ = write!(
+        o,
+        "<p class=\"lede\">{} {}, {}, {} across {}. ",
+        if s.counts.error + s.counts.warning == 0 { "No problems found:" } else { "Found" },
+        plural(s.counts.error, "error", "errors"),
+        plural(s.counts.warning, "warning", "warnings"),
+        plural(s.counts.info, "note", "notes"),
+        plural(r.endpoints.len(), "endpoint", "endpoints"),
+    );
+    if usage.is_empty() {
+        o.push_str("The portal would show no error code from what this node sees.</p>");
+    } else {
+        let _ = write!(o, "The portal would show: {}</p>", code_list(&usage));
+    }
+    if r.run.interrupted {
+        o.push_str(
+            "<p class=\"note warning\"><strong>Interrupted:</strong> the run was stopped before every endpoint finished; \
+             the results below are partial.</p>",
+        );
+    }
+    let c = &r.config;
+    let ps = &c.probe_set;
+    let sha: String = ps.sha256.chars().take(12).collect();
+    let proxy = match &c.proxy {
+        None => "none (direct connections)".to_string(),
+        Some(p) => {
+            let mut t = format!("{} <span class=\"muted-text\">(from {})</span>", mono(&p.url), esc(&name(&p.source)));
+            if !p.no_proxy.is_empty() {
+                let _ = write!(t, "<br>NO_PROXY: {}", esc(&p.no_proxy.join(", ")));
+            }
+            t
+        }
+    };
+    let dns_source = if c.dns_source == "flag" { "--dns-server" } else { c.dns_source.as_str() };
+    let dns = if c.dns_servers.is_empty() {
+        "<span class=\"muted-text\">none configured</span>".to_string()
+    } else {
+        format!(
+            "{} <span class=\"muted-text\">(from {})</span>",
+            c.dns_servers.iter().map(|d| mono(d)).collect::<Vec<_>>().join(" "),
+            esc(dns_source)
+        )
+    };
+    let store = |label: &str, st: &crate::trust::StoreSummary| {
+        let mut t = format!("{label}: {} ({})", esc(&st.source), plural(st.anchors, "anchor", "anchors"));
+        if let Some(p) = &st.path {
+            let _ = write!(t, " {}", mono(p));
+        }
+        if !st.errors.is_empty() {
+            let _ = write!(
+                t,
+                " <span class=\"badge warning\">{}</span>",
+                esc(&plural(st.errors.len(), "unloadable certificate", "unloadable certificates"))
+            );
+        }
+        t
+    };
+    let rows = vec![
+        ("Node", esc(&r.node.hostname)),
+        ("OS", esc(&r.node.os)),
+        (
+            "Run",
+            format!(
+                "{} · took {}<br><span class=\"muted-text\">node local time {} ({})</span>",
+                esc(&fmt_time(&r.run.started_at)),
+                esc(&fmt_ms(r.run.duration_ms)),
+                esc(&r.node.local_time),
+                esc(&r.node.timezone)
+            ),
+        ),
+        ("Tool", format!("{} {}", esc(&r.tool.name), esc(&r.tool.version))),
+        ("Portal codes", code_list(&usage)),
+        ("Cloud", esc(&c.cloud)),
+        (
+            "Probe set",
+            format!(
+                "{} version {} · sha256 {}<br><span class=\"muted-text\">{}</span>",
+                esc(&ps.name),
+                esc(&ps.version),
+                mono(&sha),
+                esc(&ps.source)
+            ),
+        ),
+        ("Proxy", proxy),
+        ("DNS servers", dns),
+        ("Trust stores", format!("{}<br>{}", store("public", &c.trust.public), store("system", &c.trust.system))),
+        ("Stage timeout", esc(&fmt_ms(c.timeout_ms))),
+        (
+            "NTP servers",
+            if c.ntp_servers.is_empty() {
+                "<span class=\"muted-text\">none</span>".into()
+            } else {
+                c.ntp_servers.iter().map(|n| mono(n)).collect::<Vec<_>>().join(" ")
+            },
+        ),
+    ];
+    dl(o, "facts", &rows);
+    if !ps.uncovered.is_empty() {
+        o.push_str("<p class=\"note\"><strong>Not probed</strong> (only a wildcard is published, no concrete host): ");
+        o.push_str(&ps.uncovered.iter().map(|u| esc(u)).collect::<Vec<_>>().join("; "));
+        o.push_str("</p>");
+    }
+    o.push_str("</header>");
+}
+
+// ---------------------------------------------------------------------------------------------
+// What to do: findings grouped by root cause
+
+/// What makes findings of one code the same problem (the same keys the fleet merge uses).
+fn cause(f: &Finding) -> Option<String> {
+    ["product", "issuer", "proxy", "servers", "legacy_version", "status_code"]
+        .iter()
+        .find_map(|k| f.evidence.get(*k).filter(|v| !v.is_null()).map(|v| format!("{k}: {}", value_text(v))))
+}
+
+struct Problem<'a> {
+    code: Code,
+    cause: Option<String>,
+    severity: Severity,
+    findings: Vec<&'a Finding>,
+}
+
+fn group(findings: &[Finding]) -> Vec<Problem<'_>> {
+    let mut out: Vec<Problem<'_>> = Vec::new();
+    for f in findings {
+        let c = cause(f);
+        match out.iter_mut().find(|p| p.code == f.code && p.cause == c) {
+            Some(p) => {
+                p.severity = p.severity.max(f.severity);
+                p.findings.push(f);
+            }
+            None => out.push(Problem { code: f.code, cause: c, severity: f.severity, findings: vec![f] }),
+        }
+    }
+    // Errors first, then warnings, then info; first-seen order within a severity.
+    out.sort_by_key(|p| std::cmp::Reverse(p.severity));
+    out
+}
+
+fn what_to_do(o: &mut String, r: &Report) {
+    o.push_str("<section id=\"what-to-do\"><h2>What to do</h2>");
+    if r.findings.is_empty() {
+        o.push_str("<p>No findings: every endpoint answered as expected and the clock is fine.</p></section>");
+        return;
+    }
+    let problems = group(&r.findings);
+    let n_main = problems.iter().filter(|p| p.severity != Severity::Info).count();
+    if n_main > 0 {
+        let _ = write!(
+            o,
+            "<p class=\"muted-text\">{} findings grouped into {}: one entry per root cause, listing every endpoint it affects. \
+             Errors first.</p>",
+            r.findings.len(),
+            plural(problems.len(), "problem", "problems")
+        );
+    }
+    let endpoint_index = |n: &str| r.endpoints.iter().position(|e| e.name == n);
+    let mut idx = 0;
+    for p in problems.iter().filter(|p| p.severity != Severity::Info) {
+        idx += 1;
+        problem(o, r, p, idx, &endpoint_index);
+    }
+    let infos: Vec<&Problem<'_>> = problems.iter().filter(|p| p.severity == Severity::Info).collect();
+    if !infos.is_empty() {
+        let _ = write!(
+            o,
+            "<details class=\"group\"><summary>{} <span class=\"muted-text\">(not problems by themselves; context for the above)</span></summary>",
+            plural(infos.len(), "informational note", "informational notes")
+        );
+        for p in infos {
+            idx += 1;
+            problem(o, r, p, idx, &endpoint_index);
+        }
+        o.push_str("</details>");
+    }
+    o.push_str("</section>");
+}
+
+fn endpoint_link(name: &str, index: Option<usize>) -> String {
+    match index {
+        Some(i) => format!("<a href=\"#{}\">{}</a>", slug("ep", i, name), esc(name)),
+        None => esc(name),
+    }
+}
+
+fn problem(o: &mut String, r: &Report, p: &Problem<'_>, idx: usize, endpoint_index: &dyn Fn(&str) -> Option<usize>) {
+    let sev = sev_word(p.severity);
+    let first = p.findings[0];
+    let mut portal: Vec<String> = Vec::new();
+    for f in &p.findings {
+        if let Some(u) = f.usage_error {
+            let s = u.as_str().to_string();
+            if !portal.contains(&s) {
+                portal.push(s);
+            }
+        }
+    }
+    let mut eps: Vec<&str> = Vec::new();
+    for f in &p.findings {
+        if let Some(e) = f.endpoint.as_deref()
+            && !eps.contains(&e)
+        {
+            eps.push(e);
+        }
+    }
+    let _ = write!(
+        o,
+        "<article class=\"problem {}\" id=\"problem-{idx}\"><div class=\"problem-head\">{}<h3><code>{}</code></h3>",
+        tone(sev),
+        badge(sev, sev),
+        esc(p.code.as_str())
+    );
+    if !portal.is_empty() {
+        let _ = write!(o, "<span>portal: {}</span>", code_list(&portal));
+    }
+    o.push_str("</div><p class=\"where\">");
+    if eps.is_empty() {
+        o.push_str("Node-wide");
+    } else {
+        let _ = write!(
+            o,
+            "{}: {}",
+            if eps.len() == 1 { "Endpoint".to_string() } else { format!("{} endpoints", eps.len()) },
+            eps.iter().map(|e| endpoint_link(e, endpoint_index(e))).collect::<Vec<_>>().join(", ")
+        );
+    }
+    if let Some(c) = &p.cause {
+        let _ = write!(o, " · cause {}", esc(c));
+    }
+    let _ = write!(o, "</p><p class=\"msg\">{}</p>", esc(&first.message));
+    if p.findings.len() > 1 {
+        o.push_str(
+            "<table class=\"affected\"><thead><tr><th>Endpoint</th><th>Severity</th><th>Portal code</th><th>What was seen</th></tr></thead><tbody>",
+        );
+        for f in &p.findings {
+            let ep = f.endpoint.as_deref().map_or_else(|| "node".to_string(), |e| endpoint_link(e, endpoint_index(e)));
+            let _ = write!(
+                o,
+                "<tr><td>{ep}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                badge(sev_word(f.severity), sev_word(f.severity)),
+                f.usage_error.map_or_else(|| "—".into(), |u| format!("<code class=\"portal\">{}</code>", u.as_str())),
+                esc(&f.message)
+            );
+        }
+        o.push_str("</tbody></table>");
+    }
+    let rem = &first.remediation;
+    o.push_str("<div class=\"fix\">");
+    let _ = write!(o, "<p><strong>What to do:</strong> {}</p>", esc(&rem.summary));
+    if !rem.steps.is_empty() {
+        o.push_str("<ol>");
+        for s in &rem.steps {
+            let _ = write!(o, "<li>{}</li>", esc(s));
+        }
+        o.push_str("</ol>");
+    }
+    let differs = p.findings.iter().any(|f| f.remediation != *rem);
+    if differs && let Some(e) = first.endpoint.as_deref() {
+        let host = r.endpoints.iter().find(|x| x.name == e).map(|x| x.host.as_str()).unwrap_or(e);
+        let _ = write!(
+            o,
+            "<p class=\"muted-text\">Steps as written for {} ({}); apply them to each endpoint listed above with its own host name.</p>",
+            esc(e),
+            esc(host)
+        );
+    }
+    if !rem.references.is_empty() {
+        let _ = write!(
+            o,
+            "<p class=\"refs\">References: {}</p>",
+            rem.references.iter().map(|u| link(u)).collect::<Vec<_>>().join(" · ")
+        );
+    }
+    o.push_str("</div>");
+    evidence(o, p);
+    o.push_str("</article>");
+}
+
+/// The evidence as one key/value table; a key whose value differs between endpoints shows each.
+fn evidence(o: &mut String, p: &Problem<'_>) {
+    let mut keys: Vec<&str> = Vec::new();
+    for f in &p.findings {
+        for (k, v) in &f.evidence {
+            if !v.is_null() && !keys.contains(&k.as_str()) {
+                keys.push(k);
+            }
+        }
+    }
+    if keys.is_empty() {
+        return;
+    }
+    let open = if p.severity == Severity::Info { "" } else { " open" };
+    let _ = write!(
+        o,
+        "<details class=\"evidence\"{open}><summary>Evidence <span class=\"muted-text\">({})</span></summary><table class=\"kvt\"><tbody>",
+        plural(keys.len(), "fact", "facts")
+    );
+    let get = |f: &Finding, k: &str| f.evidence.get(k).cloned().unwrap_or(Value::Null);
+    for k in keys {
+        let values: Vec<Value> = p.findings.iter().map(|f| get(f, k)).collect();
+        let same = values.windows(2).all(|w| w[0] == w[1]);
+        let cell = if same || p.findings.len() == 1 {
+            value_html(&values[0])
+        } else {
+            p.findings
+                .iter()
+                .zip(&values)
+                .map(|(f, v)| {
+                    format!(
+                        "<span class=\"muted-text\">{}:</span> {}",
+                        esc(f.endpoint.as_deref().unwrap_or("node")),
+                        value_html(v)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("<br>")
+        };
+        let _ = write!(o, "<tr><th>{}</th><td class=\"mono\">{cell}</td></tr>", esc(k));
+    }
+    o.push_str("</tbody></table></details>");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Endpoints
+
+fn endpoint_codes(r: &Report, e: &EndpointReport) -> Vec<String> {
+    let mut codes: Vec<String> = Vec::new();
+    for f in r.findings.iter().filter(|f| f.endpoint.as_deref() == Some(e.name.as_str())) {
+        if let Some(u) = f.usage_error {
+            let s = u.as_str().to_string();
+            if !codes.contains(&s) {
+                codes.push(s);
+            }
+        }
+    }
+    codes
+}
+
+fn endpoints(o: &mut String, r: &Report) {
+    o.push_str("<section id=\"endpoints\"><h2>Endpoints</h2>");
+    if r.endpoints.is_empty() {
+        o.push_str("<p>No endpoint was probed.</p></section>");
+        return;
+    }
+    o.push_str(
+        "<table class=\"endpoints\"><thead><tr><th>Endpoint</th><th>Role</th><th>Host</th><th>Stands for</th>\
+         <th>Stage reached</th><th>Verdict</th><th>Portal codes</th></tr></thead><tbody>",
+    );
+    for (i, e) in r.endpoints.iter().enumerate() {
+        let v = endpoint_verdict_word(e.verdict);
+        let codes = endpoint_codes(r, e);
+        let _ = write!(
+            o,
+            "<tr><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            endpoint_link(&e.name, Some(i)),
+            if e.required { "" } else { " <span class=\"muted-text\">(optional)</span>" },
+            esc(e.role.as_str()),
+            mono(&format!("{}:{}", e.host, e.port)),
+            e.represents.as_deref().map_or_else(|| "—".into(), mono),
+            esc(&e.stage),
+            badge(v, v),
+            if codes.is_empty() { "—".into() } else { code_list(&codes) }
+        );
+    }
+    o.push_str("</tbody></table>");
+    let run_time = parse_time(&r.run.started_at);
+    for (i, e) in r.endpoints.iter().enumerate() {
+        endpoint(o, r, e, i, run_time);
+    }
+    o.push_str("</section>");
+}
+
+/// Which stage failed (the one to open by default).
+fn failed_stage(e: &EndpointReport) -> Option<&'static str> {
+    if !matches!(e.dns.status, DnsStatus::Ok | DnsStatus::NotNeeded) {
+        return Some("dns");
+    }
+    if let Some(p) = &e.proxy
+        && !matches!(p.status, ProxyStatus::Ok | ProxyStatus::Bypassed)
+    {
+        return Some("proxy");
+    }
+    if !e.tcp.is_empty() && e.tcp.iter().all(|a| a.status != TcpStatus::Ok) {
+        return Some("tcp");
+    }
+    if let Some(t) = &e.tls {
+        let untrusted = t.trust.as_ref().is_some_and(|tr| !tr.public.is_trusted() || !tr.system.is_trusted());
+        let intercepted = t.interception.as_ref().is_some_and(|i| i.detected);
+        if !matches!(t.status, TlsStatus::Ok | TlsStatus::NotAttempted) || untrusted || intercepted {
+            return Some("tls");
+        }
+    }
+    if let Some(h) = &e.http
+        && (!matches!(h.status, HttpStatus::Ok | HttpStatus::NotAttempted) || e.verdict != EndpointVerdict::Ok)
+    {
+        return Some("http");
+    }
+    None
+}
+
+fn endpoint(o: &mut String, r: &Report, e: &EndpointReport, i: usize, run_time: Option<DateTime<Utc>>) {
+    let v = endpoint_verdict_word(e.verdict);
+    let _ = write!(
+        o,
+        "<article class=\"ep\" id=\"{}\"><div class=\"ep-head\"><h3>{}</h3>{}<span class=\"muted-text\">{} · {}</span>",
+        slug("ep", i, &e.name),
+        esc(&e.name),
+        badge(v, v),
+        esc(e.role.as_str()),
+        esc(&e.stage)
+    );
+    let codes = endpoint_codes(r, e);
+    if !codes.is_empty() {
+        let _ = write!(o, "<span>{}</span>", code_list(&codes));
+    }
+    let _ = write!(o, "</div><div class=\"url mono\">{}</div>", esc(&e.url));
+    if let Some(w) = &e.represents {
+        let _ = write!(
+            o,
+            "<p class=\"note\">{} stands for the published wildcard {}: only a wildcard is published, so a concrete host of that domain is probed.</p>",
+            mono(&e.host),
+            mono(w)
+        );
+    }
+    if let Some(n) = &e.note {
+        let _ = write!(o, "<p class=\"muted-text\">{}</p>", esc(n));
+    }
+    waterfall(o, e);
+    let failed = failed_stage(e);
+    let open = |stage: &str| if failed == Some(stage) { " open" } else { "" };
+
+    // DNS
+    let d = &e.dns;
+    let _ = write!(
+        o,
+        "<details class=\"dns\"{}><summary>DNS <span class=\"muted-text\">{} · {} · {}</span></summary>",
+        open("dns"),
+        esc(&name(&d.status)),
+        esc(&fmt_ms(d.duration_ms)),
+        esc(&plural(d.addresses.len(), "address", "addresses"))
+    );
+    let mut rows = vec![
+        ("Status", badge(dns_tone(d.status), &name(&d.status))),
+        ("Server", opt(d.server.as_deref())),
+        ("Duration", esc(&fmt_ms(d.duration_ms))),
+        (
+            "Addresses",
+            if d.addresses.is_empty() {
+                "—".into()
+            } else {
+                d.addresses.iter().map(|a| mono(a)).collect::<Vec<_>>().join(" ")
+            },
+        ),
+        (
+            "CNAMEs",
+            if d.cnames.is_empty() {
+                "—".into()
+            } else {
+                d.cnames.iter().map(|a| mono(a)).collect::<Vec<_>>().join(" → ")
+            },
+        ),
+    ];
+    if let Some(err) = &d.error {
+        rows.push(("Error", format!("<span class=\"mono\">{}</span>", esc(err))));
+    }
+    dl(o, "kv", &rows);
+    o.push_str("</details>");
+
+    // TCP
+    if !e.tcp.is_empty() {
+        let ok = e.tcp.iter().filter(|a| a.status == TcpStatus::Ok).count();
+        let _ = write!(
+            o,
+            "<details class=\"tcp\"{}><summary>TCP <span class=\"muted-text\">{} of {} connected</span></summary>\
+             <table><thead><tr><th>Address</th><th>To</th><th>Status</th><th class=\"num\">Duration</th><th>Error</th></tr></thead><tbody>",
+            open("tcp"),
+            ok,
+            plural(e.tcp.len(), "attempt", "attempts")
+        );
+        for a in &e.tcp {
+            let st = name(&a.status);
+            let _ = write!(
+                o,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+                mono(&a.address),
+                if a.peer == Peer::Proxy { "proxy" } else { "endpoint" },
+                badge(if a.status == TcpStatus::Ok { "ok" } else { "error" }, &st),
+                esc(&fmt_ms(a.duration_ms)),
+                opt(a.error.as_deref())
+            );
+        }
+        o.push_str("</tbody></table></details>");
+    }
+
+    // Proxy
+    if let Some(p) = &e.proxy {
+        let st = name(&p.status);
+        let good = matches!(p.status, ProxyStatus::Ok | ProxyStatus::Bypassed);
+        let _ = write!(
+            o,
+            "<details class=\"proxy\"{}><summary>Proxy hop <span class=\"muted-text\">{}{} · {}</span></summary>",
+            open("proxy"),
+            esc(&st),
+            p.http_status.map(|c| format!(" (HTTP {c})")).unwrap_or_default(),
+            esc(&fmt_ms(p.duration_ms))
+        );
+        let mut rows = vec![
+            ("Proxy", mono(&p.url)),
+            ("Status", badge(if good { "ok" } else { "error" }, &st)),
+            ("CONNECT answer", p.http_status.map_or_else(|| "—".into(), |c| format!("HTTP {c}"))),
+            ("Address", opt(p.address.as_deref())),
+            ("Duration", esc(&fmt_ms(p.duration_ms))),
+            (
+                "Authenticate",
+                if p.authenticate.is_empty() {
+                    "—".into()
+                } else {
+                    p.authenticate.iter().map(|a| mono(a)).collect::<Vec<_>>().join(" ")
+                },
+            ),
+            ("Credentials sent", if p.credentials_sent { "yes".into() } else { "no".into() }),
+            ("Server", opt(p.server.as_deref())),
+            ("Via", opt(p.via.as_deref())),
+        ];
+        if let Some(b) = &p.bypass_rule {
+            rows.push(("NO_PROXY rule", mono(b)));
+        }
+        if let Some(err) = &p.error {
+            rows.push(("Error", esc(err)));
+        }
+        if let Some(b) = &p.body_excerpt {
+            rows.push(("Refusal page", format!("<pre>{}</pre>", esc(b))));
+        }
+        dl(o, "kv", &rows);
+        o.push_str("</details>");
+    }
+
+    // TLS
+    if let Some(t) = &e.tls {
+        tls(o, e, t, open("tls"), run_time);
+    }
+
+    // HTTP
+    if let Some(h) = &e.http {
+        let st = name(&h.status);
+        let _ = write!(
+            o,
+            "<details class=\"http\"{}><summary>HTTP <span class=\"muted-text\">{}{} · {}</span></summary>",
+            open("http"),
+            esc(&st),
+            h.status_code.map(|c| format!(" {c}")).unwrap_or_default(),
+            esc(&fmt_ms(h.duration_ms))
+        );
+        let code_tone = match (e.verdict, h.status_code) {
+            (_, None) => "muted",
+            (EndpointVerdict::Ok, _) => "ok",
+            _ if r
+                .findings
+                .iter()
+                .any(|f| f.endpoint.as_deref() == Some(e.name.as_str()) && f.code == Code::HttpUnexpectedStatus) =>
+            {
+                "error"
+            }
+            _ => "ok",
+        };
+        let mut rows = vec![
+            ("Status", badge(if h.status == HttpStatus::Ok { "ok" } else { "error" }, &st)),
+            ("Status code", h.status_code.map_or_else(|| "—".into(), |c| badge(code_tone, &c.to_string()))),
+            ("Duration", esc(&fmt_ms(h.duration_ms))),
+            ("Server", opt(h.server.as_deref())),
+            ("Via", opt(h.via.as_deref())),
+            (
+                "Proxy headers",
+                if h.proxy_headers.is_empty() {
+                    "none".into()
+                } else {
+                    h.proxy_headers.iter().map(|x| mono(x)).collect::<Vec<_>>().join("<br>")
+                },
+            ),
+            ("Date", opt(h.date.as_deref())),
+        ];
+        if let Some(err) = &h.error {
+            rows.push(("Error", esc(err)));
+        }
+        dl(o, "kv", &rows);
+        o.push_str("</details>");
+    }
+    o.push_str("</article>");
+}
+
+fn dns_tone(s: DnsStatus) -> &'static str {
+    match s {
+        DnsStatus::Ok | DnsStatus::NotNeeded => "ok",
+        _ => "error",
+    }
+}
+
+fn tls(o: &mut String, e: &EndpointReport, t: &super::TlsReport, open: &str, run_time: Option<DateTime<Utc>>) {
+    let st = name(&t.status);
+    let _ = write!(
+        o,
+        "<details class=\"tls\"{open}><summary>TLS <span class=\"muted-text\">{}{} · {}</span></summary>",
+        esc(&st),
+        t.version.as_deref().map(|v| format!(" · {v}")).map(|v| esc(&v)).unwrap_or_default(),
+        esc(&fmt_ms(t.duration_ms))
+    );
+    if t.status == TlsStatus::NotAttempted {
+        o.push_str("<p class=\"muted-text\">Not attempted: an earlier stage failed.</p></details>");
+        return;
+    }
+    let mut rows = vec![
+        ("Status", badge(if t.status == TlsStatus::Ok { "ok" } else { "error" }, &st)),
+        ("Version", opt(t.version.as_deref())),
+        ("Cipher suite", opt(t.cipher_suite.as_deref())),
+        ("SNI", opt(t.sni.as_deref())),
+        ("ALPN", opt(t.alpn.as_deref())),
+        ("Address", opt(t.address.as_deref())),
+        ("Duration", esc(&fmt_ms(t.duration_ms))),
+    ];
+    if let Some(a) = &t.alert {
+        rows.push(("Alert", esc(a)));
+    }
+    if let Some(l) = &t.legacy_version {
+        rows.push((
+            "Legacy version",
+            format!("{} <span class=\"muted-text\">(answered when offered only TLS 1.0/1.1)</span>", esc(l)),
+        ));
+    }
+    if let Some(err) = &t.error {
+        rows.push(("Error", esc(err)));
+    }
+    if let Some(tr) = &t.trust {
+        let verdict = |v: crate::trust::TrustVerdict, detail: &Option<String>| {
+            let mut s = badge(if v.is_trusted() { "ok" } else { "error" }, v.as_str());
+            if let Some(d) = detail {
+                let _ = write!(s, " <span class=\"muted-text\">{}</span>", esc(d));
+            }
+            s
+        };
+        rows.push(("Public roots", verdict(tr.public, &tr.public_detail)));
+        rows.push(("OS trust store", verdict(tr.system, &tr.system_detail)));
+    }
+    if let Some(i) = &t.interception {
+        let mut s =
+            if i.detected { badge("error", "interception detected") } else { badge("ok", "no interception detected") };
+        if let Some(p) = &i.product {
+            let _ = write!(s, " product: <strong>{}</strong>", esc(p));
+        }
+        if let Some(iss) = &i.issuer {
+            let _ = write!(s, " · issuer: {}", esc(iss));
+        }
+        if i.detected {
+            let _ = write!(
+                s,
+                " · {}",
+                if i.trusted_by_system {
+                    "the node's OS store trusts this CA"
+                } else {
+                    "not trusted by the node's OS store"
+                }
+            );
+        }
+        if !i.evidence.is_empty() {
+            s.push_str("<ul class=\"plain\">");
+            for ev in &i.evidence {
+                let _ = write!(s, "<li>{}</li>", esc(ev));
+            }
+            s.push_str("</ul>");
+        }
+        rows.push(("Interception", s));
+    }
+    let _ = e;
+    dl(o, "kv wide", &rows);
+    if !t.chain.is_empty() {
+        let _ = write!(
+            o,
+            "<details class=\"chain-view\"{open}><summary>Certificate chain <span class=\"muted-text\">({} presented, leaf first)</span></summary><div class=\"chain\">",
+            t.chain.len()
+        );
+        for (n, c) in t.chain.iter().enumerate() {
+            cert(o, n, t.chain.len(), c, run_time);
+        }
+        o.push_str("</div></details>");
+    }
+    o.push_str("</details>");
+}
+
+fn cert(o: &mut String, n: usize, len: usize, c: &CertFacts, run_time: Option<DateTime<Utc>>) {
+    let position = if n == 0 {
+        "leaf"
+    } else if c.is_ca && c.subject == c.issuer {
+        "root"
+    } else if n + 1 == len && c.is_ca {
+        "top of chain"
+    } else {
+        "intermediate"
+    };
+    let nb = parse_time(&c.not_before);
+    let na = parse_time(&c.not_after);
+    let (marker, bad) = match (run_time, nb, na) {
+        (Some(t), _, Some(na)) if t > na => (badge("error", "expired at run time"), true),
+        (Some(t), Some(nb), _) if t < nb => (badge("error", "not yet valid at run time"), true),
+        (Some(t), _, Some(na)) => {
+            let days = (na - t).num_days();
+            if days < 30 {
+                (badge("warning", &format!("expires in {days} days")), false)
+            } else {
+                (badge("ok", "valid at run time"), false)
+            }
+        }
+        _ => (String::new(), false),
+    };
+    let title = c.subject_cn.as_deref().unwrap_or(&c.subject);
+    let _ = write!(
+        o,
+        "<div class=\"cert{}\"><div class=\"cert-head\">{}<strong>{}</strong>{}{}</div>",
+        if bad { " bad" } else { "" },
+        badge("muted", &format!("#{n} {position}")),
+        esc(title),
+        if c.is_ca { badge("info", "CA") } else { String::new() },
+        marker
+    );
+    let mut rows = vec![
+        ("Subject", esc(&c.subject)),
+        ("Issuer", esc(&c.issuer)),
+        ("Validity", format!("{} → {} {}", esc(&fmt_time(&c.not_before)), esc(&fmt_time(&c.not_after)), "")),
+    ];
+    if !c.sans.is_empty() {
+        rows.push(("SANs", c.sans.iter().map(|s| mono(s)).collect::<Vec<_>>().join(" ")));
+    }
+    rows.push(("Key", esc(&c.key)));
+    rows.push(("Signature", esc(&c.signature_algorithm)));
+    rows.push((
+        "SCTs",
+        if c.sct_count == 0 && n == 0 {
+            "0 <span class=\"muted-text\">(publicly trusted CAs log their leaves)</span>".into()
+        } else {
+            c.sct_count.to_string()
+        },
+    ));
+    if let Some(pl) = c.path_len {
+        rows.push(("Path length", pl.to_string()));
+    }
+    rows.push(("Serial", format!("<span class=\"fp\">{}</span>", esc(&c.serial))));
+    rows.push(("SHA-256", format!("<span class=\"fp\">{}</span>", esc(&c.sha256))));
+    rows.push(("SPKI SHA-256", format!("<span class=\"fp\">{}</span>", esc(&c.spki_sha256))));
+    if !c.aia.is_empty() {
+        rows.push(("AIA", c.aia.iter().map(|a| mono(a)).collect::<Vec<_>>().join("<br>")));
+    }
+    if let Some(pe) = &c.parse_error {
+        rows.push(("Parse error", esc(pe)));
+    }
+    dl(o, "kv", &rows);
+    o.push_str("</div>");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The waterfall: stage timings on a shared millisecond axis
+
+struct Bar {
+    label: String,
+    start: u64,
+    len: u64,
+    /// `ok`, `proxy`, `fail`, or `skip` (not attempted: no bar).
+    kind: &'static str,
+    status: String,
+}
+
+fn bars(e: &EndpointReport) -> Vec<Bar> {
+    let mut out = Vec::new();
+    let dns_ok = matches!(e.dns.status, DnsStatus::Ok | DnsStatus::NotNeeded);
+    out.push(Bar {
+        label: "DNS".into(),
+        start: 0,
+        len: e.dns.duration_ms,
+        kind: if dns_ok { "ok" } else { "fail" },
+        status: name(&e.dns.status),
+    });
+    let mut t = e.dns.duration_ms;
+    // TCP attempts run concurrently (one per address); through a proxy they go to the proxy,
+    // within the proxy hop's time (which also covers resolving the proxy and the CONNECT).
+    let mut end = t;
+    let proxied = e.proxy.as_ref().filter(|p| p.status != ProxyStatus::Bypassed);
+    for a in &e.tcp {
+        let ok = a.status == TcpStatus::Ok;
+        let who = if a.peer == Peer::Proxy { "TCP proxy " } else { "TCP " };
+        out.push(Bar {
+            label: format!("{who}{}", a.address),
+            start: t,
+            len: a.duration_ms,
+            kind: if ok { "ok" } else { "fail" },
+            status: name(&a.status),
+        });
+        end = end.max(t + a.duration_ms);
+    }
+    if let Some(p) = proxied {
+        let ok = p.status == ProxyStatus::Ok;
+        let status = match p.http_status {
+            Some(c) => format!("{} {c}", name(&p.status)),
+            None => name(&p.status),
+        };
+        out.push(Bar {
+            label: "Proxy CONNECT".into(),
+            start: t,
+            len: p.duration_ms,
+            kind: if ok { "proxy" } else { "fail" },
+            status,
+        });
+        end = end.max(t + p.duration_ms);
+    } else if e.tcp.is_empty() {
+        out.push(Bar { label: "TCP".into(), start: t, len: 0, kind: "skip", status: "not attempted".into() });
+    }
+    t = end;
+    if let Some(tls) = &e.tls {
+        if tls.status == TlsStatus::NotAttempted {
+            out.push(Bar { label: "TLS".into(), start: t, len: 0, kind: "skip", status: "not attempted".into() });
+        } else {
+            let trust_bad = tls.trust.as_ref().is_some_and(|tr| !tr.public.is_trusted() || !tr.system.is_trusted());
+            let intercepted = tls.interception.as_ref().is_some_and(|i| i.detected);
+            let status = if tls.status != TlsStatus::Ok {
+                name(&tls.status)
+            } else if intercepted {
+                "ok · intercepted".into()
+            } else if trust_bad {
+                "ok · untrusted".into()
+            } else {
+                "ok".into()
+            };
+            out.push(Bar {
+                label: "TLS".into(),
+                start: t,
+                len: tls.duration_ms,
+                kind: if tls.status == TlsStatus::Ok && !trust_bad && !intercepted { "ok" } else { "fail" },
+                status,
+            });
+            t += tls.duration_ms;
+        }
+    }
+    if let Some(h) = &e.http {
+        if h.status == HttpStatus::NotAttempted {
+            out.push(Bar { label: "HTTP".into(), start: t, len: 0, kind: "skip", status: "not attempted".into() });
+        } else {
+            let status = match h.status_code {
+                Some(c) if h.status == HttpStatus::Ok => c.to_string(),
+                _ => name(&h.status),
+            };
+            let bad = h.status != HttpStatus::Ok || e.stage.starts_with("http") && e.verdict == EndpointVerdict::Error;
+            out.push(Bar {
+                label: "HTTP".into(),
+                start: t,
+                len: h.duration_ms,
+                kind: if bad { "fail" } else { "ok" },
+                status,
+            });
+        }
+    }
+    out
+}
+
+/// A "nice" axis maximum and tick step for `total` milliseconds.
+fn axis(total: u64) -> (u64, u64) {
+    let total = total.max(1);
+    let mut step = 1u64;
+    loop {
+        for m in [1u64, 2, 5] {
+            let s = step * m;
+            if total.div_ceil(s) <= 5 {
+                return (total.div_ceil(s) * s, s);
+            }
+        }
+        step *= 10;
+    }
+}
+
+fn waterfall(o: &mut String, e: &EndpointReport) {
+    let bars = bars(e);
+    let total = bars.iter().map(|b| b.start + b.len).max().unwrap_or(0);
+    let (max, step) = axis(total);
+    const W: u64 = 900;
+    const LEFT: u64 = 230;
+    const RIGHT: u64 = 170;
+    const ROW: u64 = 22;
+    const TOP: u64 = 8;
+    let plot = W - LEFT - RIGHT;
+    let h = TOP + ROW * bars.len() as u64 + 24;
+    let x = |ms: u64| LEFT + ms.min(max) * plot / max;
+    let _ = write!(
+        o,
+        "<svg class=\"wf\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {W} {h}\" width=\"{W}\" height=\"{h}\" role=\"img\" aria-label=\"{}\">\
+         <title>{}</title>",
+        esc(&format!("Stage timings of {}", e.name)),
+        esc(&format!("Stage timings of {} (stages placed one after another; TCP attempts run in parallel)", e.name))
+    );
+    // Grid and axis.
+    let axis_y = TOP + ROW * bars.len() as u64 + 2;
+    let mut tick = 0;
+    while tick <= max {
+        let tx = x(tick);
+        let _ = write!(
+            o,
+            "<line class=\"grid\" x1=\"{tx}\" y1=\"{TOP}\" x2=\"{tx}\" y2=\"{axis_y}\"></line>\
+             <text class=\"dim\" x=\"{tx}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
+            axis_y + 14,
+            esc(&fmt_ms(tick))
+        );
+        tick += step;
+    }
+    let _ =
+        write!(o, "<line class=\"axis\" x1=\"{LEFT}\" y1=\"{axis_y}\" x2=\"{}\" y2=\"{axis_y}\"></line>", LEFT + plot);
+    for (i, b) in bars.iter().enumerate() {
+        let y = TOP + ROW * i as u64;
+        let label: String = if b.label.chars().count() > 32 {
+            format!("{}…", b.label.chars().take(31).collect::<String>())
+        } else {
+            b.label.clone()
+        };
+        let _ = write!(
+            o,
+            "<text class=\"lbl\" x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text>",
+            LEFT - 8,
+            y + 15,
+            esc(&label)
+        );
+        let x0 = x(b.start);
+        let tail_x = if b.kind == "skip" {
+            x0 + 4
+        } else {
+            let w = (x(b.start + b.len) - x0).max(3);
+            let class = match b.kind {
+                "fail" => "b-fail",
+                "proxy" => "b-proxy",
+                _ => "b-ok",
+            };
+            let _ = write!(
+                o,
+                "<rect class=\"{class}\" x=\"{x0}\" y=\"{}\" width=\"{w}\" height=\"14\" rx=\"2\"><title>{}</title></rect>",
+                y + 4,
+                esc(&format!("{}: {} ({})", b.label, b.status, fmt_ms(b.len)))
+            );
+            x0 + w + 6
+        };
+        let (class, text) = match b.kind {
+            "skip" => ("t-skip", b.status.clone()),
+            "fail" => ("t-fail", format!("{} · {}", b.status, fmt_ms(b.len))),
+            _ => ("dim", format!("{} · {}", b.status, fmt_ms(b.len))),
+        };
+        let _ = write!(o, "<text class=\"{class}\" x=\"{tail_x}\" y=\"{}\">{}</text>", y + 15, esc(&text));
+    }
+    o.push_str("</svg>");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clock
+
+fn clock(o: &mut String, r: &Report) {
+    let c = &r.clock;
+    let v = match c.verdict {
+        ClockVerdict::Ok => "ok",
+        ClockVerdict::Warning => "warning",
+        ClockVerdict::Error => "error",
+        ClockVerdict::Unknown => "unknown",
+    };
+    o.push_str("<section id=\"clock\"><h2>Clock</h2><p>");
+    match c.offset_seconds {
+        Some(off) => {
+            let _ = write!(
+                o,
+                "<span class=\"clock-big\">{off:+.3} s</span> ± {:.3} s ",
+                c.uncertainty_seconds.unwrap_or(0.0)
+            );
+        }
+        None => o.push_str("<span class=\"clock-big\">not verified</span> "),
+    }
+    let _ = write!(
+        o,
+        "{} <span class=\"muted-text\">Positive: the node is ahead. Tokens tolerate 300 s of skew; over 60 s is a warning.</span></p>",
+        badge(v, v)
+    );
+    if c.sources.is_empty() {
+        o.push_str("<p class=\"muted-text\">No time source was consulted.</p></section>");
+        return;
+    }
+    o.push_str(
+        "<table><thead><tr><th>Kind</th><th>Server</th><th class=\"num\">Offset</th><th class=\"num\">Uncertainty</th>\
+         <th class=\"num\">RTT</th><th class=\"num\">Stratum</th><th>Outlier</th><th>Error</th></tr></thead><tbody>",
+    );
+    for s in &c.sources {
+        let kind = name(&s.kind);
+        let _ = write!(
+            o,
+            "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td>{}</td><td>{}</td></tr>",
+            esc(if kind == "http_date" {
+                "HTTP Date"
+            } else if kind == "ntp" {
+                "NTP"
+            } else {
+                &kind
+            }),
+            mono(&s.server),
+            s.offset_seconds.map_or_else(|| "—".into(), |x| format!("{x:+.3} s")),
+            s.uncertainty_seconds.map_or_else(|| "—".into(), |x| format!("± {x:.3} s")),
+            s.rtt_ms.map_or_else(|| "—".into(), fmt_ms),
+            s.stratum.map_or_else(|| "—".into(), |x| x.to_string()),
+            if s.outlier { badge("warning", "outlier") } else { "no".into() },
+            opt(s.error.as_deref())
+        );
+    }
+    o.push_str("</tbody></table></section>");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fleet
+
+/// The fleet report as one self-contained HTML page.
+pub fn render_fleet(fleet: &FleetReport) -> String {
+    let mut o = String::with_capacity(32 * 1024);
+    let s = &fleet.summary;
+    let v = s.verdict.as_str();
+    let word = match v {
+        "ok" | "warning" | "error" => v.to_string(),
+        _ => "unknown".to_string(),
+    };
+    head(&mut o, &format!("azs-netprobe fleet: {} across {} nodes", word.to_uppercase(), s.nodes));
+    let _ = write!(
+        o,
+        "<header class=\"top {}\"><div class=\"verdict\"><span class=\"big {}\">{}</span>{}<h1>Fleet of {}</h1></div>",
+        tone(&word),
+        tone(&word),
+        esc(&word.to_uppercase()),
+        badge(&word, &format!("exit code {}", s.exit_code)),
+        esc(&plural(s.nodes, "node", "nodes"))
+    );
+    let _ = write!(
+        o,
+        "<p class=\"lede\">{} of {} with errors. The portal would show: {}</p>",
+        s.nodes_with_errors,
+        plural(s.nodes, "node", "nodes"),
+        code_list(&s.usage_errors)
+    );
+    let rows = vec![
+        ("Nodes", s.nodes.to_string()),
+        ("With errors", s.nodes_with_errors.to_string()),
+        ("Portal codes", code_list(&s.usage_errors)),
+        ("Merged", esc(&fmt_time(&fleet.generated_at))),
+        ("Tool", format!("{} {}", esc(&fleet.tool.name), esc(&fleet.tool.version))),
+    ];
+    dl(&mut o, "facts", &rows);
+    o.push_str("</header>");
+
+    // Where nodes differ.
+    if s.differences.is_empty() {
+        o.push_str(
+            "<section class=\"diffs none\" id=\"differences\"><h2>Where nodes differ</h2>\
+             <p>Nowhere: every problem below is shared by all nodes (look for a common cause: DNS, proxy, firewall).</p></section>",
+        );
+    } else {
+        o.push_str("<section class=\"diffs\" id=\"differences\"><h2>Where nodes differ</h2><ul>");
+        for d in &s.differences {
+            let _ = write!(o, "<li>{}</li>", esc(d));
+        }
+        o.push_str(
+            "</ul><p class=\"muted-text\">Problems only some nodes have point at those nodes' own configuration \
+             (proxy settings, trust store, clock, DNS).</p></section>",
+        );
+    }
+
+    // Nodes.
+    o.push_str(
+        "<section id=\"nodes\"><h2>Nodes</h2><table><thead><tr><th>Hostname</th><th>Verdict</th><th class=\"num\">Exit</th>\
+         <th>Portal codes</th><th class=\"num\">Errors</th><th class=\"num\">Warnings</th><th class=\"num\">Clock offset</th>\
+         <th>Proxy</th><th>Source file</th></tr></thead><tbody>",
+    );
+    for n in &fleet.nodes {
+        let clock = match (n.clock_offset_seconds, n.clock_verdict.as_deref()) {
+            (Some(x), Some(cv)) if cv != "ok" => format!("{x:+.1} s {}", badge(cv, cv)),
+            (Some(x), _) => format!("{x:+.1} s"),
+            (None, Some(cv)) => badge(cv, cv),
+            (None, None) => "—".into(),
+        };
+        let _ = write!(
+            o,
+            "<tr><td><strong>{}</strong>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"mono\">{}</td></tr>",
+            esc(&n.hostname),
+            if n.interrupted { " <span class=\"badge warning\">interrupted</span>" } else { "" },
+            badge(&n.verdict, &n.verdict),
+            n.exit_code,
+            if n.usage_errors.is_empty() { "—".into() } else { code_list(&n.usage_errors) },
+            n.errors,
+            n.warnings,
+            clock,
+            n.proxy.as_deref().map_or_else(|| "direct".into(), mono),
+            esc(&n.source)
+        );
+    }
+    o.push_str("</tbody></table></section>");
+
+    // Endpoint x node matrix.
+    o.push_str("<section id=\"matrix\"><h2>Endpoints by node</h2>");
+    if fleet.endpoints.is_empty() {
+        o.push_str("<p>No endpoint was probed.</p>");
+    } else {
+        o.push_str("<table class=\"matrix\"><thead><tr><th>Endpoint</th>");
+        for n in &fleet.nodes {
+            let _ = write!(o, "<th class=\"num\">{}</th>", esc(&n.hostname));
+        }
+        o.push_str("</tr></thead><tbody>");
+        for e in &fleet.endpoints {
+            let _ = write!(
+                o,
+                "<tr><td><strong>{}</strong><br><span class=\"muted-text\">{}{}</span></td>",
+                esc(&e.name),
+                esc(e.role.as_deref().unwrap_or("")),
+                e.host.as_deref().map(|h| format!(" · {}", esc(h))).unwrap_or_default()
+            );
+            for n in &fleet.nodes {
+                match e.results.iter().find(|c: &&FleetCell| c.node == n.hostname) {
+                    Some(c) => {
+                        let stage = c.stage.as_deref().unwrap_or("");
+                        let _ = write!(
+                            o,
+                            "<td class=\"cell {}\" title=\"{}\">{}<span class=\"stage\">{}</span></td>",
+                            tone(&c.verdict),
+                            esc(&format!("{} on {}: {} ({})", e.name, n.hostname, c.verdict, stage)),
+                            esc(&c.verdict),
+                            esc(stage)
+                        );
+                    }
+                    None => o.push_str("<td class=\"cell muted\" title=\"not probed\">—</td>"),
+                }
+            }
+            o.push_str("</tr>");
+        }
+        o.push_str("</tbody></table>");
+    }
+    o.push_str("</section>");
+
+    // Problems.
+    o.push_str("<section id=\"problems\"><h2>Problems</h2>");
+    if fleet.problems.is_empty() {
+        o.push_str("<p>No findings on any node.</p>");
+    } else {
+        o.push_str(
+            "<table><thead><tr><th>Code</th><th>Severity</th><th>Endpoint</th><th>Cause</th><th>Nodes</th><th>Message (one node's)</th></tr></thead><tbody>",
+        );
+        for p in &fleet.problems {
+            let nodes = if p.all_nodes {
+                format!("<strong>all {}</strong>", fleet.nodes.len())
+            } else {
+                format!(
+                    "<strong>{} of {}</strong><br><span class=\"muted-text\">{}</span>",
+                    p.nodes.len(),
+                    fleet.nodes.len(),
+                    esc(&p.nodes.join(", "))
+                )
+            };
+            let _ = write!(
+                o,
+                "<tr><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                mono(&p.code),
+                p.usage_error
+                    .as_deref()
+                    .map(|u| format!("<br><code class=\"portal\">{}</code>", esc(u)))
+                    .unwrap_or_default(),
+                badge(&p.severity, &p.severity),
+                p.endpoint.as_deref().map_or_else(|| "node".into(), esc),
+                opt(p.cause.as_deref()),
+                nodes,
+                esc(&p.message)
+            );
+        }
+        o.push_str("</tbody></table>");
+    }
+    o.push_str("</section>");
+    let _ = write!(
+        o,
+        "<footer>Fleet report schema version {} · generated by {} {} · {}</footer>",
+        esc(&fleet.schema_version),
+        esc(&fleet.tool.name),
+        esc(&fleet.tool.version),
+        esc(&fleet.generated_at)
+    );
+    tail(&mut o);
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_all_five() {
+        assert_eq!(esc("<a href=\"x\">'&'</a>"), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+    }
+
+    #[test]
+    fn axis_is_round() {
+        assert_eq!(axis(0), (1, 1));
+        assert_eq!(axis(2001), (2500, 500));
+        assert_eq!(axis(7), (8, 2));
+        assert_eq!(axis(120), (150, 50));
+    }
+
+    #[test]
+    fn slugs_are_safe_ids() {
+        assert_eq!(slug("ep", 3, "a b\"<c>"), "ep3-a-b--c-");
+    }
+}

@@ -1,0 +1,125 @@
+//! node_exporter textfile metrics of a report (`--prometheus FILE`): per-endpoint stage success
+//! and latency, the clock offset, finding counts.
+
+use std::fmt::Write;
+
+use super::Report;
+use crate::probe::{DnsStatus, HttpStatus, TcpStatus, TlsStatus};
+
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+struct Family<'a> {
+    out: &'a mut String,
+}
+
+impl Family<'_> {
+    fn head(&mut self, name: &str, kind: &str, help: &str) {
+        let _ = writeln!(self.out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    }
+
+    fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
+        let l: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{}\"", label(v))).collect();
+        if l.is_empty() {
+            let _ = writeln!(self.out, "{name} {value}");
+        } else {
+            let _ = writeln!(self.out, "{name}{{{}}} {value}", l.join(","));
+        }
+    }
+}
+
+fn b(x: bool) -> f64 {
+    if x { 1.0 } else { 0.0 }
+}
+
+/// The metrics text.
+pub fn render(r: &Report) -> String {
+    let mut out = String::new();
+    let mut f = Family { out: &mut out };
+    let cloud = r.config.cloud.as_str();
+    f.head("azs_netprobe_run_timestamp_seconds", "gauge", "When the run finished (Unix time).");
+    let finished = chrono::DateTime::parse_from_rfc3339(&r.run.finished_at).map_or(0.0, |d| d.timestamp() as f64);
+    f.sample("azs_netprobe_run_timestamp_seconds", &[("cloud", cloud)], finished);
+    f.head("azs_netprobe_run_duration_seconds", "gauge", "Wall time of the run.");
+    f.sample("azs_netprobe_run_duration_seconds", &[("cloud", cloud)], r.run.duration_ms as f64 / 1000.0);
+    f.head("azs_netprobe_exit_code", "gauge", "0 ok, 1 warnings, 2 errors.");
+    f.sample("azs_netprobe_exit_code", &[("cloud", cloud)], f64::from(r.summary.exit_code));
+
+    f.head("azs_netprobe_endpoint_ok", "gauge", "1 when the endpoint has no warning or error finding.");
+    for e in &r.endpoints {
+        let ok = matches!(e.verdict, super::EndpointVerdict::Ok);
+        f.sample(
+            "azs_netprobe_endpoint_ok",
+            &[("endpoint", &e.name), ("role", e.role.as_str()), ("host", &e.host)],
+            b(ok),
+        );
+    }
+    let mut stage_rows: Vec<(String, &str, bool, u64)> = Vec::new();
+    for e in &r.endpoints {
+        let mut stages: Vec<(&str, bool, u64)> =
+            vec![("dns", matches!(e.dns.status, DnsStatus::Ok | DnsStatus::NotNeeded), e.dns.duration_ms)];
+        if let Some(t) = e.tcp.iter().find(|t| t.status == TcpStatus::Ok).or(e.tcp.first()) {
+            stages.push(("tcp", t.status == TcpStatus::Ok, t.duration_ms));
+        }
+        if let Some(p) = &e.proxy {
+            use crate::probe::proxy::ProxyStatus;
+            if p.status != ProxyStatus::Bypassed {
+                stages.push(("proxy", p.status == ProxyStatus::Ok, p.duration_ms));
+            }
+        }
+        if let Some(t) = e.tls.as_ref().filter(|t| t.status != TlsStatus::NotAttempted) {
+            stages.push(("tls", t.status == TlsStatus::Ok, t.duration_ms));
+        }
+        if let Some(h) = e.http.as_ref().filter(|h| h.status != HttpStatus::NotAttempted) {
+            stages.push(("http", h.status == HttpStatus::Ok, h.duration_ms));
+        }
+        stage_rows.extend(stages.into_iter().map(|(stage, ok, ms)| (e.name.clone(), stage, ok, ms)));
+    }
+    // A family's samples stand together after its TYPE line.
+    f.head("azs_netprobe_stage_success", "gauge", "1 when the stage succeeded for the endpoint.");
+    for (endpoint, stage, ok, _) in &stage_rows {
+        f.sample("azs_netprobe_stage_success", &[("endpoint", endpoint), ("stage", stage)], b(*ok));
+    }
+    f.head("azs_netprobe_stage_duration_seconds", "gauge", "Time the stage took for the endpoint.");
+    for (endpoint, stage, _, ms) in &stage_rows {
+        f.sample(
+            "azs_netprobe_stage_duration_seconds",
+            &[("endpoint", endpoint), ("stage", stage)],
+            *ms as f64 / 1000.0,
+        );
+    }
+    if let (Some(o), Some(u)) = (r.clock.offset_seconds, r.clock.uncertainty_seconds) {
+        f.head(
+            "azs_netprobe_clock_offset_seconds",
+            "gauge",
+            "This node's clock minus the reference time (positive: ahead).",
+        );
+        f.sample("azs_netprobe_clock_offset_seconds", &[], o);
+        f.head("azs_netprobe_clock_uncertainty_seconds", "gauge", "Uncertainty of the clock offset.");
+        f.sample("azs_netprobe_clock_uncertainty_seconds", &[], u);
+    }
+    f.head("azs_netprobe_clock_verified", "gauge", "1 when at least one time source answered.");
+    f.sample("azs_netprobe_clock_verified", &[], b(r.clock.offset_seconds.is_some()));
+    f.head("azs_netprobe_findings", "gauge", "Findings of the run by severity.");
+    for (sev, n) in
+        [("error", r.summary.counts.error), ("warning", r.summary.counts.warning), ("info", r.summary.counts.info)]
+    {
+        f.sample("azs_netprobe_findings", &[("severity", sev)], n as f64);
+    }
+    f.head("azs_netprobe_finding", "gauge", "1 per finding code, endpoint and severity present in the run.");
+    let mut seen = std::collections::BTreeSet::new();
+    for x in &r.findings {
+        let sev = serde_json::json!(x.severity).as_str().unwrap_or("").to_string();
+        let key = (x.code.as_str(), x.endpoint.clone().unwrap_or_default(), sev);
+        if seen.insert(key.clone()) {
+            let usage = x.usage_error.map_or("", |u| u.as_str());
+            f.sample(
+                "azs_netprobe_finding",
+                &[("code", key.0), ("endpoint", &key.1), ("severity", &key.2), ("usage_error", usage)],
+                1.0,
+            );
+        }
+    }
+    out
+}
