@@ -244,15 +244,16 @@ pub fn merge(reports: &[(String, Value)], generated_at: String) -> Result<FleetR
             format!("{}{on}{why}: only {} of {} nodes: {}", p.code, p.nodes.len(), names.len(), p.nodes.join(", "))
         })
         .collect();
-    let exit_code = nodes.iter().map(|n| n.exit_code).max().unwrap_or(0);
+    // A node whose report carries no exit code (an older schema) counts as a warning, never as
+    // "could not run" (3), which is the merge's own failure.
+    let exit_code = nodes.iter().map(|n| if n.exit_code > 2 { 1 } else { n.exit_code }).max().unwrap_or(0);
     let mut usage_errors: Vec<String> = nodes.iter().flat_map(|n| n.usage_errors.clone()).collect();
     usage_errors.sort();
     usage_errors.dedup();
     let verdict = match exit_code {
         0 => "ok",
         1 => "warning",
-        2 => "error",
-        _ => "unknown",
+        _ => "error",
     };
     Ok(FleetReport {
         schema_version: FLEET_SCHEMA_VERSION.into(),

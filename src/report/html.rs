@@ -47,6 +47,11 @@ fn name<T: Serialize>(v: &T) -> String {
     }
 }
 
+/// The same name for display: `not_attempted` as `not attempted`.
+fn label<T: Serialize>(v: &T) -> String {
+    name(v).replace('_', " ")
+}
+
 /// A value suitable for an `id` attribute (letters, digits, `-`, `_` only).
 fn slug(prefix: &str, i: usize, s: &str) -> String {
     let cleaned: String =
@@ -758,12 +763,12 @@ fn endpoint(o: &mut String, r: &Report, e: &EndpointReport, i: usize, run_time: 
         o,
         "<details class=\"dns\"{}><summary>DNS <span class=\"muted-text\">{} · {} · {}</span></summary>",
         open("dns"),
-        esc(&name(&d.status)),
+        esc(&label(name(&d.status)),
         esc(&fmt_ms(d.duration_ms)),
         esc(&plural(d.addresses.len(), "address", "addresses"))
     );
     let mut rows = vec![
-        ("Status", badge(dns_tone(d.status), &name(&d.status))),
+        ("Status", badge(dns_tone(d.status), &label(name(&d.status))),
         ("Server", opt(d.server.as_deref())),
         ("Duration", esc(&fmt_ms(d.duration_ms))),
         (
@@ -801,7 +806,7 @@ fn endpoint(o: &mut String, r: &Report, e: &EndpointReport, i: usize, run_time: 
             plural(e.tcp.len(), "attempt", "attempts")
         );
         for a in &e.tcp {
-            let st = name(&a.status);
+            let st = label(name(&a.status);
             let _ = write!(
                 o,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
@@ -817,7 +822,7 @@ fn endpoint(o: &mut String, r: &Report, e: &EndpointReport, i: usize, run_time: 
 
     // Proxy
     if let Some(p) = &e.proxy {
-        let st = name(&p.status);
+        let st = label(name(&p.status);
         let good = matches!(p.status, ProxyStatus::Ok | ProxyStatus::Bypassed);
         let _ = write!(
             o,
@@ -865,7 +870,7 @@ fn endpoint(o: &mut String, r: &Report, e: &EndpointReport, i: usize, run_time: 
 
     // HTTP
     if let Some(h) = &e.http {
-        let st = name(&h.status);
+        let st = label(name(&h.status);
         let _ = write!(
             o,
             "<details class=\"http\"{}><summary>HTTP <span class=\"muted-text\">{}{} · {}</span></summary>",
@@ -919,7 +924,7 @@ fn dns_tone(s: DnsStatus) -> &'static str {
 }
 
 fn tls(o: &mut String, e: &EndpointReport, t: &super::TlsReport, open: &str, run_time: Option<DateTime<Utc>>) {
-    let st = name(&t.status);
+    let st = label(name(&t.status);
     let _ = write!(
         o,
         "<details class=\"tls\"{open}><summary>TLS <span class=\"muted-text\">{}{} · {}</span></summary>",
@@ -1097,7 +1102,7 @@ fn bars(e: &EndpointReport) -> Vec<Bar> {
         start: 0,
         len: e.dns.duration_ms,
         kind: if dns_ok { "ok" } else { "fail" },
-        status: name(&e.dns.status),
+        status: label(name(&e.dns.status),
     });
     let mut t = e.dns.duration_ms;
     // TCP attempts run concurrently (one per address); through a proxy they go to the proxy,
@@ -1112,15 +1117,15 @@ fn bars(e: &EndpointReport) -> Vec<Bar> {
             start: t,
             len: a.duration_ms,
             kind: if ok { "ok" } else { "fail" },
-            status: name(&a.status),
+            status: label(name(&a.status),
         });
         end = end.max(t + a.duration_ms);
     }
     if let Some(p) = proxied {
         let ok = p.status == ProxyStatus::Ok;
         let status = match p.http_status {
-            Some(c) => format!("{} {c}", name(&p.status)),
-            None => name(&p.status),
+            Some(c) => format!("{} {c}", label(name(&p.status)),
+            None => label(name(&p.status),
         };
         out.push(Bar {
             label: "Proxy CONNECT".into(),
@@ -1141,7 +1146,7 @@ fn bars(e: &EndpointReport) -> Vec<Bar> {
             let trust_bad = tls.trust.as_ref().is_some_and(|tr| !tr.public.is_trusted() || !tr.system.is_trusted());
             let intercepted = tls.interception.as_ref().is_some_and(|i| i.detected);
             let status = if tls.status != TlsStatus::Ok {
-                name(&tls.status)
+                label(name(&tls.status)
             } else if intercepted {
                 "ok · intercepted".into()
             } else if trust_bad {
@@ -1165,7 +1170,7 @@ fn bars(e: &EndpointReport) -> Vec<Bar> {
         } else {
             let status = match h.status_code {
                 Some(c) if h.status == HttpStatus::Ok => c.to_string(),
-                _ => name(&h.status),
+                _ => label(name(&h.status),
             };
             let bad = h.status != HttpStatus::Ok || e.stage.starts_with("http") && e.verdict == EndpointVerdict::Error;
             out.push(Bar {
