@@ -79,7 +79,12 @@ fn value_text(v: &Value) -> String {
         Value::String(s) => s.clone(),
         Value::Bool(b) => if *b { "yes" } else { "no" }.into(),
         Value::Number(n) => n.to_string(),
-        Value::Array(a) => a.iter().map(value_text).collect::<Vec<_>>().join(", "),
+        Value::Array(a) => {
+            let items: Vec<String> = a.iter().map(value_text).collect();
+            // Sentences read better apart; names and addresses as a list.
+            let sep = if items.iter().any(|i| i.contains(' ')) { "; " } else { ", " };
+            items.join(sep)
+        }
         Value::Object(o) => o
             .iter()
             .filter(|(_, v)| !v.is_null())
@@ -174,7 +179,7 @@ h3{font-size:15px;margin:0}
 code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"Liberation Mono",monospace;font-size:12.5px}
 code{background:var(--code);padding:1px 4px;border-radius:3px;overflow-wrap:anywhere}
 pre{background:var(--code);padding:8px 10px;border-radius:4px;white-space:pre-wrap;overflow-wrap:anywhere;margin:6px 0;font-size:12px}
-.muted-text{color:var(--muted)}
+.muted-text{color:var(--muted)}.bad-text{color:var(--error)}
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;text-transform:uppercase;letter-spacing:.03em;white-space:nowrap;border:1px solid transparent}
 .badge.ok{color:var(--ok);background:var(--ok-bg);border-color:var(--ok)}
 .badge.warning{color:var(--warning);background:var(--warning-bg);border-color:var(--warning)}
@@ -202,7 +207,7 @@ table.kvt td{font-size:12.5px}
 .note.warning{border-left-color:var(--warning);background:var(--warning-bg)}
 table{border-collapse:collapse;width:100%;margin:6px 0 10px;font-size:13px}
 th,td{text-align:left;vertical-align:top;padding:5px 8px;border-bottom:1px solid var(--line);overflow-wrap:anywhere}
-th{background:var(--panel);font-weight:600;color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.03em}
+th{white-space:nowrap;background:var(--panel);font-weight:600;color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.03em}
 td.num,th.num{text-align:right;white-space:nowrap}
 .problem{border:1px solid var(--line);border-left-width:6px;border-radius:6px;padding:12px 16px;margin:12px 0;background:var(--bg);break-inside:avoid}
 .problem.error{border-left-color:var(--error)}.problem.warning{border-left-color:var(--warning)}.problem.info{border-left-color:var(--info)}
@@ -239,6 +244,8 @@ ul.plain{margin:4px 0;padding-left:20px}
 .diffs.none{border-color:var(--ok);background:var(--ok-bg)}
 .diffs h2{border:0;margin:4px 0 6px;padding:0}
 .diffs li{margin:4px 0;font-size:14.5px}
+th.w-cause{width:17%}th.w-nodes{width:16%}
+th.node{text-align:center;text-transform:none;font-size:12.5px;color:var(--fg)}
 td.cell{text-align:center;font-weight:600;font-size:12px;text-transform:uppercase;white-space:nowrap}
 td.cell.ok{color:var(--ok);background:var(--ok-bg)}td.cell.warning{color:var(--warning);background:var(--warning-bg)}
 td.cell.error{color:var(--error);background:var(--error-bg)}td.cell.muted{color:var(--muted);background:var(--muted-bg)}
@@ -397,7 +404,6 @@ fn header(o: &mut String, r: &Report) {
             ),
         ),
         ("Tool", format!("{} {}", esc(&r.tool.name), esc(&r.tool.version))),
-        ("Portal codes", code_list(&usage)),
         ("Cloud", esc(&c.cloud)),
         (
             "Probe set",
@@ -557,18 +563,37 @@ fn problem(o: &mut String, r: &Report, p: &Problem<'_>, idx: usize, endpoint_ind
     }
     let _ = write!(o, "</p><p class=\"msg\">{}</p>", esc(&first.message));
     if p.findings.len() > 1 {
-        o.push_str(
-            "<table class=\"affected\"><thead><tr><th>Endpoint</th><th>Severity</th><th>Portal code</th><th>What was seen</th></tr></thead><tbody>",
+        let host_of = |f: &Finding| {
+            f.endpoint
+                .as_deref()
+                .and_then(|e| r.endpoints.iter().find(|x| x.name == e))
+                .map(|x| x.host.clone())
+                .or_else(|| f.evidence.get("host").and_then(Value::as_str).map(str::to_string))
+        };
+        // Messages that differ only by the host name say nothing new: show the host instead.
+        let generic = |f: &Finding| match host_of(f) {
+            Some(h) if !h.is_empty() => f.message.replace(&h, "\u{0}"),
+            _ => f.message.clone(),
+        };
+        let same_message = p.findings.iter().all(|f| generic(f) == generic(first));
+        let _ = write!(
+            o,
+            "<table class=\"affected\"><thead><tr><th>Endpoint</th><th>Host</th><th>Severity</th><th>Portal code</th>{}</tr></thead><tbody>",
+            if same_message { "" } else { "<th>What was seen</th>" }
         );
         for f in &p.findings {
             let ep = f.endpoint.as_deref().map_or_else(|| "node".to_string(), |e| endpoint_link(e, endpoint_index(e)));
             let _ = write!(
                 o,
-                "<tr><td>{ep}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td class=\"nw\">{ep}</td><td>{}</td><td>{}</td><td>{}</td>",
+                host_of(f).as_deref().map_or_else(|| "—".into(), mono),
                 badge(sev_word(f.severity), sev_word(f.severity)),
                 f.usage_error.map_or_else(|| "—".into(), |u| format!("<code class=\"portal\">{}</code>", u.as_str())),
-                esc(&f.message)
             );
+            if !same_message {
+                let _ = write!(o, "<td>{}</td>", esc(&f.message));
+            }
+            o.push_str("</tr>");
         }
         o.push_str("</tbody></table>");
     }
@@ -679,9 +704,9 @@ fn endpoints(o: &mut String, r: &Report) {
         let codes = endpoint_codes(r, e);
         let _ = write!(
             o,
-            "<tr><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td class=\"nw\">{}{}</td><td class=\"nw\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             endpoint_link(&e.name, Some(i)),
-            if e.required { "" } else { " <span class=\"muted-text\">(optional)</span>" },
+            if e.required { "" } else { "<br><span class=\"muted-text\">optional</span>" },
             esc(e.role.as_str()),
             mono(&format!("{}:{}", e.host, e.port)),
             e.represents.as_deref().map_or_else(|| "—".into(), mono),
@@ -763,12 +788,12 @@ fn endpoint(o: &mut String, r: &Report, e: &EndpointReport, i: usize, run_time: 
         o,
         "<details class=\"dns\"{}><summary>DNS <span class=\"muted-text\">{} · {} · {}</span></summary>",
         open("dns"),
-        esc(&label(name(&d.status)),
+        esc(&label(&d.status)),
         esc(&fmt_ms(d.duration_ms)),
         esc(&plural(d.addresses.len(), "address", "addresses"))
     );
     let mut rows = vec![
-        ("Status", badge(dns_tone(d.status), &label(name(&d.status))),
+        ("Status", badge(dns_tone(d.status), &label(&d.status))),
         ("Server", opt(d.server.as_deref())),
         ("Duration", esc(&fmt_ms(d.duration_ms))),
         (
@@ -806,7 +831,7 @@ fn endpoint(o: &mut String, r: &Report, e: &EndpointReport, i: usize, run_time: 
             plural(e.tcp.len(), "attempt", "attempts")
         );
         for a in &e.tcp {
-            let st = label(name(&a.status);
+            let st = label(&a.status);
             let _ = write!(
                 o,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
@@ -822,7 +847,7 @@ fn endpoint(o: &mut String, r: &Report, e: &EndpointReport, i: usize, run_time: 
 
     // Proxy
     if let Some(p) = &e.proxy {
-        let st = label(name(&p.status);
+        let st = label(&p.status);
         let good = matches!(p.status, ProxyStatus::Ok | ProxyStatus::Bypassed);
         let _ = write!(
             o,
@@ -870,7 +895,14 @@ fn endpoint(o: &mut String, r: &Report, e: &EndpointReport, i: usize, run_time: 
 
     // HTTP
     if let Some(h) = &e.http {
-        let st = label(name(&h.status);
+        let st = label(&h.status);
+        if h.status == HttpStatus::NotAttempted {
+            o.push_str(
+                "<details class=\"http\"><summary>HTTP <span class=\"muted-text\">not attempted</span></summary>\
+                 <p class=\"muted-text\">Not attempted: an earlier stage failed.</p></details></article>",
+            );
+            return;
+        }
         let _ = write!(
             o,
             "<details class=\"http\"{}><summary>HTTP <span class=\"muted-text\">{}{} · {}</span></summary>",
@@ -924,7 +956,14 @@ fn dns_tone(s: DnsStatus) -> &'static str {
 }
 
 fn tls(o: &mut String, e: &EndpointReport, t: &super::TlsReport, open: &str, run_time: Option<DateTime<Utc>>) {
-    let st = label(name(&t.status);
+    let st = label(&t.status);
+    if t.status == TlsStatus::NotAttempted {
+        o.push_str(
+            "<details class=\"tls\"><summary>TLS <span class=\"muted-text\">not attempted</span></summary>\
+             <p class=\"muted-text\">Not attempted: an earlier stage failed.</p></details>",
+        );
+        return;
+    }
     let _ = write!(
         o,
         "<details class=\"tls\"{open}><summary>TLS <span class=\"muted-text\">{}{} · {}</span></summary>",
@@ -932,10 +971,6 @@ fn tls(o: &mut String, e: &EndpointReport, t: &super::TlsReport, open: &str, run
         t.version.as_deref().map(|v| format!(" · {v}")).map(|v| esc(&v)).unwrap_or_default(),
         esc(&fmt_ms(t.duration_ms))
     );
-    if t.status == TlsStatus::NotAttempted {
-        o.push_str("<p class=\"muted-text\">Not attempted: an earlier stage failed.</p></details>");
-        return;
-    }
     let mut rows = vec![
         ("Status", badge(if t.status == TlsStatus::Ok { "ok" } else { "error" }, &st)),
         ("Version", opt(t.version.as_deref())),
@@ -957,6 +992,7 @@ fn tls(o: &mut String, e: &EndpointReport, t: &super::TlsReport, open: &str, run
     if let Some(err) = &t.error {
         rows.push(("Error", esc(err)));
     }
+    let basic = rows.len();
     if let Some(tr) = &t.trust {
         let verdict = |v: crate::trust::TrustVerdict, detail: &Option<String>| {
             let mut s = badge(if v.is_trusted() { "ok" } else { "error" }, v.as_str());
@@ -998,12 +1034,29 @@ fn tls(o: &mut String, e: &EndpointReport, t: &super::TlsReport, open: &str, run
         rows.push(("Interception", s));
     }
     let _ = e;
-    dl(o, "kv wide", &rows);
+    let verdicts = rows.split_off(basic);
+    dl(o, "kv cols", &rows);
+    dl(o, "kv wide", &verdicts);
     if !t.chain.is_empty() {
+        let dated = t
+            .chain
+            .iter()
+            .filter(|c| {
+                let (nb, na) = (parse_time(&c.not_before), parse_time(&c.not_after));
+                run_time.is_some_and(|t| na.is_some_and(|na| t > na) || nb.is_some_and(|nb| t < nb))
+            })
+            .count();
+        let leaf_issuer = t.chain[0].issuer_cn.as_deref().unwrap_or(&t.chain[0].issuer);
         let _ = write!(
             o,
-            "<details class=\"chain-view\"{open}><summary>Certificate chain <span class=\"muted-text\">({} presented, leaf first)</span></summary><div class=\"chain\">",
-            t.chain.len()
+            "<details class=\"chain-view\"><summary>Certificate chain <span class=\"muted-text\">({} presented, leaf first; leaf issued by {}{})</span></summary><div class=\"chain\">",
+            t.chain.len(),
+            esc(leaf_issuer),
+            if dated > 0 {
+                format!("; <strong class=\"bad-text\">{} outside its validity at run time</strong>", dated)
+            } else {
+                String::new()
+            }
         );
         for (n, c) in t.chain.iter().enumerate() {
             cert(o, n, t.chain.len(), c, run_time);
@@ -1102,7 +1155,7 @@ fn bars(e: &EndpointReport) -> Vec<Bar> {
         start: 0,
         len: e.dns.duration_ms,
         kind: if dns_ok { "ok" } else { "fail" },
-        status: label(name(&e.dns.status),
+        status: label(&e.dns.status),
     });
     let mut t = e.dns.duration_ms;
     // TCP attempts run concurrently (one per address); through a proxy they go to the proxy,
@@ -1117,15 +1170,15 @@ fn bars(e: &EndpointReport) -> Vec<Bar> {
             start: t,
             len: a.duration_ms,
             kind: if ok { "ok" } else { "fail" },
-            status: label(name(&a.status),
+            status: label(&a.status),
         });
         end = end.max(t + a.duration_ms);
     }
     if let Some(p) = proxied {
         let ok = p.status == ProxyStatus::Ok;
         let status = match p.http_status {
-            Some(c) => format!("{} {c}", label(name(&p.status)),
-            None => label(name(&p.status),
+            Some(c) => format!("{} {c}", label(&p.status)),
+            None => label(&p.status),
         };
         out.push(Bar {
             label: "Proxy CONNECT".into(),
@@ -1146,7 +1199,7 @@ fn bars(e: &EndpointReport) -> Vec<Bar> {
             let trust_bad = tls.trust.as_ref().is_some_and(|tr| !tr.public.is_trusted() || !tr.system.is_trusted());
             let intercepted = tls.interception.as_ref().is_some_and(|i| i.detected);
             let status = if tls.status != TlsStatus::Ok {
-                label(name(&tls.status)
+                label(&tls.status)
             } else if intercepted {
                 "ok · intercepted".into()
             } else if trust_bad {
@@ -1170,7 +1223,7 @@ fn bars(e: &EndpointReport) -> Vec<Bar> {
         } else {
             let status = match h.status_code {
                 Some(c) if h.status == HttpStatus::Ok => c.to_string(),
-                _ => label(name(&h.status),
+                _ => label(&h.status),
             };
             let bad = h.status != HttpStatus::Ok || e.stage.starts_with("http") && e.verdict == EndpointVerdict::Error;
             out.push(Bar {
@@ -1369,7 +1422,6 @@ pub fn render_fleet(fleet: &FleetReport) -> String {
     let rows = vec![
         ("Nodes", s.nodes.to_string()),
         ("With errors", s.nodes_with_errors.to_string()),
-        ("Portal codes", code_list(&s.usage_errors)),
         ("Merged", esc(&fmt_time(&fleet.generated_at))),
         ("Tool", format!("{} {}", esc(&fleet.tool.name), esc(&fleet.tool.version))),
     ];
@@ -1431,7 +1483,7 @@ pub fn render_fleet(fleet: &FleetReport) -> String {
     } else {
         o.push_str("<table class=\"matrix\"><thead><tr><th>Endpoint</th>");
         for n in &fleet.nodes {
-            let _ = write!(o, "<th class=\"num\">{}</th>", esc(&n.hostname));
+            let _ = write!(o, "<th class=\"node\">{}</th>", esc(&n.hostname));
         }
         o.push_str("</tr></thead><tbody>");
         for e in &fleet.endpoints {
@@ -1470,7 +1522,7 @@ pub fn render_fleet(fleet: &FleetReport) -> String {
         o.push_str("<p>No findings on any node.</p>");
     } else {
         o.push_str(
-            "<table><thead><tr><th>Code</th><th>Severity</th><th>Endpoint</th><th>Cause</th><th>Nodes</th><th>Message (one node's)</th></tr></thead><tbody>",
+            "<table><thead><tr><th>Code</th><th>Severity</th><th>Endpoint</th><th class=\"w-cause\">Cause</th><th class=\"w-nodes\">Nodes</th><th class=\"w-msg\">Message (one node's)</th></tr></thead><tbody>",
         );
         for p in &fleet.problems {
             let nodes = if p.all_nodes {
@@ -1485,7 +1537,7 @@ pub fn render_fleet(fleet: &FleetReport) -> String {
             };
             let _ = write!(
                 o,
-                "<tr><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}{}</td><td>{}</td><td class=\"nw\">{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 mono(&p.code),
                 p.usage_error
                     .as_deref()
