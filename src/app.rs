@@ -9,7 +9,7 @@ use chrono::Utc;
 use crate::clock;
 use crate::config::{DnsConfig, OutputTarget, RunConfig};
 use crate::diagnose;
-use crate::probe::{Prober, resolve::Resolver};
+use crate::probe::{Prober, Slots, resolve::Resolver};
 use crate::report::{self, BuildInput, ConfigInfo, Node, ProbeSetInfo, ProxyInfo, Report, TrustInfo};
 use crate::trust::{TrustError, TrustStores};
 
@@ -50,8 +50,9 @@ pub fn node_info() -> Node {
     }
 }
 
-/// Probe, diagnose and build the report (no output written).
-pub async fn probe(cfg: &RunConfig) -> Result<Report, RunError> {
+/// Probe, diagnose and build the report (no output written). When `stop` resolves first, the
+/// run ends at once with what it has: `run.interrupted` is set and unfinished endpoints are skipped.
+pub async fn probe(cfg: &RunConfig, stop: impl Future<Output = &'static str>) -> Result<Report, RunError> {
     let started_at = Utc::now();
     let node = node_info();
     let stores = TrustStores::load(&cfg.public_roots, &cfg.system_roots)?;
@@ -83,11 +84,25 @@ pub async fn probe(cfg: &RunConfig) -> Result<Report, RunError> {
     };
     let prober = Arc::new(Prober { resolver, proxy: cfg.proxy.clone(), stores, timeout: cfg.stage_timeout });
     // The clock sources are asked while the endpoints are probed.
-    let (observations, ntp) = tokio::join!(
-        prober.probe_all(&cfg.probe_set.endpoints, cfg.concurrency),
-        clock::ntp_sources(&prober.resolver, &cfg.ntp_servers, cfg.stage_timeout)
-    );
-    let mut sources = ntp;
+    let slots = Slots::new(cfg.probe_set.endpoints.len());
+    let ntp = std::sync::Mutex::new(Vec::new());
+    let work = async {
+        tokio::join!(
+            prober.probe_all_into(&cfg.probe_set.endpoints, cfg.concurrency, &slots),
+            clock::ntp_sources_into(&prober.resolver, &cfg.ntp_servers, cfg.stage_timeout, &ntp)
+        )
+    };
+    let interrupted = tokio::select! {
+        _ = work => None,
+        signal = stop => Some(signal),
+    };
+    if let Some(signal) = interrupted {
+        tracing::warn!("{signal}: stopping; the report keeps what was observed so far");
+    }
+    let observations = slots.take(&cfg.probe_set.endpoints);
+    let mut sources = ntp.into_inner().unwrap_or_default();
+    // Answers arrive in any order; the report lists them as configured.
+    sources.sort_by_key(|s| cfg.ntp_servers.iter().position(|n| *n == s.server));
     sources.extend(observations.iter().filter_map(clock::http_date_source));
     let clock = clock::estimate(sources);
     let diagnoses: Vec<_> = observations.iter().map(|o| diagnose::endpoint(o, cfg.lang, started_at, &clock)).collect();
@@ -97,7 +112,7 @@ pub async fn probe(cfg: &RunConfig) -> Result<Report, RunError> {
         run_id: uuid::Uuid::new_v4().to_string(),
         started_at,
         finished_at: Utc::now(),
-        interrupted: false,
+        interrupted: interrupted.is_some(),
         node,
         config,
         clock,
@@ -122,7 +137,7 @@ pub fn run(cfg: RunConfig) -> Result<u8, RunError> {
         report::check_writable(p)?;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(RunError::Runtime)?;
-    let mut report = runtime.block_on(probe(&cfg))?;
+    let mut report = runtime.block_on(probe(&cfg, crate::signals::stop_requested()))?;
     // Let lingering connections and resolver tasks go without waiting for them.
     runtime.shutdown_background();
     if cfg.redact {

@@ -14,6 +14,7 @@ pub mod config;
 pub mod diagnose;
 pub mod probe;
 pub mod report;
+pub mod signals;
 pub mod trust;
 
 /// The tool's name as written in reports and the User-Agent.

@@ -198,6 +198,28 @@ pub fn split_host_port(s: &str) -> Option<(Host, u16)> {
 
 /// Ask every NTP server at once (each bounded by `timeout`).
 pub async fn ntp_sources(resolver: &Resolver, servers: &[String], timeout: Duration) -> Vec<ClockSource> {
+    futures::future::join_all(servers.iter().cloned().map(|s| ntp_source(resolver, s, timeout))).await
+}
+
+/// Ask every NTP server at once, each answer added to `sink` as soon as it is known (so that a
+/// run stopped half-way keeps the answers it had).
+pub async fn ntp_sources_into(
+    resolver: &Resolver,
+    servers: &[String],
+    timeout: Duration,
+    sink: &std::sync::Mutex<Vec<ClockSource>>,
+) {
+    let each = servers.iter().cloned().map(|s| async move {
+        let src = ntp_source(resolver, s, timeout).await;
+        if let Ok(mut v) = sink.lock() {
+            v.push(src);
+        }
+    });
+    futures::future::join_all(each).await;
+}
+
+/// Ask one NTP server (`HOST[:PORT]`).
+pub async fn ntp_source(resolver: &Resolver, server: String, timeout: Duration) -> ClockSource {
     let one = |server: String| async move {
         let mut src = ClockSource {
             kind: SourceKind::Ntp,
@@ -241,7 +263,7 @@ pub async fn ntp_sources(resolver: &Resolver, servers: &[String], timeout: Durat
         }
         src
     };
-    futures::future::join_all(servers.iter().cloned().map(one)).await
+    one(server).await
 }
 
 #[cfg(test)]

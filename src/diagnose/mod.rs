@@ -148,7 +148,7 @@ fn dns_findings(c: &mut Ctx<'_>) {
     let dns = &c.obs.dns;
     let host = c.obs.spec.target.host().bare();
     let code = match dns.status {
-        DnsStatus::Ok | DnsStatus::NotNeeded => None,
+        DnsStatus::Ok | DnsStatus::NotNeeded | DnsStatus::NotAttempted => None,
         DnsStatus::Nxdomain => Some(Code::DnsNameNotFound),
         DnsStatus::Servfail | DnsStatus::Refused | DnsStatus::Error => Some(Code::DnsServerFailure),
         DnsStatus::Timeout => Some(Code::DnsTimeout),
@@ -543,6 +543,9 @@ pub struct Diagnosis {
 /// Diagnose one endpoint. `now` is the node's time at the start of the run and `clock` the
 /// estimate of how far off it is: certificate dates are judged against the reference time.
 pub fn endpoint(obs: &EndpointObservation, lang: Lang, now: DateTime<Utc>, clock: &ClockEstimate) -> Diagnosis {
+    if obs.skipped {
+        return Diagnosis::default();
+    }
     let mut c = Ctx { obs, lang, now, clock, out: Vec::new(), interception: None };
     dns_findings(&mut c);
     let connected = if c.proxied() { proxy_findings(&mut c) } else { tcp_findings(&mut c) };
@@ -735,6 +738,7 @@ mod tcp_tests {
         let addresses = tcp.iter().map(|t| t.address.ip()).collect();
         EndpointObservation {
             spec,
+            skipped: false,
             dns: DnsObservation {
                 status: DnsStatus::Ok,
                 server: None,

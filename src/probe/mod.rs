@@ -36,6 +36,8 @@ pub enum DnsStatus {
     Error,
     /// The host is an IP literal: nothing to resolve.
     NotNeeded,
+    /// The run was stopped first.
+    NotAttempted,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -187,6 +189,8 @@ impl HttpObservation {
 #[derive(Debug, Clone)]
 pub struct EndpointObservation {
     pub spec: Arc<EndpointSpec>,
+    /// The run was stopped before this endpoint was probed to the end.
+    pub skipped: bool,
     pub dns: DnsObservation,
     pub tcp: Vec<TcpAttempt>,
     /// The proxy hop, when a proxy is configured (bypassed when NO_PROXY exempts the endpoint).
@@ -194,6 +198,29 @@ pub struct EndpointObservation {
     /// None for tcp:// targets.
     pub tls: Option<TlsObservation>,
     pub http: Option<HttpObservation>,
+}
+
+impl EndpointObservation {
+    /// An endpoint the run did not finish (interrupted).
+    pub fn skipped(spec: Arc<EndpointSpec>) -> Self {
+        let https = spec.target.is_https();
+        EndpointObservation {
+            spec,
+            skipped: true,
+            dns: DnsObservation {
+                status: DnsStatus::NotAttempted,
+                server: None,
+                duration_ms: 0,
+                addresses: Vec::new(),
+                cnames: Vec::new(),
+                error: Some("the run was interrupted before this endpoint was probed to the end".into()),
+            },
+            tcp: Vec::new(),
+            proxy: None,
+            tls: https.then(TlsObservation::not_attempted),
+            http: https.then(HttpObservation::not_attempted),
+        }
+    }
 }
 
 /// Shared state of one run's probes.
@@ -224,6 +251,7 @@ impl Prober {
         let https = spec.target.is_https();
         let mut obs = EndpointObservation {
             spec: spec.clone(),
+            skipped: false,
             dns,
             tcp: Vec::new(),
             proxy: None,
@@ -290,22 +318,57 @@ impl Prober {
         endpoints: &[Arc<EndpointSpec>],
         concurrency: usize,
     ) -> Vec<EndpointObservation> {
+        let slots = Slots::new(endpoints.len());
+        self.probe_all_into(endpoints, concurrency, &slots).await;
+        slots.take(endpoints)
+    }
+
+    /// Probe every endpoint concurrently, each result stored in its slot as soon as it is known,
+    /// so that a run stopped half-way still has what was observed. Dropping the future aborts
+    /// the probes still running.
+    pub async fn probe_all_into(self: &Arc<Self>, endpoints: &[Arc<EndpointSpec>], concurrency: usize, slots: &Slots) {
         let limit = Arc::new(Semaphore::new(concurrency.max(1)));
         let mut set = tokio::task::JoinSet::new();
         for (i, spec) in endpoints.iter().enumerate() {
-            let (me, limit, spec) = (self.clone(), limit.clone(), spec.clone());
+            let (me, limit, spec, slots) = (self.clone(), limit.clone(), spec.clone(), slots.clone());
             set.spawn(async move {
                 let _permit = limit.acquire_owned().await;
-                (i, me.probe(spec).await)
+                let obs = me.probe(spec).await;
+                slots.put(i, obs);
             });
         }
-        let mut out: Vec<Option<EndpointObservation>> = vec![None; endpoints.len()];
         while let Some(joined) = set.join_next().await {
-            match joined {
-                Ok((i, obs)) => out[i] = Some(obs),
-                Err(e) => tracing::error!("a probe task failed: {e}"),
+            if let Err(e) = joined {
+                tracing::error!("a probe task failed: {e}");
             }
         }
-        out.into_iter().flatten().collect()
+    }
+}
+
+/// Where concurrent probes leave their observations.
+#[derive(Clone, Default)]
+pub struct Slots(Arc<std::sync::Mutex<Vec<Option<EndpointObservation>>>>);
+
+impl Slots {
+    pub fn new(n: usize) -> Slots {
+        Slots(Arc::new(std::sync::Mutex::new(vec![None; n])))
+    }
+
+    fn put(&self, i: usize, obs: EndpointObservation) {
+        if let Ok(mut v) = self.0.lock()
+            && let Some(slot) = v.get_mut(i)
+        {
+            *slot = Some(obs);
+        }
+    }
+
+    /// The observations in endpoint order; an endpoint with none (the run was stopped) is skipped.
+    pub fn take(&self, endpoints: &[Arc<EndpointSpec>]) -> Vec<EndpointObservation> {
+        let mut v = self.0.lock().map(|mut g| std::mem::take(&mut *g)).unwrap_or_default();
+        v.resize(endpoints.len(), None);
+        v.into_iter()
+            .zip(endpoints)
+            .map(|(o, spec)| o.unwrap_or_else(|| EndpointObservation::skipped(spec.clone())))
+            .collect()
     }
 }

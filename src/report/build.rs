@@ -83,6 +83,9 @@ fn stage(o: &EndpointObservation) -> String {
     use crate::probe::proxy::ProxyStatus;
     use crate::probe::{DnsStatus, HttpStatus, TcpStatus, TlsStatus};
     let label = |v: serde_json::Value| v.as_str().unwrap_or("?").to_string();
+    if o.skipped {
+        return "skipped: interrupted".into();
+    }
     let proxied = o.proxy.as_ref().filter(|h| h.status != ProxyStatus::Bypassed);
     match proxied {
         Some(hop) if hop.status != ProxyStatus::Ok => {
@@ -123,6 +126,7 @@ pub fn build(input: BuildInput<'_>) -> Report {
             let spec = &o.spec;
             let interception = input.interceptions.get(i).and_then(Option::as_ref);
             let verdict = match worst(&findings, Some(&spec.name)) {
+                _ if o.skipped => EndpointVerdict::Skipped,
                 Some(Severity::Error) => EndpointVerdict::Error,
                 Some(Severity::Warning) => EndpointVerdict::Warning,
                 Some(Severity::Info) | None => EndpointVerdict::Ok,
@@ -172,11 +176,15 @@ pub fn build(input: BuildInput<'_>) -> Report {
     let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
     let counts =
         Counts { error: count(Severity::Error), warning: count(Severity::Warning), info: count(Severity::Info) };
-    let (verdict, exit_code) = match worst(&findings, None) {
+    let (verdict, mut exit_code) = match worst(&findings, None) {
         Some(Severity::Error) => (Verdict::Error, 2),
         Some(Severity::Warning) => (Verdict::Warning, 1),
         _ => (Verdict::Ok, 0),
     };
+    // An interrupted run is incomplete: UNKNOWN in the monitoring-plugin convention.
+    if input.interrupted {
+        exit_code = 3;
+    }
     let mut usage_errors: Vec<UsageError> =
         findings.iter().filter(|f| f.severity == Severity::Error).filter_map(|f| f.usage_error).collect();
     usage_errors.sort();

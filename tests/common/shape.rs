@@ -203,6 +203,7 @@ pub enum DnsStatus {
     NoAddresses,
     Error,
     NotNeeded,
+    NotAttempted,
 }
 
 #[derive(Deserialize)]
