@@ -94,7 +94,7 @@ fn check_well_formed(doc: &str) -> usize {
         let mut attrs = tag[name_end..].trim();
         while !attrs.is_empty() {
             let an_end = attrs.find(|c: char| c == '=' || c.is_whitespace()).unwrap_or(attrs.len());
-            if attrs[an_end..].trim_start().chars().next() != Some('=') {
+            if !attrs[an_end..].trim_start().starts_with('=') {
                 // A boolean attribute: only `open` (of <details>) is written.
                 assert_eq!(&attrs[..an_end], "open", "attribute without value in <{tag}>");
                 attrs = attrs[an_end..].trim_start();
@@ -400,6 +400,10 @@ fn info_is_collapsed_and_dates_are_checked_against_the_run() {
     assert!(text(group).contains("DnsPrivateAddress"));
 
     let ep = page.select(&sel("article.ep")).next().unwrap();
+    // The untrusted chain fails TLS; the HTTP answer after it (200) is not a failure.
+    let failed: Vec<String> = ep.select(&sel("svg.wf rect.b-fail title")).map(text).collect();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(failed[0].starts_with("TLS: ok · untrusted"), "{failed:?}");
     let cards: Vec<ElementRef<'_>> = ep.select(&sel(".cert")).collect();
     assert_eq!(cards.len(), 2);
     assert!(text(cards[0]).contains("expired at run time"));
@@ -426,6 +430,10 @@ fn proxy_hop_and_tcp_attempts_are_shown_and_drawn() {
     v["endpoints"][1]["tcp"] =
         json!([{"address": "10.1.2.3:3128", "status": "ok", "duration_ms": 4, "error": null, "peer": "proxy"}]);
     v["endpoints"][1]["stage"] = json!("proxy: auth_required");
+    assert_eq!(v["findings"][0]["endpoint"], "arm-metadata");
+    v["findings"][0]["code"] = json!("ProxyAuthenticationRequired");
+    v["findings"][0]["message"] = json!("the proxy requires authentication (Negotiate, NTLM)");
+    v["findings"][0]["evidence"] = json!({"proxy": "http://***@proxy.corp.example:3128", "http_status": 407});
     let page = parse_checked(&html::render(&report(v)));
     assert!(text(page.select(&sel("header")).next().unwrap()).contains("http://***@proxy.corp.example:3128"));
     let ep = page.select(&sel("article.ep")).nth(1).unwrap();

@@ -101,15 +101,20 @@ fn obj(pairs: &[(&str, Value)]) -> Map<String, Value> {
 }
 
 /// What makes findings of one code the same problem across endpoints: the product or issuer
-/// that re-signs, the proxy, the DNS servers, the legacy TLS version, the HTTP status.
-pub fn cause(evidence: &Map<String, Value>) -> Option<String> {
-    ["product", "issuer", "proxy", "servers", "legacy_version", "status_code"].iter().find_map(|k| {
-        match evidence.get(*k) {
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(Value::Null) | None => None,
-            Some(v) => Some(v.to_string()),
-        }
+/// that re-signs, the proxy, the DNS servers, the legacy TLS version, the HTTP status; as the
+/// evidence key and its value.
+pub fn cause_of(evidence: &Map<String, Value>) -> Option<(&'static str, String)> {
+    const KEYS: [&str; 6] = ["product", "issuer", "proxy", "servers", "legacy_version", "status_code"];
+    KEYS.iter().find_map(|k| match evidence.get(*k) {
+        Some(Value::String(s)) => Some((*k, s.clone())),
+        Some(Value::Null) | None => None,
+        Some(v) => Some((*k, v.to_string())),
     })
+}
+
+/// The cause's value alone (see [`cause_of`]).
+pub fn cause(evidence: &Map<String, Value>) -> Option<String> {
+    cause_of(evidence).map(|(_, v)| v)
 }
 
 /// Every certificate of the chain is inside its validity period at `t`.

@@ -111,7 +111,6 @@ fn tone(word: &str) -> &'static str {
         "warning" => "warning",
         "error" => "error",
         "info" => "info",
-        "skipped" => "muted",
         _ => "muted",
     }
 }
@@ -176,6 +175,7 @@ a{color:var(--link)}
 h1{font-size:22px;margin:0 0 4px}
 h2{font-size:18px;margin:34px 0 12px;padding-bottom:6px;border-bottom:2px solid var(--line)}
 h3{font-size:15px;margin:0}
+.problem h3 code{font-size:14.5px;padding:2px 6px}
 code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,"Liberation Mono",monospace;font-size:12.5px}
 code{background:var(--code);padding:1px 4px;border-radius:3px;overflow-wrap:anywhere}
 pre{background:var(--code);padding:8px 10px;border-radius:4px;white-space:pre-wrap;overflow-wrap:anywhere;margin:6px 0;font-size:12px}
@@ -187,9 +187,9 @@ pre{background:var(--code);padding:8px 10px;border-radius:4px;white-space:pre-wr
 .badge.info{color:var(--info);background:var(--info-bg);border-color:var(--info)}
 .badge.muted{color:var(--muted);background:var(--muted-bg);border-color:var(--line)}
 code.portal{background:var(--error-bg);color:var(--error);font-weight:600;white-space:nowrap;overflow-wrap:normal}
-.nw{white-space:nowrap}table.endpoints td code{white-space:nowrap}
-table.kvt th{width:190px;text-transform:none;letter-spacing:0;white-space:nowrap;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-weight:600;font-size:12px}
+.nw{white-space:nowrap}table.kvt th{width:190px;text-transform:none;letter-spacing:0;white-space:nowrap;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-weight:600;font-size:12px}
 table.kvt td{font-size:12.5px}
+table.kvt.per th{width:auto}
 .top{border:1px solid var(--line);border-left-width:8px;border-radius:6px;padding:16px 20px;background:var(--panel)}
 .top.ok{border-left-color:var(--ok)}.top.warning{border-left-color:var(--warning)}.top.error{border-left-color:var(--error)}.top.muted{border-left-color:var(--muted)}
 .verdict{display:flex;align-items:center;gap:14px;flex-wrap:wrap;margin-bottom:8px}
@@ -209,7 +209,7 @@ table{border-collapse:collapse;width:100%;margin:6px 0 10px;font-size:13px}
 th,td{text-align:left;vertical-align:top;padding:5px 8px;border-bottom:1px solid var(--line);overflow-wrap:anywhere}
 th{white-space:nowrap;background:var(--panel);font-weight:600;color:var(--muted);font-size:12px;text-transform:uppercase;letter-spacing:.03em}
 td.num,th.num{text-align:right;white-space:nowrap}
-.problem{border:1px solid var(--line);border-left-width:6px;border-radius:6px;padding:12px 16px;margin:12px 0;background:var(--bg);break-inside:avoid}
+.problem{border:1px solid var(--line);border-left-width:6px;border-radius:6px;padding:12px 16px;margin:12px 0;background:var(--bg)}
 .problem.error{border-left-color:var(--error)}.problem.warning{border-left-color:var(--warning)}.problem.info{border-left-color:var(--info)}
 .problem-head{display:flex;align-items:center;gap:10px;flex-wrap:wrap}
 .problem .where{color:var(--muted);margin:6px 0}
@@ -221,7 +221,7 @@ details{margin:6px 0}
 summary{cursor:pointer;font-weight:600;padding:3px 0}
 summary .muted-text{font-weight:400}
 details.group>summary{font-size:15px}
-.ep{border:1px solid var(--line);border-radius:6px;padding:12px 16px;margin:14px 0;break-inside:avoid-page}
+.ep{border:1px solid var(--line);border-radius:6px;padding:12px 16px;margin:14px 0}
 .ep-head{display:flex;align-items:center;gap:10px;flex-wrap:wrap}
 .ep .url{color:var(--muted);margin:4px 0 8px;overflow-wrap:anywhere}
 .ep details{border-top:1px solid var(--line);padding-top:4px}
@@ -253,7 +253,8 @@ td.cell .stage{display:block;font-weight:400;text-transform:none;font-size:11px}
 footer{margin-top:36px;padding-top:10px;border-top:1px solid var(--line);color:var(--muted);font-size:12.5px}
 @media print{body{font-size:11.5px;background:#fff;color:#000}main{max-width:none;padding:0}
 details::details-content{content-visibility:visible;display:block}
-details>summary{list-style:none}.ep,.problem,.cert{break-inside:avoid}a{color:inherit}
+details>summary{list-style:none}.cert,.wf,tr{break-inside:avoid}.ep,.problem{break-inside:auto}a{color:inherit}
+table{font-size:10.5px}code,.mono{font-size:10px}.badge{font-size:9.5px;padding:0 5px}code.portal{white-space:normal;overflow-wrap:anywhere}
 h2{break-after:avoid}}
 "#;
 
@@ -440,11 +441,9 @@ fn header(o: &mut String, r: &Report) {
 // ---------------------------------------------------------------------------------------------
 // What to do: findings grouped by root cause
 
-/// What makes findings of one code the same problem (the same keys the fleet merge uses).
+/// What makes findings of one code the same problem (as the text summary and the fleet merge decide).
 fn cause(f: &Finding) -> Option<String> {
-    ["product", "issuer", "proxy", "servers", "legacy_version", "status_code"]
-        .iter()
-        .find_map(|k| f.evidence.get(*k).filter(|v| !v.is_null()).map(|v| format!("{k}: {}", value_text(v))))
+    crate::diagnose::cause_of(&f.evidence).map(|(k, v)| format!("{k}: {v}"))
 }
 
 struct Problem<'a> {
@@ -468,6 +467,9 @@ fn group(findings: &[Finding]) -> Vec<Problem<'_>> {
     }
     // Errors first, then warnings, then info; first-seen order within a severity.
     out.sort_by_key(|p| std::cmp::Reverse(p.severity));
+    for p in &mut out {
+        p.findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+    }
     out
 }
 
@@ -629,7 +631,8 @@ fn problem(o: &mut String, r: &Report, p: &Problem<'_>, idx: usize, endpoint_ind
     o.push_str("</article>");
 }
 
-/// The evidence as one key/value table; a key whose value differs between endpoints shows each.
+/// The evidence as a key/value table of what the endpoints share, and a table per endpoint of
+/// what differs between them (host, timings, error texts), collapsed.
 fn evidence(o: &mut String, p: &Problem<'_>) {
     let mut keys: Vec<&str> = Vec::new();
     for f in &p.findings {
@@ -642,35 +645,45 @@ fn evidence(o: &mut String, p: &Problem<'_>) {
     if keys.is_empty() {
         return;
     }
+    let get = |f: &Finding, k: &str| f.evidence.get(k).cloned().unwrap_or(Value::Null);
+    let (shared, varying): (Vec<&str>, Vec<&str>) =
+        keys.iter().partition(|k| p.findings.windows(2).all(|w| get(w[0], k) == get(w[1], k)));
     let open = if p.severity == Severity::Info { "" } else { " open" };
     let _ = write!(
         o,
-        "<details class=\"evidence\"{open}><summary>Evidence <span class=\"muted-text\">({})</span></summary><table class=\"kvt\"><tbody>",
+        "<details class=\"evidence\"{open}><summary>Evidence <span class=\"muted-text\">({})</span></summary>",
         plural(keys.len(), "fact", "facts")
     );
-    let get = |f: &Finding, k: &str| f.evidence.get(k).cloned().unwrap_or(Value::Null);
-    for k in keys {
-        let values: Vec<Value> = p.findings.iter().map(|f| get(f, k)).collect();
-        let same = values.windows(2).all(|w| w[0] == w[1]);
-        let cell = if same || p.findings.len() == 1 {
-            value_html(&values[0])
-        } else {
-            p.findings
-                .iter()
-                .zip(&values)
-                .map(|(f, v)| {
-                    format!(
-                        "<span class=\"muted-text\">{}:</span> {}",
-                        esc(f.endpoint.as_deref().unwrap_or("node")),
-                        value_html(v)
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("<br>")
-        };
-        let _ = write!(o, "<tr><th>{}</th><td class=\"mono\">{cell}</td></tr>", esc(k));
+    if !shared.is_empty() {
+        o.push_str("<table class=\"kvt\"><tbody>");
+        for k in &shared {
+            let _ =
+                write!(o, "<tr><th>{}</th><td class=\"mono\">{}</td></tr>", esc(k), value_html(&get(p.findings[0], k)));
+        }
+        o.push_str("</tbody></table>");
     }
-    o.push_str("</tbody></table></details>");
+    if !varying.is_empty() {
+        let _ = write!(
+            o,
+            "<details class=\"varying\"><summary>Per endpoint <span class=\"muted-text\">({} that differ: {})</span></summary>\
+             <table class=\"kvt per\"><thead><tr><th>endpoint</th>",
+            plural(varying.len(), "fact", "facts"),
+            esc(&varying.join(", "))
+        );
+        for k in &varying {
+            let _ = write!(o, "<th>{}</th>", esc(k));
+        }
+        o.push_str("</tr></thead><tbody>");
+        for f in &p.findings {
+            let _ = write!(o, "<tr><td>{}</td>", esc(f.endpoint.as_deref().unwrap_or("node")));
+            for k in &varying {
+                let _ = write!(o, "<td class=\"mono\">{}</td>", value_html(&get(f, k)));
+            }
+            o.push_str("</tr>");
+        }
+        o.push_str("</tbody></table></details>");
+    }
+    o.push_str("</details>");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -715,7 +728,11 @@ fn endpoints(o: &mut String, r: &Report) {
             if codes.is_empty() { "—".into() } else { code_list(&codes) }
         );
     }
-    o.push_str("</tbody></table>");
+    o.push_str(
+        "</tbody></table><p class=\"muted-text\">Per endpoint below: the time each stage took on one millisecond axis \
+         (DNS, then the TCP attempts, which run in parallel, or the proxy hop, then TLS and HTTP; a failed stage in red, \
+         labelled with its status), then each stage's details.</p>",
+    );
     let run_time = parse_time(&r.run.started_at);
     for (i, e) in r.endpoints.iter().enumerate() {
         endpoint(o, r, e, i, run_time);
@@ -744,7 +761,7 @@ fn failed_stage(e: &EndpointReport) -> Option<&'static str> {
         }
     }
     if let Some(h) = &e.http
-        && (!matches!(h.status, HttpStatus::Ok | HttpStatus::NotAttempted) || e.verdict != EndpointVerdict::Ok)
+        && !matches!(h.status, HttpStatus::Ok | HttpStatus::NotAttempted)
     {
         return Some("http");
     }
@@ -778,8 +795,18 @@ fn endpoint(o: &mut String, r: &Report, e: &EndpointReport, i: usize, run_time: 
     if let Some(n) = &e.note {
         let _ = write!(o, "<p class=\"muted-text\">{}</p>", esc(n));
     }
-    waterfall(o, e);
-    let failed = failed_stage(e);
+    let http_finding = r.findings.iter().any(|f| {
+        f.endpoint.as_deref() == Some(e.name.as_str()) && f.code.stage() == "http" && f.severity != Severity::Info
+    });
+    waterfall(o, e, http_finding);
+    // Open the details of the stage the worst finding blames (else of the first failed stage).
+    let blamed = r
+        .findings
+        .iter()
+        .filter(|f| f.endpoint.as_deref() == Some(e.name.as_str()) && f.severity != Severity::Info)
+        .max_by_key(|f| f.severity)
+        .map(|f| f.code.stage());
+    let failed = blamed.or_else(|| failed_stage(e));
     let open = |stage: &str| if failed == Some(stage) { " open" } else { "" };
 
     // DNS
@@ -890,62 +917,66 @@ fn endpoint(o: &mut String, r: &Report, e: &EndpointReport, i: usize, run_time: 
 
     // TLS
     if let Some(t) = &e.tls {
-        tls(o, e, t, open("tls"), run_time);
+        tls(o, t, open("tls"), run_time);
     }
 
     // HTTP
     if let Some(h) = &e.http {
-        let st = label(&h.status);
-        if h.status == HttpStatus::NotAttempted {
-            o.push_str(
-                "<details class=\"http\"><summary>HTTP <span class=\"muted-text\">not attempted</span></summary>\
-                 <p class=\"muted-text\">Not attempted: an earlier stage failed.</p></details></article>",
-            );
-            return;
-        }
-        let _ = write!(
-            o,
-            "<details class=\"http\"{}><summary>HTTP <span class=\"muted-text\">{}{} · {}</span></summary>",
-            open("http"),
-            esc(&st),
-            h.status_code.map(|c| format!(" {c}")).unwrap_or_default(),
-            esc(&fmt_ms(h.duration_ms))
-        );
-        let code_tone = match (e.verdict, h.status_code) {
-            (_, None) => "muted",
-            (EndpointVerdict::Ok, _) => "ok",
-            _ if r
-                .findings
-                .iter()
-                .any(|f| f.endpoint.as_deref() == Some(e.name.as_str()) && f.code == Code::HttpUnexpectedStatus) =>
-            {
-                "error"
-            }
-            _ => "ok",
-        };
-        let mut rows = vec![
-            ("Status", badge(if h.status == HttpStatus::Ok { "ok" } else { "error" }, &st)),
-            ("Status code", h.status_code.map_or_else(|| "—".into(), |c| badge(code_tone, &c.to_string()))),
-            ("Duration", esc(&fmt_ms(h.duration_ms))),
-            ("Server", opt(h.server.as_deref())),
-            ("Via", opt(h.via.as_deref())),
-            (
-                "Proxy headers",
-                if h.proxy_headers.is_empty() {
-                    "none".into()
-                } else {
-                    h.proxy_headers.iter().map(|x| mono(x)).collect::<Vec<_>>().join("<br>")
-                },
-            ),
-            ("Date", opt(h.date.as_deref())),
-        ];
-        if let Some(err) = &h.error {
-            rows.push(("Error", esc(err)));
-        }
-        dl(o, "kv", &rows);
-        o.push_str("</details>");
+        http(o, r, e, h, open("http"));
     }
     o.push_str("</article>");
+}
+
+fn http(o: &mut String, r: &Report, e: &EndpointReport, h: &super::HttpReport, open: &str) {
+    let st = label(&h.status);
+    if h.status == HttpStatus::NotAttempted {
+        o.push_str(
+            "<details class=\"http\"><summary>HTTP <span class=\"muted-text\">not attempted</span></summary>\
+                 <p class=\"muted-text\">Not attempted: an earlier stage failed.</p></details>",
+        );
+        return;
+    }
+    let _ = write!(
+        o,
+        "<details class=\"http\"{}><summary>HTTP <span class=\"muted-text\">{}{} · {}</span></summary>",
+        open,
+        esc(&st),
+        h.status_code.map(|c| format!(" {c}")).unwrap_or_default(),
+        esc(&fmt_ms(h.duration_ms))
+    );
+    let code_tone = match (e.verdict, h.status_code) {
+        (_, None) => "muted",
+        (EndpointVerdict::Ok, _) => "ok",
+        _ if r
+            .findings
+            .iter()
+            .any(|f| f.endpoint.as_deref() == Some(e.name.as_str()) && f.code == Code::HttpUnexpectedStatus) =>
+        {
+            "error"
+        }
+        _ => "ok",
+    };
+    let mut rows = vec![
+        ("Status", badge(if h.status == HttpStatus::Ok { "ok" } else { "error" }, &st)),
+        ("Status code", h.status_code.map_or_else(|| "—".into(), |c| badge(code_tone, &c.to_string()))),
+        ("Duration", esc(&fmt_ms(h.duration_ms))),
+        ("Server", opt(h.server.as_deref())),
+        ("Via", opt(h.via.as_deref())),
+        (
+            "Proxy headers",
+            if h.proxy_headers.is_empty() {
+                "none".into()
+            } else {
+                h.proxy_headers.iter().map(|x| mono(x)).collect::<Vec<_>>().join("<br>")
+            },
+        ),
+        ("Date", opt(h.date.as_deref())),
+    ];
+    if let Some(err) = &h.error {
+        rows.push(("Error", esc(err)));
+    }
+    dl(o, "kv", &rows);
+    o.push_str("</details>");
 }
 
 fn dns_tone(s: DnsStatus) -> &'static str {
@@ -955,7 +986,7 @@ fn dns_tone(s: DnsStatus) -> &'static str {
     }
 }
 
-fn tls(o: &mut String, e: &EndpointReport, t: &super::TlsReport, open: &str, run_time: Option<DateTime<Utc>>) {
+fn tls(o: &mut String, t: &super::TlsReport, open: &str, run_time: Option<DateTime<Utc>>) {
     let st = label(&t.status);
     if t.status == TlsStatus::NotAttempted {
         o.push_str(
@@ -1033,7 +1064,6 @@ fn tls(o: &mut String, e: &EndpointReport, t: &super::TlsReport, open: &str, run
         }
         rows.push(("Interception", s));
     }
-    let _ = e;
     let verdicts = rows.split_off(basic);
     dl(o, "kv cols", &rows);
     dl(o, "kv wide", &verdicts);
@@ -1104,7 +1134,7 @@ fn cert(o: &mut String, n: usize, len: usize, c: &CertFacts, run_time: Option<Da
     let mut rows = vec![
         ("Subject", esc(&c.subject)),
         ("Issuer", esc(&c.issuer)),
-        ("Validity", format!("{} → {} {}", esc(&fmt_time(&c.not_before)), esc(&fmt_time(&c.not_after)), "")),
+        ("Validity", format!("{} → {}", esc(&fmt_time(&c.not_before)), esc(&fmt_time(&c.not_after)))),
     ];
     if !c.sans.is_empty() {
         rows.push(("SANs", c.sans.iter().map(|s| mono(s)).collect::<Vec<_>>().join(" ")));
@@ -1147,7 +1177,8 @@ struct Bar {
     status: String,
 }
 
-fn bars(e: &EndpointReport) -> Vec<Bar> {
+/// The bars of an endpoint's stages; `http_finding`: a finding blames the HTTP answer.
+fn bars(e: &EndpointReport, http_finding: bool) -> Vec<Bar> {
     let mut out = Vec::new();
     let dns_ok = matches!(e.dns.status, DnsStatus::Ok | DnsStatus::NotNeeded);
     out.push(Bar {
@@ -1225,7 +1256,7 @@ fn bars(e: &EndpointReport) -> Vec<Bar> {
                 Some(c) if h.status == HttpStatus::Ok => c.to_string(),
                 _ => label(&h.status),
             };
-            let bad = h.status != HttpStatus::Ok || e.stage.starts_with("http") && e.verdict == EndpointVerdict::Error;
+            let bad = h.status != HttpStatus::Ok || http_finding;
             out.push(Bar {
                 label: "HTTP".into(),
                 start: t,
@@ -1253,8 +1284,8 @@ fn axis(total: u64) -> (u64, u64) {
     }
 }
 
-fn waterfall(o: &mut String, e: &EndpointReport) {
-    let bars = bars(e);
+fn waterfall(o: &mut String, e: &EndpointReport, http_finding: bool) {
+    let bars = bars(e, http_finding);
     let total = bars.iter().map(|b| b.start + b.len).max().unwrap_or(0);
     let (max, step) = axis(total);
     const W: u64 = 900;
@@ -1342,21 +1373,25 @@ fn clock(o: &mut String, r: &Report) {
         ClockVerdict::Unknown => "unknown",
     };
     o.push_str("<section id=\"clock\"><h2>Clock</h2><p>");
-    match c.offset_seconds {
+    let explain = match c.offset_seconds {
         Some(off) => {
             let _ = write!(
                 o,
                 "<span class=\"clock-big\">{off:+.3} s</span> ± {:.3} s ",
                 c.uncertainty_seconds.unwrap_or(0.0)
             );
+            format!(
+                "The node's clock is {:.1} s {} the time sources. Sign-in tokens tolerate 300 s of skew; more than 60 s is a warning.",
+                off.abs(),
+                if off >= 0.0 { "ahead of" } else { "behind" }
+            )
         }
-        None => o.push_str("<span class=\"clock-big\">not verified</span> "),
-    }
-    let _ = write!(
-        o,
-        "{} <span class=\"muted-text\">Positive: the node is ahead. Tokens tolerate 300 s of skew; over 60 s is a warning.</span></p>",
-        badge(v, v)
-    );
+        None => {
+            o.push_str("<span class=\"clock-big\">not verified</span> ");
+            "No time source answered, so the node's clock could not be checked.".to_string()
+        }
+    };
+    let _ = write!(o, "{} <span class=\"muted-text\">{}</span></p>", badge(v, v), esc(&explain));
     if c.sources.is_empty() {
         o.push_str("<p class=\"muted-text\">No time source was consulted.</p></section>");
         return;
@@ -1369,7 +1404,7 @@ fn clock(o: &mut String, r: &Report) {
         let kind = name(&s.kind);
         let _ = write!(
             o,
-            "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+            "<tr><td class=\"nw\">{}</td><td class=\"nw\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
              <td class=\"num\">{}</td><td>{}</td><td>{}</td></tr>",
             esc(if kind == "http_date" {
                 "HTTP Date"

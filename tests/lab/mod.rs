@@ -13,6 +13,7 @@
 
 mod certs;
 mod dns;
+mod hostile;
 mod legacy;
 mod mitm;
 mod mitmproxy;
@@ -23,7 +24,13 @@ mod tinyproxy;
 mod tls;
 
 pub use certs::{Leaf, TestCa, self_signed_leaf};
+pub use dns::TcpFault;
 pub use dns::{DnsAnswer, DnsServer};
+pub use hostile::{
+    AfterHandshake, AfterReply, DribbleRelay, HTTP_400_PAGE, HostileTls, RUSTLS_MAX_HANDSHAKE, RawServer, big_san_leaf,
+    dribble_relay, garbage_server, garbage_server_after, huge_server_hello, leaf_config, long_chain_leaf, noise,
+    truncated_der, unchecked_config,
+};
 pub use legacy::{LegacyServer, Sha1Pki, openssl_binary, sha1_pki, tls10_only_server, tls10_only_server_with};
 pub use mitm::{MitmProxy, Upstream, insecure_client_config};
 pub use mitmproxy::Mitmproxy;
