@@ -7,12 +7,15 @@
 mod common;
 mod lab;
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, TcpStream, UdpSocket};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{BIN, Run};
+use hickory_proto::op::{Message, Query};
+use hickory_proto::rr::{Name, RecordType};
 use lab::{
     AfterHandshake, AfterReply, DnsAnswer, DnsServer, HTTP_400_PAGE, HostileTls, TcpFault, TestCa, TlsServer,
     ok_response,
@@ -520,4 +523,153 @@ fn a_broken_answer_does_not_fail_a_concurrent_healthy_lookup() {
         assert_eq!(r.endpoint(name)["dns"]["status"], "error", "{name}");
         assert_eq!(r.codes(name), vec!["DnsServerFailure"], "{name}");
     }
+}
+
+// The hostile servers themselves, checked on the wire (so that the cases above test what they
+// claim to).
+
+fn dns_query(name: &str, rtype: RecordType) -> (u16, Vec<u8>) {
+    let mut msg = Message::query();
+    msg.metadata.recursion_desired = true;
+    msg.add_query(Query::query(Name::from_ascii(name).unwrap(), rtype));
+    (msg.metadata.id, msg.to_vec().unwrap())
+}
+
+fn udp_exchange(server: &DnsServer, query: &[u8]) -> (Vec<u8>, Duration) {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let start = Instant::now();
+    s.send_to(query, server.addr).unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = s.recv(&mut buf).unwrap();
+    buf.truncate(n);
+    (buf, start.elapsed())
+}
+
+/// Sends one framed query over TCP; returns the length prefix of the reply (None if the server
+/// closed the connection first) and the bytes that followed it, up to that length or EOF.
+fn tcp_exchange(server: &DnsServer, query: &[u8]) -> (Option<usize>, Vec<u8>) {
+    let mut s = TcpStream::connect(server.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut framed = u16::try_from(query.len()).unwrap().to_be_bytes().to_vec();
+    framed.extend_from_slice(query);
+    s.write_all(&framed).unwrap();
+    let mut len = [0u8; 2];
+    if s.read_exact(&mut len).is_err() {
+        return (None, Vec::new());
+    }
+    let len = usize::from(u16::from_be_bytes(len));
+    let mut body = Vec::new();
+    s.take(len as u64).read_to_end(&mut body).unwrap();
+    (Some(len), body)
+}
+
+#[test]
+fn lab_hostile_dns_answers_on_the_wire() {
+    let late = Duration::from_millis(200);
+    let dns = DnsServer::start(vec![
+        ("tc-close.lab.test", DnsAnswer::Truncated(TcpFault::Close)),
+        ("tc-cut.lab.test", DnsAnswer::Truncated(TcpFault::Cut)),
+        ("tc-again.lab.test", DnsAnswer::Truncated(TcpFault::TruncatedAgain)),
+        ("garbage.lab.test", DnsAnswer::Garbage),
+        ("rdlen.lab.test", DnsAnswer::LyingRdLength),
+        ("loop-a.lab.test", DnsAnswer::CnameLoop("loop-b.lab.test".into())),
+        ("late.lab.test", DnsAnswer::Delayed(late, Box::new(DnsAnswer::A(vec![Ipv4Addr::LOCALHOST])))),
+    ]);
+    // Truncated: TC over UDP, then the TCP fault.
+    for name in ["tc-close.lab.test.", "tc-cut.lab.test.", "tc-again.lab.test."] {
+        let (id, q) = dns_query(name, RecordType::A);
+        let m = Message::from_vec(&udp_exchange(&dns, &q).0).unwrap();
+        assert_eq!(m.metadata.id, id);
+        assert!(m.metadata.truncation, "{name}");
+        assert!(m.answers.is_empty(), "{name}");
+    }
+    let (_, q) = dns_query("tc-close.lab.test.", RecordType::A);
+    assert_eq!(tcp_exchange(&dns, &q), (None, Vec::new()), "closed without a reply");
+    let (_, q) = dns_query("tc-cut.lab.test.", RecordType::A);
+    let (len, body) = tcp_exchange(&dns, &q);
+    assert_eq!(body.len(), len.unwrap() / 2, "half the message, then EOF");
+    let (_, q) = dns_query("tc-again.lab.test.", RecordType::A);
+    let (len, body) = tcp_exchange(&dns, &q);
+    assert_eq!(len, Some(body.len()));
+    assert!(Message::from_vec(&body).unwrap().metadata.truncation);
+    // Garbage and a lying RDLENGTH: the right id, but no decoder reads them.
+    for name in ["garbage.lab.test.", "rdlen.lab.test."] {
+        let (id, q) = dns_query(name, RecordType::A);
+        let (reply, _) = udp_exchange(&dns, &q);
+        assert_eq!(u16::from_be_bytes([reply[0], reply[1]]), id, "{name}");
+        assert!(reply[2] & 0x80 != 0, "{name}: a response");
+        assert!(Message::from_vec(&reply).is_err(), "{name}");
+        let (len, body) = tcp_exchange(&dns, &q);
+        assert_eq!(len, Some(body.len()), "{name}: a complete frame over TCP");
+        assert!(Message::from_vec(&body).is_err(), "{name}");
+    }
+    // The CNAME loop, both records in one answer.
+    let (_, q) = dns_query("loop-a.lab.test.", RecordType::A);
+    let m = Message::from_vec(&udp_exchange(&dns, &q).0).unwrap();
+    let records: Vec<(String, String)> = m.answers.iter().map(|r| (r.name.to_ascii(), r.data.to_string())).collect();
+    assert_eq!(
+        records,
+        vec![
+            ("loop-a.lab.test.".to_string(), "loop-b.lab.test.".to_string()),
+            ("loop-b.lab.test.".to_string(), "loop-a.lab.test.".to_string())
+        ]
+    );
+    // Delayed: the answer, late.
+    let (_, q) = dns_query("late.lab.test.", RecordType::A);
+    let (reply, took) = udp_exchange(&dns, &q);
+    assert!(took >= late, "{took:?}");
+    assert_eq!(Message::from_vec(&reply).unwrap().answers.len(), 1);
+}
+
+#[test]
+fn lab_hostile_tcp_servers_on_the_wire() {
+    // The garbage server reads a whole ClientHello record, answers with its reply, closes.
+    let server = lab::garbage_server(HTTP_400_PAGE.to_vec(), AfterReply::Close);
+    let mut s = TcpStream::connect(server.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut hello = vec![0x16, 0x03, 0x01, 0x00, 0x04];
+    hello.extend_from_slice(&[0x01, 0x00, 0x00, 0x00]);
+    s.write_all(&hello).unwrap();
+    let mut reply = Vec::new();
+    s.read_to_end(&mut reply).unwrap();
+    assert_eq!(reply, HTTP_400_PAGE);
+    assert_eq!(server.connections(), 1);
+    assert!(!(20..=24).contains(&lab::noise(16, 1)[0]), "noise is never a TLS record");
+    assert_eq!(&lab::huge_server_hello()[..9], &[0x16, 3, 3, 0x40, 0, 2, 0xff, 0xff, 0xff]);
+
+    // The dribble relay forwards the server's bytes one per interval.
+    let upstream = lab::garbage_server(b"abcdef".to_vec(), AfterReply::Close);
+    let relay = lab::dribble_relay(upstream.addr, Duration::from_millis(50));
+    let mut s = TcpStream::connect(relay.addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    s.write_all(&hello).unwrap();
+    let start = Instant::now();
+    let mut got = Vec::new();
+    let mut byte = [0u8; 1];
+    while got.len() < 6 {
+        let n = s.read(&mut byte).unwrap();
+        assert_eq!(n, 1, "one byte at a time");
+        got.push(byte[0]);
+    }
+    assert_eq!(got, b"abcdef");
+    assert!(start.elapsed() >= Duration::from_millis(250), "{:?}", start.elapsed());
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while relay.bytes_dribbled() < 6 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert_eq!(relay.bytes_dribbled(), 6);
+}
+
+#[test]
+fn lab_big_certificates_have_the_sizes_they_claim() {
+    let ca = TestCa::new("Lab Root CA");
+    let leaf = lab::big_san_leaf(&ca, "big.lab.test", true, 60_000);
+    assert!((60_000 - 32..=60_000).contains(&leaf.cert_der.len()), "{}", leaf.cert_der.len());
+    let chain = lab::long_chain_leaf(&ca, 3, &["chain.lab.test"]);
+    assert_eq!(chain.chain_der.len(), 4, "leaf + 3 intermediates, no root");
+    assert!(!chain.chain_der.contains(&ca.cert_der));
+    let cut = lab::truncated_der(&leaf.cert_der);
+    assert_eq!(cut.len(), leaf.cert_der.len() - 16);
+    assert_eq!(cut[..4], leaf.cert_der[..4], "the outer length still claims the cut bytes");
 }

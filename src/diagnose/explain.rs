@@ -25,26 +25,7 @@ fn suggestions(close: &[String]) -> String {
 
 /// `{host}` → `<host>`: placeholders shown as what they stand for.
 fn generic(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(open) = rest.find('{') {
-        out.push_str(&rest[..open]);
-        let after = &rest[open + 1..];
-        match after.find('}') {
-            Some(close) if after[..close].chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
-                out.push('<');
-                out.push_str(&after[..close]);
-                out.push('>');
-                rest = &after[close + 1..];
-            }
-            _ => {
-                out.push('{');
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
+    super::remediation::fill_with(text, |key| format!("<{key}>"))
 }
 
 fn close_matches(code: &str) -> Vec<String> {

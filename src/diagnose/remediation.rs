@@ -72,8 +72,13 @@ pub fn entry(code: &str, lang: Lang) -> Option<(&'static Remediation, Lang)> {
     catalogue(lang).get(code).map(|r| (r, lang)).or_else(|| catalogue(Lang::En).get(code).map(|r| (r, Lang::En)))
 }
 
-/// Fill `{name}` placeholders from `vars`.
+/// Fill `{name}` placeholders from `vars`; a name with no value is written without its braces.
 pub fn fill(template: &str, vars: &BTreeMap<String, String>) -> String {
+    fill_with(template, |key| vars.get(key).cloned().unwrap_or_else(|| key.to_string()))
+}
+
+/// Replace each `{name}` placeholder (ASCII letters, digits and `_`) with `value(name)`.
+pub fn fill_with(template: &str, value: impl Fn(&str) -> String) -> String {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
     while let Some(open) = rest.find('{') {
@@ -81,11 +86,7 @@ pub fn fill(template: &str, vars: &BTreeMap<String, String>) -> String {
         let after = &rest[open + 1..];
         match after.find('}') {
             Some(close) if after[..close].chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
-                let key = &after[..close];
-                match vars.get(key) {
-                    Some(v) => out.push_str(v),
-                    None => out.push_str(key),
-                }
+                out.push_str(&value(&after[..close]));
                 rest = &after[close + 1..];
             }
             _ => {
