@@ -431,6 +431,48 @@ impl Reference {
     }
 }
 
+/// N concurrent A + AAAA lookups through hickory-resolver, configured as the probe configures it
+/// (src/probe/resolve.rs), against the lab DNS server, in process; wall time in ms. A new resolver per
+/// call, as the probe has one per run (no cache carried over).
+fn dns_burst(rt: &tokio::runtime::Runtime, server: SocketAddr, names: &[String]) -> f64 {
+    use hickory_resolver::TokioResolver;
+    use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts};
+    use hickory_resolver::net::runtime::TokioRuntimeProvider;
+    use hickory_resolver::proto::rr::{Name, RecordType};
+
+    let mut ns = NameServerConfig::udp_and_tcp(server.ip());
+    for c in &mut ns.connections {
+        c.port = server.port();
+    }
+    let mut opts = ResolverOpts::default();
+    opts.use_hosts_file = ResolveHosts::Never;
+    opts.attempts = 2;
+    opts.timeout = Duration::from_secs(5);
+    opts.preserve_intermediates = true;
+    rt.block_on(async {
+        let mut builder = TokioResolver::builder_with_config(
+            ResolverConfig::from_parts(None, Vec::new(), vec![ns]),
+            TokioRuntimeProvider::default(),
+        );
+        *builder.options_mut() = opts;
+        let resolver = Arc::new(builder.build().expect("resolver"));
+        let start = Instant::now();
+        let mut set = tokio::task::JoinSet::new();
+        for name in names {
+            let (resolver, name) = (resolver.clone(), Name::from_utf8(format!("{name}.")).expect("name"));
+            set.spawn(async move {
+                let (a, _aaaa) =
+                    tokio::join!(resolver.lookup(name.clone(), RecordType::A), resolver.lookup(name, RecordType::AAAA));
+                assert!(a.is_ok(), "A lookup failed");
+            });
+        }
+        while let Some(r) = set.join_next().await {
+            r.expect("DNS task");
+        }
+        start.elapsed().as_secs_f64() * 1000.0
+    })
+}
+
 // ---------------------------------------------------------------------------------------------
 
 struct Endpoint {
@@ -501,12 +543,22 @@ struct ConfigResult {
     rtt_ms: u64,
     n: usize,
     reference: Vec<f64>,
+    dns_burst: Vec<f64>,
     probe: Series,
     stages: Stages,
     probe_wide: Option<(Series, Stages)>,
     curl_par: Series,
     curl_seq: Series,
     curl_par_transfers: Vec<(f64, f64, f64)>,
+}
+
+/// One start-up measurement: what is run, the exit code it must end with, the report it writes.
+struct Variant {
+    label: &'static str,
+    program: PathBuf,
+    args: Vec<String>,
+    code: i32,
+    report: Option<PathBuf>,
 }
 
 struct Lab<'a> {
@@ -616,53 +668,47 @@ fn main() {
         &out.display().to_string(),
     ]);
     let true_bin = which("true").unwrap_or_else(|| PathBuf::from("/bin/true"));
-    // (label, program, arguments, expected exit code, report to read run.duration_ms from)
     // Exit 1 for the empty runs: the only finding is ClockUnverified (no time source).
-    let variants: Vec<(&str, PathBuf, Vec<String>, i32, Option<&Path>)> = vec![
-        ("`/usr/bin/time true`: the measurement's own cost", true_bin, Vec::new(), 0, None),
-        (
-            "`azs-netprobe --version`: process start, argument parsing",
-            args.bin.clone(),
-            strings(&["--version"]),
-            0,
-            None,
-        ),
-        (
+    let v = |label: &'static str, program: &Path, args: Vec<String>, code: i32, report: bool| Variant {
+        label,
+        program: program.to_path_buf(),
+        args,
+        code,
+        report: report.then(|| out.clone()),
+    };
+    let variants = [
+        v("`/usr/bin/time true`: the measurement's own cost", &true_bin, Vec::new(), 0, false),
+        v("`azs-netprobe --version`: process start, argument parsing", &args.bin, strings(&["--version"]), 0, false),
+        v(
             "empty run, lab CA PEM stores, `--out /dev/null` (no fsync)",
-            args.bin.clone(),
+            &args.bin,
             lab.probe_args(&empty, &dev_null, &[]),
             1,
-            None,
+            false,
         ),
-        (
+        v(
             "empty run, lab CA PEM stores, `--out FILE` (as in the runs above: write, fsync, rename)",
-            args.bin.clone(),
+            &args.bin,
             lab.probe_args(&empty, &out, &[]),
             1,
-            Some(&out),
+            true,
         ),
-        (
-            "empty run, built-in stores (webpki-roots + OS store), `--out FILE`",
-            args.bin.clone(),
-            builtin_args,
-            1,
-            Some(&out),
-        ),
+        v("empty run, built-in stores (webpki-roots + OS store), `--out FILE`", &args.bin, builtin_args, 1, true),
     ];
     let mut startup: Vec<(String, Series, Vec<f64>)> =
-        variants.iter().map(|v| (v.0.to_string(), Series::default(), Vec::new())).collect();
+        variants.iter().map(|v| (v.label.to_string(), Series::default(), Vec::new())).collect();
     for i in 0..=args.startup_runs {
-        for (j, (label, program, argv, code, report)) in variants.iter().enumerate() {
-            let s = measure(program, argv, &dir);
-            assert_eq!(s.code, Some(*code), "{label}\n{}\n{}", s.stdout, s.stderr);
+        for (j, v) in variants.iter().enumerate() {
+            let s = measure(&v.program, &v.args, &dir);
+            assert_eq!(s.code, Some(v.code), "{}\n{}\n{}", v.label, s.stdout, s.stderr);
             if i == 0 {
                 continue; // warm-up
             }
             startup[j].1.push(&s);
-            if let Some(report) = report {
-                let v: serde_json::Value =
+            if let Some(report) = &v.report {
+                let r: serde_json::Value =
                     serde_json::from_slice(&std::fs::read(report).expect("report")).expect("json");
-                startup[j].2.push(v["run"]["duration_ms"].as_f64().unwrap_or(f64::NAN));
+                startup[j].2.push(r["run"]["duration_ms"].as_f64().unwrap_or(f64::NAN));
             }
         }
     }
@@ -697,6 +743,7 @@ fn main() {
                 rtt_ms,
                 n,
                 reference: Vec::new(),
+                dns_burst: Vec::new(),
                 probe: Series::default(),
                 stages: Stages::default(),
                 probe_wide: wide.as_ref().map(|_| (Series::default(), Stages::default())),
@@ -712,6 +759,8 @@ fn main() {
             }
             for i in 0..args.runs {
                 r.reference.push(reference.run(&targets));
+                let names: Vec<String> = eps.iter().map(|e| e.name.clone()).collect();
+                r.dns_burst.push(dns_burst(&reference.rt, dns.addr, &names));
                 lab.run_probe(&probes, n, &[], &mut r.probe, &mut r.stages);
                 if let (Some(extra), Some((series, stages))) = (&wide, r.probe_wide.as_mut()) {
                     lab.run_probe(&probes, n, extra, series, stages);
@@ -839,12 +888,12 @@ fn print_report(args: &Args, results: &[ConfigResult], startup: &[(String, Serie
     );
     println!(
         "| RTT | N | dns | tcp | tls | http | slowest endpoint (sum of stages) | engine `run.duration_ms` | \
-         process wall | curl --parallel per transfer: connect / TLS done / total |"
+         process wall | in-process DNS burst: N × (A + AAAA) | curl --parallel per transfer: connect / TLS done / total |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    let stage_row = |label: String, r: &ConfigResult, st: &Stages, s: &Series, curl: String| {
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let stage_row = |label: String, r: &ConfigResult, st: &Stages, s: &Series, dns: String, curl: String| {
         println!(
-            "| {} ms | {label} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {curl} |",
+            "| {} ms | {label} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {dns} | {curl} |",
             r.rtt_ms,
             median(&st.dns),
             median(&st.tcp),
@@ -864,9 +913,10 @@ fn print_report(args: &Args, results: &[ConfigResult], startup: &[(String, Serie
             let t: Vec<f64> = r.curl_par_transfers.iter().map(|t| t.2).collect();
             format!("{:.0} / {:.0} / {:.0}", median(&c), median(&a), median(&t))
         };
-        stage_row(r.n.to_string(), r, &r.stages, &r.probe, curl);
+        let dns = fmt_ms(stats(&r.dns_burst));
+        stage_row(r.n.to_string(), r, &r.stages, &r.probe, dns, curl);
         if let Some((wide, st)) = &r.probe_wide {
-            stage_row(format!("{} `--concurrency {}`", r.n, r.n), r, st, wide, String::new());
+            stage_row(format!("{} `--concurrency {}`", r.n, r.n), r, st, wide, String::new(), String::new());
         }
     }
 }

@@ -28,6 +28,8 @@ const TIMEOUT: &str = "2s";
 const BOUND: Duration = Duration::from_millis(2000 + 1000);
 /// Peak resident memory a run may reach.
 const MAX_RSS_KIB: u64 = 64 * 1024;
+/// A run still going after this long has hung: it is killed and the test fails.
+const HUNG: Duration = Duration::from_secs(20);
 
 fn endpoint(name: &str, url: &str) -> String {
     format!("[[endpoint]]\nname = \"{name}\"\nrole = \"usage\"\nurl = \"{url}\"\npublic = false\n\n")
@@ -76,6 +78,16 @@ fn run_measured(dir: &Path, args: &[&str]) -> Measured {
         if let Some(status) = child.try_wait().expect("wait for the binary") {
             break status;
         }
+        if start.elapsed() > HUNG {
+            // Kill the binary (GNU time's child, when it runs under time), then our child.
+            let children = format!("/proc/{0}/task/{0}/children", child.id());
+            for pid in std::fs::read_to_string(children).unwrap_or_default().split_whitespace() {
+                let _ = Command::new("kill").arg("-KILL").arg(pid).status();
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the binary hung: killed after {:?} ({args:?})", start.elapsed());
+        }
         if !gnu_time.exists()
             && let Some(hwm) = std::fs::read_to_string(&status_file).ok().as_deref().and_then(vm_hwm_kib)
         {
@@ -111,7 +123,7 @@ fn vm_hwm_kib(status: &str) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// The common assertions: bounded wall time and memory, a report with an error verdict.
+/// The common assertions: bounded wall time and memory, a complete run with warnings or errors.
 fn assert_bounded(m: &Measured, case: &str) {
     let r = &m.run;
     eprintln!(
@@ -224,15 +236,13 @@ fn garbage_instead_of_a_server_hello_is_a_failed_handshake() {
         assert_eq!(tls["chain"], json!([]), "{name}");
         assert_eq!(tls["legacy_version"], json!(null), "{name}: garbage is no old TLS version either");
         assert!(tls["error"].as_str().unwrap().contains("received corrupt message"), "{name}: {tls}");
-        // The handshake, then the legacy-version probe: never more.
-        assert_eq!(server.connections(), 2, "{name}");
+        // Garbage is no refusal of TLS 1.2/1.3: no legacy-version probe follows the handshake.
+        assert_eq!(server.connections(), 1, "{name}");
     }
     assert!(r.endpoint("huge")["tls"]["error"].as_str().unwrap().contains("HandshakePayloadTooLarge"));
 }
 
 #[test]
-#[ignore = "BUG: after a handshake that fails late, the legacy-version probe adds up to another full \
-            --timeout (its own connect + read timeouts) to the TLS stage, unrecorded: 3.5 s with --timeout 2s"]
 fn slow_garbage_keeps_the_run_within_the_stage_timeout() {
     let dir = tempfile::tempdir().unwrap();
     // Garbage 1.5 s after the ClientHello, then silence: the handshake fails at ~1.5 s, the
@@ -332,9 +342,6 @@ fn oversized_chains_and_certificates_are_bounded() {
 }
 
 #[test]
-#[ignore = "BUG: a chain deeper than webpki's 6-intermediate limit (MaximumPathDepthExceeded, trust `other`) \
-            is reported as TlsUntrustedRoot 'a chain to a root the public anchors do not know' although both \
-            stores hold its root"]
 fn too_deep_chain_is_not_called_an_unknown_root() {
     let dir = tempfile::tempdir().unwrap();
     let ca = TestCa::new("Lab Root CA");
@@ -378,7 +385,8 @@ fn malformed_der_certificate_fails_the_handshake_cleanly() {
     let r = &m.run;
     assert_eq!(r.code, 2);
     for (name, der, server) in [("noise", &noise_der, &noise), ("cut", &cut_der, &cut)] {
-        let e = assert_tls_failure(r, name, "handshake_failed", "TlsHandshakeFailed", "NetworkError");
+        let e =
+            assert_tls_failure(r, name, "handshake_failed", "TlsMalformedCertificate", "CertificateValidationError");
         let tls = &e["tls"];
         // The recording verifier kept the presented bytes and both verdicts; the handshake
         // signature check then failed on the unparsable certificate.
@@ -395,8 +403,6 @@ fn malformed_der_certificate_fails_the_handshake_cleanly() {
 }
 
 #[test]
-#[ignore = "BUG: a certificate that is not valid DER is only TlsHandshakeFailed (portal NetworkError); the \
-            recorded trust verdicts (bad_encoding) never become a certificate finding (CertificateValidationError)"]
 fn malformed_der_certificate_is_a_certificate_problem() {
     let dir = tempfile::tempdir().unwrap();
     let ca = TestCa::new("Lab Root CA");
@@ -436,15 +442,23 @@ fn flooded_response_head_hits_the_cap_not_the_timeout() {
     let r = &m.run;
     assert_eq!(r.code, 2);
     for (name, server, error) in [
-        ("long", &long, "sent 65536 bytes without ending the response head"),
-        ("endless", &endless, "sent 65536 bytes without ending the response head"),
+        ("long", &long, "bytes without ending the response head"),
+        ("endless", &endless, "bytes without ending the response head"),
         ("many", &many, "too many headers"),
     ] {
         let e = r.endpoint(name);
         assert_eq!(e["tls"]["status"], "ok", "{name}");
         assert_eq!(e["http"]["status"], "error", "{name}: {e}");
         assert_eq!(e["stage"], "http: error", "{name}");
-        assert!(e["http"]["error"].as_str().unwrap().contains(error), "{name}: {}", e["http"]);
+        let message = e["http"]["error"].as_str().unwrap();
+        assert!(message.contains(error), "{name}: {message}");
+        if let Some(read) =
+            message.split(" sent ").nth(1).and_then(|t| t.strip_suffix(" bytes without ending the response head"))
+        {
+            // The cap is checked after each read of at most 4 KiB.
+            let read: usize = read.parse().unwrap();
+            assert!((64 * 1024..68 * 1024).contains(&read), "{name}: read {read} bytes");
+        }
         assert!(e["http"]["duration_ms"].as_u64().unwrap() < 1000, "{name}: the cap, not the timeout");
         assert_eq!(r.codes(name), vec!["HttpProtocolError"], "{name}");
         assert_eq!(r.finding(name, "HttpProtocolError")["usage_error"], "NetworkError", "{name}");

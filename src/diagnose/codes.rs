@@ -53,6 +53,10 @@ codes! {
     TlsHandshakeFailed => "tls",
     TlsHandshakeTimeout => "tls",
     TlsUnexpectedIssuer => "tls",
+    /// The chain is longer than verifiers accept.
+    TlsChainTooLong => "tls",
+    /// A presented certificate is not valid DER.
+    TlsMalformedCertificate => "tls",
     HttpTimeout => "http",
     HttpUnexpectedStatus => "http",
     /// The server answered with something that is not an HTTP response, or closed the connection first.
@@ -125,7 +129,9 @@ pub fn usage_error(code: Code, login_role: bool) -> Option<UsageError> {
         | TlsIncompleteChain
         | TlsWeakSignature
         | TlsProtocolVersion
-        | TlsUnexpectedIssuer => UsageError::CertificateValidationError,
+        | TlsUnexpectedIssuer
+        | TlsChainTooLong
+        | TlsMalformedCertificate => UsageError::CertificateValidationError,
     };
     Some(if login_role { UsageError::LoginError } else { base })
 }

@@ -330,6 +330,27 @@ fn tls_findings(c: &mut Ctx<'_>) -> bool {
             );
             return false;
         }
+        // The certificate itself could not be decoded: the handshake failed on it, a certificate problem.
+        TlsStatus::HandshakeFailed
+            if tls.trust.as_ref().is_some_and(|t| t.public == TrustVerdict::BadEncoding)
+                || tls.chain.iter().any(|c| c.parse_error.is_some()) =>
+        {
+            let bad: Vec<String> = tls
+                .chain
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.parse_error.is_some())
+                .map(|(i, c)| format!("certificate {i} (SHA-256 {})", c.sha256))
+                .collect();
+            evidence.insert("malformed".into(), json!(bad));
+            c.push(
+                Code::TlsMalformedCertificate,
+                sev,
+                format!("{host} presented a certificate that cannot be decoded: {}", bad.join(", ")),
+                evidence,
+            );
+            return false;
+        }
         TlsStatus::HandshakeFailed => {
             let detail = tls.error.clone().unwrap_or_default();
             c.push(Code::TlsHandshakeFailed, sev, format!("TLS handshake with {host} failed: {detail}"), evidence);
@@ -401,6 +422,14 @@ fn tls_findings(c: &mut Ctx<'_>) -> bool {
                     Code::TlsWeakSignature,
                     sev,
                     format!("the chain presented by {host} is signed with {} ({v})", weak[0].1),
+                ),
+                TrustVerdict::ChainTooLong => (
+                    Code::TlsChainTooLong,
+                    sev,
+                    format!(
+                        "the chain presented by {host} has {} certificates, more than certificate verifiers accept ({v})",
+                        tls.chain.len()
+                    ),
                 ),
                 TrustVerdict::UnknownIssuer if intercept::incomplete_chain(&tls.chain, expected) => (
                     Code::TlsIncompleteChain,

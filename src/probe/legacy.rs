@@ -70,17 +70,18 @@ pub fn server_hello_version(head: &[u8]) -> Option<&'static str> {
     }
 }
 
-/// Connect to `addr` and ask for an old TLS version; the version the server picked, if it answered.
-pub async fn probe(addr: SocketAddr, sni: Option<&str>, timeout: Duration) -> Option<&'static str> {
-    let (_, stream) = connect::connect(addr, timeout).await;
-    let mut stream = stream?;
+/// Connect to `addr` and ask for an old TLS version, all within `budget`; the version the
+/// server picked, if it answered.
+pub async fn probe(addr: SocketAddr, sni: Option<&str>, budget: Duration) -> Option<&'static str> {
     let exchange = async {
+        let (_, stream) = connect::connect(addr, budget).await;
+        let mut stream = stream?;
         stream.write_all(&client_hello(sni)).await.ok()?;
         let mut head = [0u8; 11];
         stream.read_exact(&mut head).await.ok()?;
         server_hello_version(&head)
     };
-    tokio::time::timeout(timeout, exchange).await.ok().flatten()
+    tokio::time::timeout(budget, exchange).await.ok().flatten()
 }
 
 #[cfg(test)]

@@ -121,6 +121,9 @@ pub struct TlsObservation {
     pub alert: Option<String>,
     /// After a failed handshake: the version the server picked when offered TLS 1.0/1.1 only.
     pub legacy_version: Option<String>,
+    /// The handshake failed because the server turned down TLS 1.2 and 1.3 (an alert such as
+    /// protocol_version, or a ServerHello of an older version).
+    pub version_refused: bool,
     pub error: Option<String>,
 }
 
@@ -138,6 +141,7 @@ impl TlsObservation {
             trust: None,
             alert: None,
             legacy_version: None,
+            version_refused: false,
             error: None,
         }
     }
@@ -294,12 +298,16 @@ impl Prober {
         };
         let (mut tls_obs, tls_stream) = tls::handshake(&self.stores, stream, &host.bare(), self.timeout).await;
         tls_obs.address = Some(addr);
-        // A server that refuses TLS 1.2/1.3 may still speak an old version: find out (direct only).
-        if tls_obs.status == TlsStatus::HandshakeFailed
-            && obs.proxy.as_ref().is_none_or(|h| h.status != proxy::ProxyStatus::Ok)
-        {
+        // A server that turned down TLS 1.2/1.3 may still speak an old version: ask once (direct
+        // only), within what is left of the TLS stage's budget, and count the time in the stage.
+        let direct = obs.proxy.as_ref().is_none_or(|h| h.status != proxy::ProxyStatus::Ok);
+        if tls_obs.status == TlsStatus::HandshakeFailed && tls_obs.version_refused && direct {
+            let spent = Duration::from_millis(tls_obs.duration_ms);
+            let budget = self.timeout.saturating_sub(spent).max(Duration::from_millis(100));
+            let start = std::time::Instant::now();
             let sni = tls_obs.sni.clone();
-            tls_obs.legacy_version = legacy::probe(addr, sni.as_deref(), self.timeout).await.map(str::to_string);
+            tls_obs.legacy_version = legacy::probe(addr, sni.as_deref(), budget).await.map(str::to_string);
+            tls_obs.duration_ms += ms(start.elapsed());
         }
         tracing::debug!(endpoint = %spec.name, status = ?tls_obs.status, version = ?tls_obs.version, trust = ?tls_obs.trust, ms = tls_obs.duration_ms, "tls");
         obs.tls = Some(tls_obs);

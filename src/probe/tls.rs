@@ -69,11 +69,11 @@ pub async fn handshake(
         }
         Ok(Err(e)) => {
             obs.status = classify(&e);
-            if let Some(rustls::Error::AlertReceived(alert)) =
-                e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>())
-            {
+            let inner = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>());
+            if let Some(rustls::Error::AlertReceived(alert)) = inner {
                 obs.alert = Some(format!("{alert:?}"));
             }
+            obs.version_refused = inner.is_some_and(refuses_our_versions);
             obs.error = Some(format!("TLS handshake with {at}: {e}"));
             (obs, None)
         }
@@ -86,6 +86,20 @@ pub async fn handshake(
             (obs, Some(tls))
         }
     }
+}
+
+/// The server turned down TLS 1.2 and 1.3 themselves (not our certificate or cipher choice):
+/// worth asking whether it speaks an older version.
+fn refuses_our_versions(e: &rustls::Error) -> bool {
+    use rustls::AlertDescription as A;
+    use rustls::PeerIncompatible as P;
+    matches!(
+        e,
+        rustls::Error::AlertReceived(A::ProtocolVersion | A::HandshakeFailure | A::InsufficientSecurity)
+            | rustls::Error::PeerIncompatible(
+                P::ServerDoesNotSupportTls12Or13 | P::ServerTlsVersionIsDisabledByOurConfig | P::Tls12NotOffered
+            )
+    )
 }
 
 fn classify(e: &io::Error) -> TlsStatus {

@@ -34,6 +34,8 @@ pub enum TrustVerdict {
     Revoked,
     InvalidPurpose,
     BadEncoding,
+    /// The chain is longer or more complex than a verifier accepts (webpki stops at 6 intermediates).
+    ChainTooLong,
     /// The store holds no anchors (an empty or unreadable OS store).
     NoTrustAnchors,
     /// The server presented no certificate.
@@ -58,6 +60,7 @@ impl TrustVerdict {
             TrustVerdict::Revoked => "revoked",
             TrustVerdict::InvalidPurpose => "invalid_purpose",
             TrustVerdict::BadEncoding => "bad_encoding",
+            TrustVerdict::ChainTooLong => "chain_too_long",
             TrustVerdict::NoTrustAnchors => "no_trust_anchors",
             TrustVerdict::NoCertificate => "no_certificate",
             TrustVerdict::Other => "other",
@@ -81,6 +84,18 @@ impl TrustVerdict {
                 C::BadEncoding => TrustVerdict::BadEncoding,
                 #[allow(deprecated)]
                 C::UnsupportedSignatureAlgorithm => TrustVerdict::UnsupportedSignature,
+                // webpki's path-building limits surface as opaque errors: known by their names.
+                C::Other(other) => {
+                    let text = format!("{other:?}");
+                    if ["MaximumPathDepthExceeded", "MaximumPathBuildCallsExceeded", "MaximumSignatureChecksExceeded"]
+                        .iter()
+                        .any(|n| text.contains(n))
+                    {
+                        TrustVerdict::ChainTooLong
+                    } else {
+                        TrustVerdict::Other
+                    }
+                }
                 _ => TrustVerdict::Other,
             },
             _ => TrustVerdict::Other,
