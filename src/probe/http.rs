@@ -25,6 +25,11 @@ const PROXY_HEADERS: [&str; 10] = [
     "x-proxy-cache",
 ];
 
+/// The first value of a header (case-insensitive name), as text.
+pub fn header(headers: &[httparse::Header<'_>], name: &str) -> Option<String> {
+    headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| String::from_utf8_lossy(h.value).into_owned())
+}
+
 fn is_proxy_header(name: &str) -> bool {
     PROXY_HEADERS.iter().any(|p| p.eq_ignore_ascii_case(name))
         || name.to_ascii_lowercase().starts_with("x-zscaler")
@@ -65,12 +70,7 @@ pub async fn get<S: AsyncRead + AsyncWrite + Unpin>(
             let mut resp = httparse::Response::new(&mut headers);
             match resp.parse(&buf) {
                 Ok(httparse::Status::Complete(_)) => {
-                    let header = |name: &str| {
-                        resp.headers
-                            .iter()
-                            .find(|h| h.name.eq_ignore_ascii_case(name))
-                            .map(|h| String::from_utf8_lossy(h.value).into_owned())
-                    };
+                    let header = |name: &str| header(resp.headers, name);
                     let proxy_headers: Vec<String> = resp
                         .headers
                         .iter()

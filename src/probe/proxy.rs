@@ -495,12 +495,7 @@ async fn exchange(stream: &mut TcpStream, request: &[u8], addr: &SocketAddr) -> 
         Ok(httparse::Status::Partial) => return Err(format!("the proxy {addr} sent an incomplete answer head")),
         Err(e) => return Err(format!("the proxy {addr} did not answer with HTTP: {e}")),
     }
-    let header = |name: &str| {
-        resp.headers
-            .iter()
-            .find(|h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| String::from_utf8_lossy(h.value).into_owned())
-    };
+    let header = |name: &str| super::http::header(resp.headers, name);
     let authenticate = auth_schemes(
         resp.headers
             .iter()

@@ -21,6 +21,7 @@ use crate::diagnose::{Finding, UsageError};
 use crate::probe::proxy::{ProxySource, ProxyStatus};
 use crate::probe::{DnsStatus, HttpStatus, Peer, TcpStatus, TlsStatus};
 use crate::trust::chain::CertFacts;
+pub use crate::trust::intercept::Interception;
 use crate::trust::{StoreSummary, TrustVerdict};
 
 pub const SCHEMA_VERSION: &str = "1";
@@ -216,15 +217,6 @@ pub struct TrustReport {
     pub system: TrustVerdict,
     pub public_detail: Option<String>,
     pub system_detail: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct Interception {
-    pub detected: bool,
-    pub product: Option<String>,
-    pub issuer: Option<String>,
-    pub trusted_by_system: bool,
-    pub evidence: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -6,13 +6,14 @@ use std::sync::OnceLock;
 
 use chrono::{DateTime, Utc};
 use regex::{Regex, RegexBuilder};
-use serde::Deserialize;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
 use super::TrustVerdict;
 use super::chain::CertFacts;
 
-/// What the chain analysis concluded about interception.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// What the chain analysis concluded about interception (reported as `tls.interception`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct Interception {
     pub detected: bool,
     /// The inspection product the issuer names, when it matches one.
