@@ -299,6 +299,16 @@ fn children_cpu_ms() -> Option<f64> {
     None
 }
 
+/// The system-wide count of UDP datagrams dropped because a socket's receive buffer was full
+/// (`RcvbufErrors` in /proc/net/snmp; None where there is no such file).
+fn udp_rcvbuf_errors() -> Option<u64> {
+    let snmp = std::fs::read_to_string("/proc/net/snmp").ok()?;
+    let mut udp = snmp.lines().filter(|l| l.starts_with("Udp:"));
+    let (names, values) = (udp.next()?, udp.next()?);
+    let i = names.split_whitespace().position(|n| n == "RcvbufErrors")?;
+    values.split_whitespace().nth(i)?.parse().ok()
+}
+
 #[derive(Clone, Copy)]
 struct Stats {
     median: f64,
@@ -340,6 +350,8 @@ struct Stages {
     slowest: Vec<f64>,
     /// run.duration_ms, per run.
     engine: Vec<f64>,
+    /// UDP datagrams dropped (full receive buffer, system-wide) during the runs.
+    udp_drops: u64,
 }
 
 impl Stages {
@@ -544,6 +556,7 @@ struct ConfigResult {
     n: usize,
     reference: Vec<f64>,
     dns_burst: Vec<f64>,
+    dns_burst_drops: u64,
     probe: Series,
     stages: Stages,
     probe_wide: Option<(Series, Stages)>,
@@ -601,7 +614,11 @@ impl Lab<'_> {
 
     fn run_probe(&self, probes: &Path, n: usize, extra: &[String], series: &mut Series, stages: &mut Stages) {
         let out = self.dir.join("report.json");
+        let drops = udp_rcvbuf_errors();
         let s = measure(&self.args.bin, &self.probe_args(probes, &out, extra), &self.dir);
+        if let (Some(before), Some(after)) = (drops, udp_rcvbuf_errors()) {
+            stages.udp_drops += after.saturating_sub(before);
+        }
         assert_eq!(s.code, Some(0), "azs-netprobe exit code\n{}\n{}", s.stdout, s.stderr);
         let bytes = std::fs::read(&out).expect("read report");
         if let Some(keep) = &self.args.keep {
@@ -744,6 +761,7 @@ fn main() {
                 n,
                 reference: Vec::new(),
                 dns_burst: Vec::new(),
+                dns_burst_drops: 0,
                 probe: Series::default(),
                 stages: Stages::default(),
                 probe_wide: wide.as_ref().map(|_| (Series::default(), Stages::default())),
@@ -760,7 +778,11 @@ fn main() {
             for i in 0..args.runs {
                 r.reference.push(reference.run(&targets));
                 let names: Vec<String> = eps.iter().map(|e| e.name.clone()).collect();
+                let drops = udp_rcvbuf_errors();
                 r.dns_burst.push(dns_burst(&reference.rt, dns.addr, &names));
+                if let (Some(before), Some(after)) = (drops, udp_rcvbuf_errors()) {
+                    r.dns_burst_drops += after.saturating_sub(before);
+                }
                 lab.run_probe(&probes, n, &[], &mut r.probe, &mut r.stages);
                 if let (Some(extra), Some((series, stages))) = (&wide, r.probe_wide.as_mut()) {
                     lab.run_probe(&probes, n, extra, series, stages);
@@ -787,6 +809,20 @@ fn main() {
         load_before.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
         load_after.split_whitespace().take(3).collect::<Vec<_>>().join(" "),
         started.elapsed().as_secs_f64()
+    );
+    let first_line = |program: &Path, arg: &str| {
+        Command::new(program)
+            .arg(arg)
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).lines().next().map(str::to_string))
+            .unwrap_or_default()
+    };
+    println!(
+        "Probe: {} ({}); {}.",
+        first_line(&args.bin, "--version"),
+        args.bin.display(),
+        first_line(&lab.curl, "--version")
     );
     drop(servers);
 }
@@ -887,21 +923,24 @@ fn print_report(args: &Args, results: &[ConfigResult], startup: &[(String, Serie
          slowest endpoint, engine time and wall: medians over runs\n"
     );
     println!(
-        "| RTT | N | dns | tcp | tls | http | slowest endpoint (sum of stages) | engine `run.duration_ms` | \
-         process wall | in-process DNS burst: N × (A + AAAA) | curl --parallel per transfer: connect / TLS done / total |"
+        "| RTT | N | dns (max) | tcp | tls | http | slowest endpoint (sum of stages) | engine `run.duration_ms` | \
+         process wall | UDP drops, all runs | in-process DNS burst: N × (A + AAAA) (UDP drops) | \
+         curl --parallel per transfer: connect / TLS done / total |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let stage_row = |label: String, r: &ConfigResult, st: &Stages, s: &Series, dns: String, curl: String| {
         println!(
-            "| {} ms | {label} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {dns} | {curl} |",
+            "| {} ms | {label} | {:.0} ({:.0}) | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {:.0} | {} | {dns} | {curl} |",
             r.rtt_ms,
             median(&st.dns),
+            st.dns.iter().copied().fold(0.0, f64::max),
             median(&st.tcp),
             median(&st.tls),
             median(&st.http),
             median(&st.slowest),
             median(&st.engine),
             median(&s.wall),
+            st.udp_drops,
         );
     };
     for r in results {
@@ -913,7 +952,7 @@ fn print_report(args: &Args, results: &[ConfigResult], startup: &[(String, Serie
             let t: Vec<f64> = r.curl_par_transfers.iter().map(|t| t.2).collect();
             format!("{:.0} / {:.0} / {:.0}", median(&c), median(&a), median(&t))
         };
-        let dns = fmt_ms(stats(&r.dns_burst));
+        let dns = format!("{} ({})", fmt_ms(stats(&r.dns_burst)), r.dns_burst_drops);
         stage_row(r.n.to_string(), r, &r.stages, &r.probe, dns, curl);
         if let Some((wide, st)) = &r.probe_wide {
             stage_row(format!("{} `--concurrency {}`", r.n, r.n), r, st, wide, String::new(), String::new());

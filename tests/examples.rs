@@ -114,15 +114,120 @@ public = false
     keep(&r, "lab-untrusted-chain.json");
 }
 
+/// One node of a three-node fleet: the usage endpoint is intercepted on `xrp-vm2` only.
+fn fleet_node(dir: &Path, hostname: &str, intercepted: bool) -> PathBuf {
+    let ca = TestCa::new("Lab Root CA");
+    let zscaler = TestCa::new_with("Zscaler Intermediate Root CA (zscaler.net)", "Zscaler Inc.");
+    let lo = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let login = TlsServer::start(lo, &ca.leaf(&["login.lab.test"]), ok_response());
+    let usage_leaf = if intercepted { zscaler.minted_leaf(&["usage.lab.test"]) } else { ca.leaf(&["usage.lab.test"]) };
+    let usage = TlsServer::start(lo, &usage_leaf, ok_response());
+    let dns = DnsServer::start(vec![
+        ("login.lab.test", DnsAnswer::A(vec![Ipv4Addr::LOCALHOST])),
+        ("usage.lab.test", DnsAnswer::A(vec![Ipv4Addr::LOCALHOST])),
+    ]);
+    let file = common::probe_file(
+        dir,
+        &format!(
+            "name = \"lab-stamp\"\nversion = \"1\"\n\
+             [[endpoint]]\nname = \"entra-login\"\nrole = \"login\"\nurl = \"https://login.lab.test:{}/\"\npublic = false\n\
+             [[endpoint]]\nname = \"usage-gateway\"\nrole = \"usage\"\nurl = \"https://usage.lab.test:{}/\"\n\
+             represents = \"*.trafficmanager.net\"\npublic = false\n",
+            login.addr.port(),
+            usage.addr.port()
+        ),
+    );
+    let pem = ca.write_pem(dir, "ca.pem");
+    let r = common::run(
+        dir,
+        &[
+            "--probes",
+            file.to_str().unwrap(),
+            "--dns-server",
+            &dns.addr.to_string(),
+            "--public-roots",
+            pem.to_str().unwrap(),
+            "--system-roots",
+            pem.to_str().unwrap(),
+        ],
+    );
+    // Three nodes run on one machine here: each gets its own name, as on a stamp.
+    let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&r.report_path).unwrap()).unwrap();
+    v["node"]["hostname"] = serde_json::json!(hostname);
+    let path = dir.join(format!("{hostname}.json"));
+    std::fs::write(&path, serde_json::to_string_pretty(&v).unwrap() + "\n").unwrap();
+    path
+}
+
+/// A fleet merged from three lab nodes, and the HTML pages of a node and of the fleet.
+#[test]
+fn lab_fleet_and_html_examples() {
+    let dir = tempfile::tempdir().unwrap();
+    let nodes: Vec<PathBuf> = [("xrp-vm1", false), ("xrp-vm2", true), ("xrp-vm3", false)]
+        .iter()
+        .map(|(h, i)| fleet_node(dir.path(), h, *i))
+        .collect();
+    let fleet = dir.path().join("fleet.json");
+    let fleet_html = dir.path().join("fleet.html");
+    let mut args = vec!["merge".to_string()];
+    args.extend(nodes.iter().map(|p| p.display().to_string()));
+    args.extend(["--out".into(), fleet.display().to_string(), "--html".into(), fleet_html.display().to_string()]);
+    let out = common::command(dir.path()).args(&args).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let f: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&fleet).unwrap()).unwrap();
+    assert_eq!(
+        f["summary"]["differences"],
+        serde_json::json!(["TlsInterception on usage-gateway (Zscaler): only 1 of 3 nodes: xrp-vm2"])
+    );
+    let node_html = dir.path().join("xrp-vm2.html");
+    let out = common::command(dir.path())
+        .args(["render", nodes[1].to_str().unwrap(), "--html", node_html.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    if std::env::var_os("AZS_UPDATE_EXAMPLES").is_some() {
+        let to = examples_dir().join("fleet");
+        std::fs::create_dir_all(&to).unwrap();
+        for p in &nodes {
+            std::fs::copy(p, to.join(p.file_name().unwrap())).unwrap();
+        }
+        std::fs::copy(&fleet, to.join("fleet.json")).unwrap();
+        std::fs::copy(&fleet_html, to.join("fleet.html")).unwrap();
+        std::fs::copy(&node_html, examples_dir().join("lab-intercepted-node.html")).unwrap();
+    }
+}
+
 #[test]
 fn committed_examples_match_the_pinned_shape() {
     let mut n = 0;
-    for entry in std::fs::read_dir(examples_dir()).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "json") {
-            common::shape::check(&std::fs::read_to_string(&path).unwrap());
-            n += 1;
+    for dir in [examples_dir(), examples_dir().join("fleet")] {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "json") && path.file_name().is_some_and(|f| f != "fleet.json") {
+                common::shape::check(&std::fs::read_to_string(&path).unwrap());
+                n += 1;
+            }
         }
     }
-    assert!(n >= 2, "reports/examples holds the lab's example reports");
+    assert!(n >= 6, "reports/examples holds the lab's example reports");
+}
+
+/// The committed HTML pages are what the current code renders from the committed JSON.
+#[test]
+fn committed_html_examples_are_current() {
+    use azs_netprobe::report::{Report, fleet, html};
+    let node: Report =
+        serde_json::from_str(&std::fs::read_to_string(examples_dir().join("fleet/xrp-vm2.json")).unwrap()).unwrap();
+    let committed = std::fs::read_to_string(examples_dir().join("lab-intercepted-node.html")).unwrap();
+    assert!(
+        committed == html::render(&node),
+        "reports/examples/lab-intercepted-node.html is stale: AZS_UPDATE_EXAMPLES=1 cargo test --test examples"
+    );
+    let f: fleet::FleetReport =
+        serde_json::from_str(&std::fs::read_to_string(examples_dir().join("fleet/fleet.json")).unwrap()).unwrap();
+    let committed = std::fs::read_to_string(examples_dir().join("fleet/fleet.html")).unwrap();
+    assert!(
+        committed == html::render_fleet(&f),
+        "reports/examples/fleet/fleet.html is stale: AZS_UPDATE_EXAMPLES=1 cargo test --test examples"
+    );
 }
