@@ -43,10 +43,15 @@
 //!   --resolve ep<i>.bench.test:PORT:127.0.0.1` per endpoint, `-o /dev/null -s -w` per-transfer timings,
 //!   and `--parallel --parallel-immediate --parallel-max N` for the parallel runs (every transfer must
 //!   answer 200);
-//! * wall time is measured here around the child process; peak RSS and CPU time (user + sys) come from
-//!   `/usr/bin/time -f '%e %M %U %S'` (Debian package `time`);
+//! * wall time is measured here around the child process; peak RSS comes from
+//!   `/usr/bin/time -f '%e %M %U %S'` (Debian package `time`), CPU time (user + sys) from the difference
+//!   of `getrusage(RUSAGE_CHILDREN)` around the child (microseconds; GNU time prints 10 ms steps);
 //! * start-up: the probe with an empty probe file (no endpoint, no NTP server: no traffic at all), with
-//!   the bench's PEM trust stores and with the built-in ones (webpki-roots + the OS store).
+//!   `--out /dev/null` and `--out FILE`, with the bench's PEM trust stores and with the built-in ones
+//!   (webpki-roots + the OS store), next to `/usr/bin/time true` and `azs-netprobe --version`;
+//! * where the time goes: the stage durations of the probe's own reports, the UDP datagrams the system
+//!   dropped for a full receive buffer during the runs (`RcvbufErrors`, /proc/net/snmp), and an
+//!   in-process burst of N × (A + AAAA) lookups with hickory-resolver set up as the probe sets it up.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../tests/lab/mod.rs"]
@@ -284,8 +289,8 @@ fn measure(program: &Path, args: &[String], scratch: &Path) -> Sample {
 }
 
 /// CPU time (user + sys, ms) of every child this process has waited for, and of their waited-for
-/// descendants: the difference around one child's run is that child's CPU time (plus the few hundred
-/// microseconds of `/usr/bin/time` itself).
+/// descendants: the difference around one child's run is that child's CPU time (plus about a
+/// millisecond for `/usr/bin/time` itself).
 #[cfg(unix)]
 fn children_cpu_ms() -> Option<f64> {
     use nix::sys::resource::{UsageWho, getrusage};

@@ -84,5 +84,7 @@ pub struct RunConfig {
 
 /// The default per-stage timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-/// The default bound on endpoints probed at once.
-pub const DEFAULT_CONCURRENCY: usize = 64;
+/// The default bound on endpoints probed at once: high enough that a large probe set runs in one
+/// wave (BENCHMARKS.md: 64 made 200 endpoints take four round trips of waves), low enough to stay
+/// well inside a default limit of 1024 open files.
+pub const DEFAULT_CONCURRENCY: usize = 256;

@@ -14,9 +14,15 @@ use hickory_resolver::proto::rr::{RData, RecordType};
 use super::{DnsObservation, DnsStatus, ms};
 use crate::config::DnsConfig;
 
+/// Most names resolved at once (each is an A and an AAAA query).
+pub const MAX_NAMES_IN_FLIGHT: usize = 64;
+
 /// The run's resolver, built once.
 pub struct Resolver {
     inner: Result<TokioResolver, String>,
+    /// Names resolved at once: a burst of hundreds of queries overflows a DNS server's receive
+    /// buffer, and a lost datagram costs the resolver's retry (hundreds of ms).
+    in_flight: tokio::sync::Semaphore,
     /// The servers queries go to, as shown in the report.
     pub servers: Vec<String>,
     timeout: Duration,
@@ -44,6 +50,7 @@ impl Resolver {
                 Err(e) => {
                     return Resolver {
                         inner: Err(format!("cannot read the OS resolver configuration: {e}")),
+                        in_flight: tokio::sync::Semaphore::new(MAX_NAMES_IN_FLIGHT),
                         servers: Vec::new(),
                         timeout,
                     };
@@ -73,11 +80,13 @@ impl Resolver {
         let mut builder = TokioResolver::builder_with_config(config, TokioRuntimeProvider::default());
         *builder.options_mut() = opts;
         let inner = builder.build().map_err(|e| format!("cannot build the resolver: {e}"));
-        Resolver { inner, servers, timeout }
+        Resolver { inner, in_flight: tokio::sync::Semaphore::new(MAX_NAMES_IN_FLIGHT), servers, timeout }
     }
 
     /// Resolve one host name (A and AAAA at once).
     pub async fn resolve(&self, host: &str) -> DnsObservation {
+        // The stage's time and timeout start once the lookup may go out.
+        let _permit = self.in_flight.acquire().await.ok();
         let start = Instant::now();
         let server = (!self.servers.is_empty()).then(|| self.servers.join(","));
         let resolver = match &self.inner {
