@@ -262,13 +262,16 @@ pub enum ProxyStatus {
     Error,
 }
 
-/// The proxy hop of one endpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The proxy hop of one endpoint (reported as an endpoint's `proxy`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ProxyHop {
+    /// The proxy URL, credentials redacted.
     pub url: String,
     pub status: ProxyStatus,
+    /// The proxy's HTTP status for CONNECT.
     pub http_status: Option<u16>,
     pub duration_ms: u64,
+    /// The proxy address the CONNECT went to.
     pub address: Option<SocketAddr>,
     /// Authentication schemes the proxy offered (Proxy-Authenticate), e.g. `NTLM`, `Negotiate`, `Basic`.
     pub authenticate: Vec<String>,
@@ -278,7 +281,7 @@ pub struct ProxyHop {
     pub via: Option<String>,
     /// The first bytes of the proxy's answer body (a block page), control characters removed.
     pub body_excerpt: Option<String>,
-    /// The NO_PROXY entry that exempted the endpoint.
+    /// The NO_PROXY entry that exempted the endpoint (status `bypassed`).
     pub bypass_rule: Option<String>,
     pub error: Option<String>,
 }

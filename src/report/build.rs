@@ -148,20 +148,7 @@ pub fn build(input: BuildInput<'_>) -> Report {
                         peer: a.peer,
                     })
                     .collect(),
-                proxy: o.proxy.as_ref().map(|h| ProxyHop {
-                    url: h.url.clone(),
-                    status: h.status,
-                    http_status: h.http_status,
-                    duration_ms: h.duration_ms,
-                    address: h.address.map(|a| a.to_string()),
-                    authenticate: h.authenticate.clone(),
-                    credentials_sent: h.credentials_sent,
-                    server: h.server.clone(),
-                    via: h.via.clone(),
-                    body_excerpt: h.body_excerpt.clone(),
-                    bypass_rule: h.bypass_rule.clone(),
-                    error: h.error.clone(),
-                }),
+                proxy: o.proxy.clone(),
                 tls: o.tls.as_ref().map(|t| tls(t, interception)),
                 http: o.http.as_ref().map(http),
             }

@@ -888,7 +888,7 @@ fn endpoint(o: &mut String, r: &Report, e: &EndpointReport, i: usize, run_time: 
             ("Proxy", mono(&p.url)),
             ("Status", badge(if good { "ok" } else { "error" }, &st)),
             ("CONNECT answer", p.http_status.map_or_else(|| "—".into(), |c| format!("HTTP {c}"))),
-            ("Address", opt(p.address.as_deref())),
+            ("Address", opt(p.address.map(|a| a.to_string()).as_deref())),
             ("Duration", esc(&fmt_ms(p.duration_ms))),
             (
                 "Authenticate",

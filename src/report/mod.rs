@@ -18,7 +18,8 @@ pub use write::{WriteError, check_writable, default_file_name, write_atomic};
 use crate::catalog::Role;
 use crate::clock::ClockEstimate;
 use crate::diagnose::{Finding, UsageError};
-use crate::probe::proxy::{ProxySource, ProxyStatus};
+pub use crate::probe::proxy::ProxyHop;
+use crate::probe::proxy::ProxySource;
 use crate::probe::{DnsStatus, HttpStatus, Peer, TcpStatus, TlsStatus};
 use crate::trust::chain::CertFacts;
 pub use crate::trust::intercept::Interception;
@@ -165,29 +166,6 @@ pub struct TcpReport {
     pub error: Option<String>,
     /// `endpoint`, or `proxy` when the connection went to the proxy.
     pub peer: Peer,
-}
-
-/// The proxy hop of an endpoint's connection.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub struct ProxyHop {
-    /// The proxy URL, credentials redacted.
-    pub url: String,
-    pub status: ProxyStatus,
-    /// The proxy's HTTP status for CONNECT.
-    pub http_status: Option<u16>,
-    pub duration_ms: u64,
-    /// The proxy address the CONNECT went to.
-    pub address: Option<String>,
-    /// Authentication schemes the proxy offered (Proxy-Authenticate).
-    pub authenticate: Vec<String>,
-    pub credentials_sent: bool,
-    pub server: Option<String>,
-    pub via: Option<String>,
-    /// The first bytes of a refusal page.
-    pub body_excerpt: Option<String>,
-    /// The NO_PROXY entry that exempted the endpoint (status `bypassed`).
-    pub bypass_rule: Option<String>,
-    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
