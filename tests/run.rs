@@ -81,6 +81,55 @@ fn dns_failure_classes_are_told_apart() {
     assert!(r.stdout.contains("The portal would show: NetworkError, LoginError"), "{}", r.stdout);
 }
 
+/// Private Link's usual failure: the public name is an alias into a private zone this node's
+/// DNS does not hold. The resolver drops the alias with the NXDOMAIN; the probe asks for it,
+/// so the report names the name that is missing.
+#[test]
+fn dangling_cname_names_the_missing_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let dns = DnsServer::start(vec![
+        ("login.lab.test", DnsAnswer::Cname("login.privatelink.lab.test".into())),
+        ("login.privatelink.lab.test", DnsAnswer::Cname("gone.privatelink.lab.test".into())),
+        ("empty.lab.test", DnsAnswer::Cname("nodata.lab.test".into())),
+        ("nodata.lab.test", DnsAnswer::NoData),
+    ]);
+    let probes = endpoint("entra", "login", "https://login.lab.test/", "")
+        + &endpoint("empty", "usage", "https://empty.lab.test/", "");
+    let file = probe_file(dir.path(), &probes);
+    let server = dns.addr.to_string();
+    let r = run(dir.path(), &["run", "--probes", file.to_str().unwrap(), "--dns-server", &server, "--timeout", "2s"]);
+
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    let e = r.endpoint("entra");
+    assert_eq!(e["dns"]["status"], "nxdomain", "{e}");
+    assert_eq!(e["dns"]["cnames"], json!(["login.privatelink.lab.test", "gone.privatelink.lab.test"]));
+    let error = e["dns"]["error"].as_str().unwrap();
+    assert!(
+        error.contains(
+            "CNAME chain: login.lab.test → login.privatelink.lab.test → gone.privatelink.lab.test, \
+             and gone.privatelink.lab.test has no address"
+        ),
+        "{error}"
+    );
+    let f = r.finding("entra", "DnsNameNotFound");
+    assert_eq!(f["usage_error"], "LoginError");
+    let message = f["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("login.lab.test is an alias of gone.privatelink.lab.test, which does not exist"),
+        "{message}"
+    );
+    assert_eq!(f["evidence"]["cnames"], e["dns"]["cnames"]);
+    // The alias of a name with no address at all.
+    let e = r.endpoint("empty");
+    assert_eq!(e["dns"]["status"], "no_addresses", "{e}");
+    assert_eq!(e["dns"]["cnames"], json!(["nodata.lab.test"]));
+    let message = r.finding("empty", "DnsNoAddresses")["message"].as_str().unwrap().to_string();
+    assert!(
+        message.starts_with("empty.lab.test is an alias of nodata.lab.test, which has no A or AAAA record"),
+        "{message}"
+    );
+}
+
 #[test]
 fn healthy_https_endpoint_through_cname_reports_every_stage() {
     let dir = tempfile::tempdir().unwrap();

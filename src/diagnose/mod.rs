@@ -159,7 +159,7 @@ fn dns_findings(c: &mut Ctx<'_>) {
         DnsStatus::Timeout => Some(Code::DnsTimeout),
         DnsStatus::NoAddresses => Some(Code::DnsNoAddresses),
     };
-    let evidence = obj(&[
+    let mut evidence = obj(&[
         ("host", json!(host)),
         ("dns_status", json!(dns.status)),
         ("servers", json!(dns.server)),
@@ -167,12 +167,29 @@ fn dns_findings(c: &mut Ctx<'_>) {
         ("duration_ms", json!(dns.duration_ms)),
     ]);
     if let Some(code) = code {
-        let what = match dns.status {
-            DnsStatus::Nxdomain => "does not exist (NXDOMAIN)".to_string(),
-            DnsStatus::Servfail => "could not be resolved: the server answered SERVFAIL".into(),
-            DnsStatus::Refused => "could not be resolved: the server REFUSED the query".into(),
-            DnsStatus::Timeout => format!("got no DNS answer within {} ms", dns.duration_ms),
-            DnsStatus::NoAddresses => "has no A or AAAA record".into(),
+        // Where an alias chain ends nowhere, the name that fails is the last one.
+        let route = || {
+            std::iter::once(host.as_str()).chain(dns.cnames.iter().map(String::as_str)).collect::<Vec<_>>().join(" → ")
+        };
+        let last = dns.cnames.last().filter(|_| matches!(dns.status, DnsStatus::Nxdomain | DnsStatus::NoAddresses));
+        if last.is_some() {
+            evidence.insert("cnames".into(), json!(dns.cnames));
+        }
+        let what = match (dns.status, last) {
+            (_, Some(_)) if crate::probe::resolve::cname_loop(&host, &dns.cnames) => {
+                format!("is a CNAME loop ({}) and has no address", route())
+            }
+            (DnsStatus::Nxdomain, Some(last)) => {
+                format!("is an alias of {last}, which does not exist (NXDOMAIN; CNAME chain {})", route())
+            }
+            (DnsStatus::NoAddresses, Some(last)) => {
+                format!("is an alias of {last}, which has no A or AAAA record (CNAME chain {})", route())
+            }
+            (DnsStatus::Nxdomain, _) => "does not exist (NXDOMAIN)".to_string(),
+            (DnsStatus::Servfail, _) => "could not be resolved: the server answered SERVFAIL".into(),
+            (DnsStatus::Refused, _) => "could not be resolved: the server REFUSED the query".into(),
+            (DnsStatus::Timeout, _) => format!("got no DNS answer within {} ms", dns.duration_ms),
+            (DnsStatus::NoAddresses, _) => "has no A or AAAA record".into(),
             _ => format!("could not be resolved: {}", dns.error.as_deref().unwrap_or("unknown error")),
         };
         let servers = dns.server.as_deref().unwrap_or("no DNS server configured");

@@ -128,7 +128,7 @@ impl Resolver {
                         }
                     }
                 }
-                Err(e) => failures.push((classify(&e), format!("{rtype}: {e}"))),
+                Err(e) => failures.push((classify(&e), format!("{rtype}: {}", describe(&e)))),
             }
         }
         if !addresses.is_empty() {
@@ -145,14 +145,104 @@ impl Resolver {
             _ => 5,
         };
         let status = failures.iter().map(|(s, _)| *s).min_by_key(|s| rank(*s)).unwrap_or(DnsStatus::NoAddresses);
-        let error = failures.iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>().join("; ");
-        DnsObservation { status, server, duration_ms, addresses, cnames, error: Some(error) }
+        let mut error = failures.iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>().join("; ");
+        // The resolver drops the aliases of a name that ends nowhere: ask for them, so the
+        // report shows where the chain breaks (a dangling Private Link alias) or that it loops.
+        if matches!(status, DnsStatus::Nxdomain | DnsStatus::NoAddresses) && cnames.is_empty() {
+            let deadline = start + self.timeout;
+            let chain = chase_cnames(resolver, &name, deadline).await;
+            if let Some(last) = chain.last() {
+                let looped = cname_loop(host, &chain);
+                let route = std::iter::once(host.trim_end_matches('.')).chain(chain.iter().map(String::as_str));
+                let route = route.collect::<Vec<_>>().join(" → ");
+                error = if looped {
+                    format!("{error}; CNAME loop: {route}")
+                } else {
+                    format!("{error}; CNAME chain: {route}, and {last} has no address")
+                };
+            }
+            cnames = chain;
+        }
+        DnsObservation { status, server, duration_ms: ms(start.elapsed()), addresses, cnames, error: Some(error) }
     }
+}
+
+/// Whether a CNAME chain from `host` (as [`chase_cnames`] lists it) comes back to a name
+/// already on it.
+pub fn cname_loop(host: &str, chain: &[String]) -> bool {
+    let Some((last, before)) = chain.split_last() else { return false };
+    last.eq_ignore_ascii_case(host.trim_end_matches('.')) || before.iter().any(|c| c.eq_ignore_ascii_case(last))
+}
+
+/// Most aliases followed when chasing a chain by hand (hickory's own limit is 8).
+const MAX_CNAME_HOPS: usize = 8;
+
+/// The CNAME chain from `name`, by CNAME queries (every alias an answer carries is used, so a
+/// chain a recursive server returns whole costs one query), until a name has no alias, a
+/// name comes back (a loop: the repeated name ends the list), [`MAX_CNAME_HOPS`], or the
+/// stage's deadline. Lower-case names without the final dot.
+async fn chase_cnames(resolver: &TokioResolver, name: &Name, deadline: Instant) -> Vec<String> {
+    let text = |n: &Name| n.to_utf8().trim_end_matches('.').to_ascii_lowercase();
+    let mut known: Vec<(String, String)> = Vec::new();
+    let mut chain: Vec<String> = Vec::new();
+    let mut current = text(name);
+    let mut query = name.clone();
+    while chain.len() < MAX_CNAME_HOPS {
+        let next = match known.iter().find(|(owner, _)| *owner == current) {
+            Some((_, target)) => Some(target.clone()),
+            None => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                match tokio::time::timeout(left, resolver.lookup(query.clone(), RecordType::CNAME)).await {
+                    Ok(Ok(lookup)) => {
+                        for record in lookup.answers() {
+                            if let RData::CNAME(c) = &record.data {
+                                push_unique(&mut known, (text(&record.name), text(&c.0)));
+                            }
+                        }
+                        known.iter().find(|(owner, _)| *owner == current).map(|(_, t)| t.clone())
+                    }
+                    _ => None,
+                }
+            }
+        };
+        let Some(next) = next else { break };
+        let looped = next == text(name) || chain.contains(&next);
+        chain.push(next.clone());
+        if looped {
+            break;
+        }
+        match Name::from_utf8(format!("{next}.")) {
+            Ok(n) => query = n,
+            Err(_) => break,
+        }
+        current = next;
+    }
+    chain
 }
 
 fn push_unique<T: PartialEq>(v: &mut Vec<T>, item: T) {
     if !v.contains(&item) {
         v.push(item);
+    }
+}
+
+/// A resolver error in words: an empty answer is said with its response code (hickory's own
+/// text for it prints the query as a Rust structure).
+fn describe(e: &NetError) -> String {
+    match e {
+        NetError::Dns(DnsError::NoRecordsFound(nr)) => {
+            let rcode = match nr.response_code {
+                ResponseCode::NoError => "NOERROR".to_string(),
+                ResponseCode::NXDomain => "NXDOMAIN".to_string(),
+                other => format!("{other:?}").to_uppercase(),
+            };
+            let soa = nr.soa.as_ref().map(|s| format!(", SOA {}", s.name.to_utf8().trim_end_matches('.')));
+            format!("no records ({rcode}{})", soa.unwrap_or_default())
+        }
+        other => other.to_string(),
     }
 }
 

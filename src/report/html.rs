@@ -484,9 +484,9 @@ fn what_to_do(o: &mut String, r: &Report) {
     if n_main > 0 {
         let _ = write!(
             o,
-            "<p class=\"muted-text\">{} findings grouped into {}: one entry per root cause, listing every endpoint it affects. \
+            "<p class=\"muted-text\">{} grouped into {}: one entry per root cause, listing every endpoint it affects. \
              Errors first.</p>",
-            r.findings.len(),
+            plural(r.findings.len(), "finding", "findings"),
             plural(problems.len(), "problem", "problems")
         );
     }
