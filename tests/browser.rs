@@ -112,6 +112,8 @@ fn screenshot(chromium: &Path, page: &Path, scheme: Scheme, trap: &Trap) -> Imag
         "--disable-sync",
         "--disable-default-apps",
         "--hide-scrollbars",
+        // Containers often have a small /dev/shm.
+        "--disable-dev-shm-usage",
         "--force-color-profile=srgb",
         "--disable-features=NetworkTimeServiceQuerying,OptimizationGuideModelDownloading,Translate,MediaRouter",
     ])

@@ -239,7 +239,11 @@ fn garbage_instead_of_a_server_hello_is_a_failed_handshake() {
         // Garbage is no refusal of TLS 1.2/1.3: no legacy-version probe follows the handshake.
         assert_eq!(server.connections(), 1, "{name}");
     }
-    assert!(r.endpoint("huge")["tls"]["error"].as_str().unwrap().contains("HandshakePayloadTooLarge"));
+    let huge = r.endpoint("huge")["tls"]["error"].as_str().unwrap().to_string();
+    assert!(huge.contains("HandshakePayloadTooLarge") && huge.contains("no TLS client accepts"), "{huge}");
+    // An HTTP page where a ServerHello belongs is said in words, in the finding too.
+    let http400 = r.finding("http400", "TlsHandshakeFailed")["message"].as_str().unwrap().to_string();
+    assert!(http400.contains("what came back is not TLS: a plain-HTTP service"), "{http400}");
 }
 
 #[test]
@@ -316,7 +320,8 @@ fn oversized_chains_and_certificates_are_bounded() {
 
     for name in ["chain200", "over"] {
         let e = assert_tls_failure(r, name, "handshake_failed", "TlsHandshakeFailed", "NetworkError");
-        assert!(e["tls"]["error"].as_str().unwrap().contains("HandshakePayloadTooLarge"), "{name}: {e}");
+        let error = e["tls"]["error"].as_str().unwrap();
+        assert!(error.contains("HandshakePayloadTooLarge") && error.contains("over 64 KiB"), "{name}: {e}");
         assert_eq!(e["tls"]["chain"], json!([]), "{name}: refused before the verifier saw it");
     }
     assert_eq!(s_over.handshakes(), 0);
@@ -334,7 +339,15 @@ fn oversized_chains_and_certificates_are_bounded() {
     assert_eq!(e["tls"]["trust"]["public"], "name_mismatch");
     assert_eq!(e["http"]["status_code"], 200, "the recording verifier lets the handshake finish");
     assert_eq!(r.codes("big-mismatch"), vec!["TlsNameMismatch"]);
-    assert_eq!(r.finding("big-mismatch", "TlsNameMismatch")["usage_error"], "CertificateValidationError");
+    let f = r.finding("big-mismatch", "TlsNameMismatch");
+    assert_eq!(f["usage_error"], "CertificateValidationError");
+    // Ten names in the message, every name in the evidence.
+    let message = f["message"].as_str().unwrap();
+    let mismatch_sans = e["tls"]["chain"][0]["sans"].as_array().unwrap();
+    let more = mismatch_sans.len() - 10;
+    assert!(message.ends_with(&format!(" and {more} more (all in the evidence)")), "{}", &message[..200]);
+    assert!(message.len() < 1024, "a message of {} bytes", message.len());
+    assert_eq!(&f["evidence"]["leaf_sans"], &e["tls"]["chain"][0]["sans"]);
 
     let report_len = std::fs::metadata(&r.report_path).unwrap().len();
     eprintln!("oversized: report {report_len} bytes, summary {} bytes", r.stdout.len());

@@ -264,6 +264,8 @@ fn tcp_and_tls_failure_classes() {
     assert_eq!(hole_e["stage"], "tcp: timeout");
     assert_eq!(r.codes("hole"), vec!["TcpConnectTimeout"]);
     assert_eq!(r.finding("hole", "TcpConnectTimeout")["usage_error"], "NetworkError");
+    let message = r.finding("hole", "TcpConnectTimeout")["message"].as_str().unwrap().to_string();
+    assert!(message.contains(" timed out after 1") && message.contains("no answer to the SYN"), "{message}");
     // A black-holed connect ends within the stage timeout + 1 s.
     let d = hole_e["tcp"][0]["duration_ms"].as_u64().unwrap();
     assert!((1000..2000).contains(&d), "{d}");

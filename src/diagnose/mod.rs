@@ -247,10 +247,13 @@ fn tcp_findings(c: &mut Ctx<'_>) -> bool {
     let host = c.obs.spec.target.host().bare();
     let port = c.obs.spec.target.port();
     let what = match first.status {
-        TcpStatus::Refused => "refused",
-        TcpStatus::Timeout => "timed out",
-        TcpStatus::Reset => "reset",
-        _ => "unreachable",
+        TcpStatus::Refused => "refused".to_string(),
+        TcpStatus::Timeout => format!(
+            "timed out after {} ms (no answer to the SYN: a firewall drops the packets, or the host is down)",
+            first.duration_ms
+        ),
+        TcpStatus::Reset => "reset".to_string(),
+        _ => "unreachable".to_string(),
     };
     // A whole address family with no route (an IPv4-only node given AAAA records) is not a
     // failure the OS would meet: it prefers the family that works.
@@ -273,9 +276,10 @@ fn tcp_findings(c: &mut Ctx<'_>) -> bool {
         (
             Severity::Warning,
             format!(
-                "{} of {} addresses of {host} failed on TCP {port} ({what} first: {}); the node may pick a failing one",
+                "{} of {} addresses of {host} failed on TCP {port} ({} first: {}); the node may pick a failing one",
                 failed.len(),
                 tcp.len(),
+                what.split(" after ").next().unwrap_or(&what),
                 first.address
             ),
         )
@@ -393,7 +397,15 @@ fn tls_findings(c: &mut Ctx<'_>) -> bool {
         let verdict = intercept::analyse(&tls.chain, trust.public, trust.system, expected, &path, reference_now);
         let weak = intercept::weak_signatures(&tls.chain);
         let issuer_text = verdict.issuer.clone().unwrap_or_else(|| "unknown".into());
-        let names = leaf.map(|l| l.sans.join(", ")).unwrap_or_default();
+        // The message lists the first names; the evidence (`leaf_sans`) keeps them all.
+        const NAMES_SHOWN: usize = 10;
+        let names = leaf.map_or_else(String::new, |l| {
+            let shown = l.sans.iter().take(NAMES_SHOWN).cloned().collect::<Vec<_>>().join(", ");
+            match l.sans.len().saturating_sub(NAMES_SHOWN) {
+                0 => shown,
+                more => format!("{shown} and {more} more (all in the evidence)"),
+            }
+        });
         let main: Option<(Code, Severity, String)> = if verdict.detected {
             evidence.insert("product".into(), json!(verdict.product));
             evidence.insert("trusted_by_system".into(), json!(verdict.trusted_by_system));

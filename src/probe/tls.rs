@@ -74,7 +74,7 @@ pub async fn handshake(
                 obs.alert = Some(format!("{alert:?}"));
             }
             obs.version_refused = inner.is_some_and(refuses_our_versions);
-            obs.error = Some(format!("TLS handshake with {at}: {e}"));
+            obs.error = Some(format!("TLS handshake with {at}: {e}{}", inner.map_or("", in_words)));
             (obs, None)
         }
         Ok(Ok(tls)) => {
@@ -85,6 +85,22 @@ pub async fn handshake(
             obs.alpn = conn.alpn_protocol().map(|p| String::from_utf8_lossy(p).into_owned());
             (obs, Some(tls))
         }
+    }
+}
+
+/// What a rustls error means for the person reading the report, where its own text is terse.
+fn in_words(e: &rustls::Error) -> &'static str {
+    use rustls::InvalidMessage as M;
+    match e {
+        rustls::Error::InvalidMessage(M::HandshakePayloadTooLarge | M::CertificatePayloadTooLarge) => {
+            " (the server's certificate message is over 64 KiB: hundreds of certificates or oversized ones, \
+             which no TLS client accepts)"
+        }
+        rustls::Error::InvalidMessage(M::InvalidContentType | M::UnknownProtocolVersion) => {
+            " (what came back is not TLS: a plain-HTTP service, a block page or another protocol on this port)"
+        }
+        rustls::Error::InvalidMessage(_) => " (the server's TLS messages are malformed)",
+        _ => "",
     }
 }
 
