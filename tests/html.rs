@@ -450,6 +450,53 @@ fn proxy_hop_and_tcp_attempts_are_shown_and_drawn() {
     assert!(ep.select(&sel("details.dns")).next().unwrap().value().attr("open").is_none());
 }
 
+/// The interrupted run of tests/interrupt.rs: each endpoint's stage in flight is an open bar
+/// as long as it ran and an open section that says so; the stages after it say the run was
+/// stopped (not that an earlier stage failed); what finished is shown as in any run.
+#[test]
+fn interrupted_endpoints_show_the_stage_in_flight() {
+    let v = example_value("lab-interrupted-run.json");
+    assert_eq!(v["run"]["interrupted"], true);
+    let page = parse_checked(&html::render(&report(v.clone())));
+    let cards: Vec<ElementRef<'_>> = page.select(&sel("article.ep")).collect();
+    assert_eq!(cards.len(), v["endpoints"].as_array().unwrap().len());
+    let mut seen = 0;
+    for (card, e) in cards.iter().zip(v["endpoints"].as_array().unwrap()) {
+        let name = e["name"].as_str().unwrap();
+        let all = text(*card);
+        if let Some(stage) = e["interrupted"]["stage"].as_str() {
+            seen += 1;
+            let class = format!("details.{stage}");
+            let section = card.select(&sel(&class)).next().unwrap_or_else(|| panic!("{name}: no {class}"));
+            assert!(section.value().attr("open").is_some(), "{name}: the stage in flight is open");
+            assert!(text(section).contains("In flight when the run was stopped"), "{name}: {}", text(section));
+            let bar = card.select(&sel("svg.wf rect.b-open")).next().unwrap_or_else(|| panic!("{name}: no open bar"));
+            let title = text(bar);
+            assert!(title.starts_with(&format!("{}: interrupted (", bar_label(stage))), "{name}: {title}");
+            assert!(!all.contains("an earlier stage failed"), "{name}: {all}");
+        } else if e["verdict"] == "skipped" {
+            assert!(all.contains("the run was stopped before this endpoint started"), "{name}: {all}");
+            assert!(card.select(&sel("svg.wf rect.b-open")).next().is_none(), "{name}");
+        } else {
+            assert!(card.select(&sel("svg.wf rect.b-open")).next().is_none(), "{name}: finished");
+        }
+    }
+    assert!(seen >= 4, "the example has endpoints stopped in DNS, TCP, TLS and HTTP");
+    // The finding of the endpoint whose handshake finished before the stop is on the page.
+    let problems = problems_with_code(&page, "TlsUntrustedRoot");
+    assert_eq!(problems.len(), 1);
+}
+
+fn bar_label(stage: &str) -> &str {
+    match stage {
+        "dns" => "DNS",
+        "tcp" => "TCP",
+        "proxy" => "Proxy CONNECT",
+        "tls" => "TLS",
+        _ => "HTTP",
+    }
+}
+
 fn fleet_of(nodes: &[(&str, &str)]) -> fleet::FleetReport {
     let reports: Vec<(String, Value)> = nodes
         .iter()

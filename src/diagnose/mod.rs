@@ -19,7 +19,7 @@ use crate::catalog::Role;
 use crate::clock::{ClockEstimate, ClockVerdict};
 use crate::config::Lang;
 use crate::probe::proxy::ProxyStatus;
-use crate::probe::{DnsStatus, EndpointObservation, HttpStatus, TcpStatus, TlsStatus};
+use crate::probe::{DnsStatus, EndpointObservation, HttpStatus, Stage, TcpStatus, TlsStatus};
 use crate::trust::TrustVerdict;
 use crate::trust::intercept::{self, Interception, PathFacts};
 use chrono::{DateTime, Utc};
@@ -606,16 +606,37 @@ pub struct Diagnosis {
 /// Diagnose one endpoint. `now` is the node's time at the start of the run and `clock` the
 /// estimate of how far off it is: certificate dates are judged against the reference time.
 pub fn endpoint(obs: &EndpointObservation, lang: Lang, now: DateTime<Utc>, clock: &ClockEstimate) -> Diagnosis {
-    if obs.skipped {
+    // A stopped run: the stages that finished are diagnosed, the one in flight and those after
+    // it are not (they observed nothing).
+    let finished = |stage: Stage| match (obs.skipped, obs.interrupted) {
+        (false, _) => true,
+        (true, None) => false,
+        (true, Some(i)) => stage_order(stage) < stage_order(i.stage),
+    };
+    let mut c = Ctx { obs, lang, now, clock, out: Vec::new(), interception: None };
+    if !finished(Stage::Dns) {
         return Diagnosis::default();
     }
-    let mut c = Ctx { obs, lang, now, clock, out: Vec::new(), interception: None };
     dns_findings(&mut c);
-    let connected = if c.proxied() { proxy_findings(&mut c) } else { tcp_findings(&mut c) };
-    if connected && tls_findings(&mut c) {
+    let connected = if c.proxied() {
+        finished(Stage::Proxy) && proxy_findings(&mut c)
+    } else {
+        finished(Stage::Tcp) && tcp_findings(&mut c)
+    };
+    if connected && finished(Stage::Tls) && tls_findings(&mut c) && finished(Stage::Http) {
         http_findings(&mut c);
     }
     Diagnosis { findings: c.out, interception: c.interception }
+}
+
+/// Pipeline order (the proxy hop stands where the TCP connect would).
+fn stage_order(stage: Stage) -> u8 {
+    match stage {
+        Stage::Dns => 0,
+        Stage::Proxy | Stage::Tcp => 1,
+        Stage::Tls => 2,
+        Stage::Http => 3,
+    }
 }
 
 /// Findings of the proxy hop; true when the tunnel is open.
@@ -802,6 +823,7 @@ mod tcp_tests {
         EndpointObservation {
             spec,
             skipped: false,
+            interrupted: None,
             dns: DnsObservation {
                 status: DnsStatus::Ok,
                 server: None,

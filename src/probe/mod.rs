@@ -10,7 +10,7 @@ pub mod tls;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -189,12 +189,47 @@ impl HttpObservation {
     }
 }
 
+/// A stage of the per-endpoint pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Dns,
+    /// Connecting to the proxy and the CONNECT exchange.
+    Proxy,
+    Tcp,
+    Tls,
+    Http,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Dns => "dns",
+            Stage::Proxy => "proxy",
+            Stage::Tcp => "tcp",
+            Stage::Tls => "tls",
+            Stage::Http => "http",
+        }
+    }
+}
+
+/// The stage an endpoint was in when the run was stopped, and for how long it had been.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Interrupted {
+    pub stage: Stage,
+    /// How long the stage had been running (queueing for a concurrency slot included).
+    pub after_ms: u64,
+}
+
 /// Everything seen for one endpoint.
 #[derive(Debug, Clone)]
 pub struct EndpointObservation {
     pub spec: Arc<EndpointSpec>,
     /// The run was stopped before this endpoint was probed to the end.
     pub skipped: bool,
+    /// For a skipped endpoint whose probe had started: the stage in flight. The stages before
+    /// it are kept as observed.
+    pub interrupted: Option<Interrupted>,
     pub dns: DnsObservation,
     pub tcp: Vec<TcpAttempt>,
     /// The proxy hop, when a proxy is configured (bypassed when NO_PROXY exempts the endpoint).
@@ -205,19 +240,28 @@ pub struct EndpointObservation {
 }
 
 impl EndpointObservation {
-    /// An endpoint the run did not finish (interrupted).
+    /// An endpoint the run stopped before its probe started.
     pub fn skipped(spec: Arc<EndpointSpec>) -> Self {
+        let mut obs = EndpointObservation::unstarted(spec);
+        obs.skipped = true;
+        obs.dns.error = Some("the run was interrupted before this endpoint was probed".into());
+        obs
+    }
+
+    /// Nothing observed yet: every stage `not_attempted`.
+    fn unstarted(spec: Arc<EndpointSpec>) -> Self {
         let https = spec.target.is_https();
         EndpointObservation {
             spec,
-            skipped: true,
+            skipped: false,
+            interrupted: None,
             dns: DnsObservation {
                 status: DnsStatus::NotAttempted,
                 server: None,
                 duration_ms: 0,
                 addresses: Vec::new(),
                 cnames: Vec::new(),
-                error: Some("the run was interrupted before this endpoint was probed to the end".into()),
+                error: None,
             },
             tcp: Vec::new(),
             proxy: None,
@@ -225,6 +269,18 @@ impl EndpointObservation {
             http: https.then(HttpObservation::not_attempted),
         }
     }
+}
+
+/// Where a probe reports the stage it enters, with what it observed so far.
+pub trait Progress: Send + Sync {
+    fn enter(&self, obs: &EndpointObservation, stage: Stage);
+}
+
+/// No progress reports.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn enter(&self, _: &EndpointObservation, _: Stage) {}
 }
 
 /// Shared state of one run's probes.
@@ -238,9 +294,17 @@ pub struct Prober {
 impl Prober {
     /// Probe one endpoint through every stage it needs.
     pub async fn probe(&self, spec: Arc<EndpointSpec>) -> EndpointObservation {
+        self.probe_with(spec, &NoProgress).await
+    }
+
+    /// [`Prober::probe`], telling `progress` each stage it enters and what it has observed
+    /// so far (a run stopped half-way keeps that).
+    pub async fn probe_with(&self, spec: Arc<EndpointSpec>, progress: &dyn Progress) -> EndpointObservation {
         let host = spec.target.host().clone();
         let port = spec.target.port();
-        let dns = match &host {
+        let mut obs = EndpointObservation::unstarted(spec.clone());
+        progress.enter(&obs, Stage::Dns);
+        obs.dns = match &host {
             Host::Ip(ip) => DnsObservation {
                 status: DnsStatus::NotNeeded,
                 server: None,
@@ -251,17 +315,8 @@ impl Prober {
             },
             Host::Name(name) => self.resolver.resolve(name).await,
         };
-        tracing::debug!(endpoint = %spec.name, status = ?dns.status, addresses = ?dns.addresses, ms = dns.duration_ms, "dns");
+        tracing::debug!(endpoint = %spec.name, status = ?obs.dns.status, addresses = ?obs.dns.addresses, ms = obs.dns.duration_ms, "dns");
         let https = spec.target.is_https();
-        let mut obs = EndpointObservation {
-            spec: spec.clone(),
-            skipped: false,
-            dns,
-            tcp: Vec::new(),
-            proxy: None,
-            tls: https.then(TlsObservation::not_attempted),
-            http: https.then(HttpObservation::not_attempted),
-        };
         // HTTPS goes through the proxy unless NO_PROXY exempts it; tcp:// targets are always direct.
         let via = match (&self.proxy, https) {
             (Some(p), true) => match p.no_proxy.matches(&host, port) {
@@ -275,6 +330,7 @@ impl Prober {
         };
         let (attempts, chosen) = match via {
             Some(p) => {
+                progress.enter(&obs, Stage::Proxy);
                 let (hop, attempts, tunnel) = proxy::open_tunnel(&self.resolver, p, &host, port, self.timeout).await;
                 tracing::debug!(endpoint = %spec.name, proxy = %hop.url, status = ?hop.status, code = ?hop.http_status, "proxy");
                 let chosen = tunnel.and_then(|t| hop.address.map(|a| (a, t)));
@@ -286,6 +342,7 @@ impl Prober {
                 if addrs.is_empty() {
                     return obs;
                 }
+                progress.enter(&obs, Stage::Tcp);
                 connect::connect_all(&addrs, self.timeout).await
             }
         };
@@ -296,6 +353,7 @@ impl Prober {
         let (Some((addr, stream)), Target::Https { path, .. }) = (chosen, &spec.target) else {
             return obs;
         };
+        progress.enter(&obs, Stage::Tls);
         let (mut tls_obs, tls_stream) = tls::handshake(&self.stores, stream, &host.bare(), self.timeout).await;
         tls_obs.address = Some(addr);
         // A server that turned down TLS 1.2/1.3 may still speak an old version: ask once (direct
@@ -312,6 +370,7 @@ impl Prober {
         tracing::debug!(endpoint = %spec.name, status = ?tls_obs.status, version = ?tls_obs.version, trust = ?tls_obs.trust, ms = tls_obs.duration_ms, "tls");
         obs.tls = Some(tls_obs);
         if let Some(mut tls_stream) = tls_stream {
+            progress.enter(&obs, Stage::Http);
             let authority = if port == 443 { host.to_string() } else { format!("{host}:{port}") };
             let http = http::get(&mut tls_stream, &authority, path, self.timeout).await;
             tracing::debug!(endpoint = %spec.name, status = ?http.status, code = ?http.status_code, ms = http.duration_ms, "http");
@@ -338,11 +397,14 @@ impl Prober {
         let limit = Arc::new(Semaphore::new(concurrency.max(1)));
         let mut set = tokio::task::JoinSet::new();
         for (i, spec) in endpoints.iter().enumerate() {
-            let (me, limit, spec, slots) = (self.clone(), limit.clone(), spec.clone(), slots.clone());
+            // Endpoints start in the order of the probe set: the permit is taken before the
+            // task exists (tasks on a multi-threaded runtime start in any order).
+            let Ok(permit) = limit.clone().acquire_owned().await else { break };
+            let (me, spec, slots) = (self.clone(), spec.clone(), slots.clone());
             set.spawn(async move {
-                let _permit = limit.acquire_owned().await;
-                let obs = me.probe(spec).await;
-                slots.put(i, obs);
+                let _permit = permit;
+                let obs = me.probe_with(spec, &SlotProgress { slots: &slots, index: i }).await;
+                slots.put(i, Slot::Done(Box::new(obs)));
             });
         }
         while let Some(joined) = set.join_next().await {
@@ -353,30 +415,63 @@ impl Prober {
     }
 }
 
+/// What a slot holds: nothing yet, a probe in progress, or its result.
+#[derive(Clone, Default)]
+enum Slot {
+    #[default]
+    Empty,
+    /// The observations so far, the stage being run and when it began.
+    Running(Box<EndpointObservation>, Stage, Instant),
+    Done(Box<EndpointObservation>),
+}
+
 /// Where concurrent probes leave their observations.
 #[derive(Clone, Default)]
-pub struct Slots(Arc<std::sync::Mutex<Vec<Option<EndpointObservation>>>>);
+pub struct Slots(Arc<std::sync::Mutex<Vec<Slot>>>);
+
+/// Progress of the probe of one slot's endpoint.
+struct SlotProgress<'a> {
+    slots: &'a Slots,
+    index: usize,
+}
+
+impl Progress for SlotProgress<'_> {
+    fn enter(&self, obs: &EndpointObservation, stage: Stage) {
+        self.slots.put(self.index, Slot::Running(Box::new(obs.clone()), stage, Instant::now()));
+    }
+}
 
 impl Slots {
     pub fn new(n: usize) -> Slots {
-        Slots(Arc::new(std::sync::Mutex::new(vec![None; n])))
+        Slots(Arc::new(std::sync::Mutex::new(vec![Slot::Empty; n])))
     }
 
-    fn put(&self, i: usize, obs: EndpointObservation) {
+    fn put(&self, i: usize, entry: Slot) {
         if let Ok(mut v) = self.0.lock()
             && let Some(slot) = v.get_mut(i)
+            && !matches!(slot, Slot::Done(_))
         {
-            *slot = Some(obs);
+            *slot = entry;
         }
     }
 
-    /// The observations in endpoint order; an endpoint with none (the run was stopped) is skipped.
+    /// The observations in endpoint order. An endpoint whose probe had not finished (the run
+    /// was stopped) is skipped, with what its finished stages observed and the stage in flight.
     pub fn take(&self, endpoints: &[Arc<EndpointSpec>]) -> Vec<EndpointObservation> {
         let mut v = self.0.lock().map(|mut g| std::mem::take(&mut *g)).unwrap_or_default();
-        v.resize(endpoints.len(), None);
+        v.resize(endpoints.len(), Slot::Empty);
         v.into_iter()
             .zip(endpoints)
-            .map(|(o, spec)| o.unwrap_or_else(|| EndpointObservation::skipped(spec.clone())))
+            .map(|(slot, spec)| match slot {
+                Slot::Done(obs) => *obs,
+                Slot::Running(obs, stage, since) => {
+                    let mut obs = *obs;
+                    obs.skipped = true;
+                    obs.interrupted = Some(Interrupted { stage, after_ms: ms(since.elapsed()) });
+                    obs
+                }
+                Slot::Empty => EndpointObservation::skipped(spec.clone()),
+            })
             .collect()
     }
 }

@@ -78,7 +78,10 @@ fn stage(o: &EndpointObservation) -> String {
     use crate::probe::{DnsStatus, HttpStatus, TcpStatus, TlsStatus};
     let label = |v: serde_json::Value| v.as_str().unwrap_or("?").to_string();
     if o.skipped {
-        return "skipped: interrupted".into();
+        return match o.interrupted {
+            Some(i) => format!("{}: interrupted", i.stage.as_str()),
+            None => "skipped: interrupted".into(),
+        };
     }
     let proxied = o.proxy.as_ref().filter(|h| h.status != ProxyStatus::Bypassed);
     match proxied {
@@ -136,6 +139,7 @@ pub fn build(input: BuildInput<'_>) -> Report {
                 note: spec.note.clone(),
                 verdict,
                 stage: stage(o),
+                interrupted: o.interrupted,
                 dns: dns(&o.dns),
                 tcp: o
                     .tcp

@@ -16,7 +16,7 @@ use super::{EndpointReport, EndpointVerdict, Report, Verdict};
 use crate::clock::ClockVerdict;
 use crate::diagnose::{Code, Finding, Severity};
 use crate::probe::proxy::ProxyStatus;
-use crate::probe::{DnsStatus, HttpStatus, Peer, TcpStatus, TlsStatus};
+use crate::probe::{DnsStatus, HttpStatus, Peer, Stage, TcpStatus, TlsStatus};
 use crate::trust::chain::CertFacts;
 
 // ---------------------------------------------------------------------------------------------
@@ -230,7 +230,7 @@ details.group>summary{font-size:15px}
 .wf .lbl{fill:var(--fg)}.wf .dim{fill:var(--muted)}
 .wf .axis{stroke:var(--line);stroke-width:1}
 .wf .grid{stroke:var(--line);stroke-width:1;stroke-dasharray:2 3}
-.wf .b-ok{fill:var(--bar)}.wf .b-proxy{fill:var(--bar-proxy)}.wf .b-fail{fill:var(--error)}
+.wf .b-ok{fill:var(--bar)}.wf .b-proxy{fill:var(--bar-proxy)}.wf .b-fail{fill:var(--error)}.wf .b-open{fill:var(--muted-bg);stroke:var(--muted);stroke-dasharray:4 3}
 .wf text.t-fail{fill:var(--error);font-weight:700}.wf text.t-skip{fill:var(--muted);font-style:italic}
 .chain{display:grid;gap:10px;margin:6px 0}
 .cert{border:1px solid var(--line);border-radius:6px;padding:8px 12px;background:var(--panel);break-inside:avoid}
@@ -811,6 +811,16 @@ fn endpoint(o: &mut String, r: &Report, e: &EndpointReport, i: usize, run_time: 
 
     // DNS
     let d = &e.dns;
+    if let Some(text) = not_reached(e, Stage::Dns) {
+        let _ = write!(
+            o,
+            "<details class=\"dns\" open><summary>DNS <span class=\"muted-text\">{}</span></summary>",
+            text.0
+        );
+        let _ = write!(o, "<p class=\"muted-text\">{}</p></details>", text.1);
+        o.push_str("</article>");
+        return;
+    }
     let _ = write!(
         o,
         "<details class=\"dns\"{}><summary>DNS <span class=\"muted-text\">{} · {} · {}</span></summary>",
@@ -845,6 +855,19 @@ fn endpoint(o: &mut String, r: &Report, e: &EndpointReport, i: usize, run_time: 
     }
     dl(o, "kv", &rows);
     o.push_str("</details>");
+
+    // TCP (or the proxy hop) in flight
+    for (stage, class, name) in [(Stage::Tcp, "tcp", "TCP"), (Stage::Proxy, "proxy", "Proxy hop")] {
+        if e.interrupted.is_some_and(|i| i.stage == stage)
+            && let Some((summary, text)) = not_reached(e, stage)
+        {
+            let _ = write!(
+                o,
+                "<details class=\"{class}\" open><summary>{name} <span class=\"muted-text\">{summary}</span></summary>\
+                 <p class=\"muted-text\">{text}</p></details>"
+            );
+        }
+    }
 
     // TCP
     if !e.tcp.is_empty() {
@@ -917,7 +940,17 @@ fn endpoint(o: &mut String, r: &Report, e: &EndpointReport, i: usize, run_time: 
 
     // TLS
     if let Some(t) = &e.tls {
-        tls(o, t, open("tls"), run_time);
+        match not_reached(e, Stage::Tls).filter(|_| t.status == TlsStatus::NotAttempted) {
+            Some((summary, text)) => {
+                let _ = write!(
+                    o,
+                    "<details class=\"tls\"{}><summary>TLS <span class=\"muted-text\">{summary}</span></summary>\
+                     <p class=\"muted-text\">{text}</p></details>",
+                    if e.interrupted.is_some_and(|i| i.stage == Stage::Tls) { " open" } else { "" }
+                );
+            }
+            None => tls(o, t, open("tls"), run_time),
+        }
     }
 
     // HTTP
@@ -927,12 +960,45 @@ fn endpoint(o: &mut String, r: &Report, e: &EndpointReport, i: usize, run_time: 
     o.push_str("</article>");
 }
 
+/// For a stage that observed nothing: its summary and a sentence saying why (an earlier stage
+/// failed, the run was stopped while it ran, or before it started). None when the stage ran.
+fn not_reached(e: &EndpointReport, stage: Stage) -> Option<(String, String)> {
+    let order = |s: Stage| match s {
+        Stage::Dns => 0,
+        Stage::Proxy | Stage::Tcp => 1,
+        Stage::Tls => 2,
+        Stage::Http => 3,
+    };
+    match e.interrupted {
+        Some(i) if i.stage == stage => Some((
+            esc(&format!("interrupted after {}", fmt_ms(i.after_ms))),
+            esc(&format!(
+                "In flight when the run was stopped, after {}: nothing was observed yet.",
+                fmt_ms(i.after_ms)
+            )),
+        )),
+        Some(i) if order(i.stage) < order(stage) => {
+            Some(("not attempted".into(), "Not attempted: the run was stopped during an earlier stage.".into()))
+        }
+        Some(_) => None,
+        None if e.verdict == EndpointVerdict::Skipped => {
+            Some(("not attempted".into(), "Not attempted: the run was stopped before this endpoint started.".into()))
+        }
+        None if stage == Stage::Dns => None,
+        None => Some(("not attempted".into(), "Not attempted: an earlier stage failed.".into())),
+    }
+}
+
 fn http(o: &mut String, r: &Report, e: &EndpointReport, h: &super::HttpReport, open: &str) {
     let st = label(&h.status);
     if h.status == HttpStatus::NotAttempted {
-        o.push_str(
-            "<details class=\"http\"><summary>HTTP <span class=\"muted-text\">not attempted</span></summary>\
-                 <p class=\"muted-text\">Not attempted: an earlier stage failed.</p></details>",
+        let (summary, text) = not_reached(e, Stage::Http)
+            .unwrap_or_else(|| ("not attempted".into(), "Not attempted: an earlier stage failed.".into()));
+        let open = if e.interrupted.is_some_and(|i| i.stage == Stage::Http) { " open" } else { "" };
+        let _ = write!(
+            o,
+            "<details class=\"http\"{open}><summary>HTTP <span class=\"muted-text\">{summary}</span></summary>\
+             <p class=\"muted-text\">{text}</p></details>"
         );
         return;
     }
@@ -1180,7 +1246,21 @@ struct Bar {
 /// The bars of an endpoint's stages; `http_finding`: a finding blames the HTTP answer.
 fn bars(e: &EndpointReport, http_finding: bool) -> Vec<Bar> {
     let mut out = Vec::new();
+    // The stage in flight when the run was stopped: an open bar as long as it had run.
+    let open = |stage: Stage, label: &str, start: u64| {
+        e.interrupted.filter(|i| i.stage == stage).map(|i| Bar {
+            label: label.into(),
+            start,
+            len: i.after_ms,
+            kind: "open",
+            status: "interrupted".into(),
+        })
+    };
     let dns_ok = matches!(e.dns.status, DnsStatus::Ok | DnsStatus::NotNeeded);
+    if let Some(bar) = open(Stage::Dns, "DNS", 0) {
+        out.push(bar);
+        return out;
+    }
     out.push(Bar {
         label: "DNS".into(),
         start: 0,
@@ -1219,12 +1299,18 @@ fn bars(e: &EndpointReport, http_finding: bool) -> Vec<Bar> {
             status,
         });
         end = end.max(t + p.duration_ms);
+    } else if let Some(bar) = open(Stage::Tcp, "TCP", t).or_else(|| open(Stage::Proxy, "Proxy CONNECT", t)) {
+        out.push(bar);
+        return out;
     } else if e.tcp.is_empty() {
         out.push(Bar { label: "TCP".into(), start: t, len: 0, kind: "skip", status: "not attempted".into() });
     }
     t = end;
     if let Some(tls) = &e.tls {
-        if tls.status == TlsStatus::NotAttempted {
+        if let Some(bar) = open(Stage::Tls, "TLS", t) {
+            out.push(bar);
+            return out;
+        } else if tls.status == TlsStatus::NotAttempted {
             out.push(Bar { label: "TLS".into(), start: t, len: 0, kind: "skip", status: "not attempted".into() });
         } else {
             let trust_bad = tls.trust.as_ref().is_some_and(|tr| !tr.public.is_trusted() || !tr.system.is_trusted());
@@ -1249,7 +1335,9 @@ fn bars(e: &EndpointReport, http_finding: bool) -> Vec<Bar> {
         }
     }
     if let Some(h) = &e.http {
-        if h.status == HttpStatus::NotAttempted {
+        if let Some(bar) = open(Stage::Http, "HTTP", t) {
+            out.push(bar);
+        } else if h.status == HttpStatus::NotAttempted {
             out.push(Bar { label: "HTTP".into(), start: t, len: 0, kind: "skip", status: "not attempted".into() });
         } else {
             let status = match h.status_code {
@@ -1341,6 +1429,7 @@ fn waterfall(o: &mut String, e: &EndpointReport, http_finding: bool) {
             let class = match b.kind {
                 "fail" => "b-fail",
                 "proxy" => "b-proxy",
+                "open" => "b-open",
                 _ => "b-ok",
             };
             let _ = write!(

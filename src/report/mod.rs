@@ -137,8 +137,13 @@ pub struct EndpointReport {
     pub represents: Option<String>,
     pub note: Option<String>,
     pub verdict: EndpointVerdict,
-    /// The last stage reached and its outcome, e.g. `dns: nxdomain`, `http: 200`.
+    /// The last stage reached and its outcome, e.g. `dns: nxdomain`, `http: 200`; for an
+    /// interrupted run `tcp: interrupted` (the stage in flight) or `skipped: interrupted` (not started).
     pub stage: String,
+    /// When the run was stopped while this endpoint was being probed: the stage in flight and
+    /// for how long. The stages before it are reported as observed. Null otherwise.
+    #[serde(default)]
+    pub interrupted: Option<crate::probe::Interrupted>,
     pub dns: DnsReport,
     pub tcp: Vec<TcpReport>,
     pub proxy: Option<ProxyHop>,

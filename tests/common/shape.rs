@@ -153,11 +153,29 @@ pub struct Endpoint {
     pub note: Option<String>,
     pub verdict: EndpointVerdict,
     pub stage: String,
+    pub interrupted: Option<Interrupted>,
     pub dns: Dns,
     pub tcp: Vec<Tcp>,
     pub proxy: Option<ProxyHop>,
     pub tls: Option<Tls>,
     pub http: Option<Http>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Interrupted {
+    pub stage: Stage,
+    pub after_ms: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Dns,
+    Proxy,
+    Tcp,
+    Tls,
+    Http,
 }
 
 #[derive(Deserialize)]
