@@ -611,7 +611,7 @@ pub fn endpoint(obs: &EndpointObservation, lang: Lang, now: DateTime<Utc>, clock
     let finished = |stage: Stage| match (obs.skipped, obs.interrupted) {
         (false, _) => true,
         (true, None) => false,
-        (true, Some(i)) => stage_order(stage) < stage_order(i.stage),
+        (true, Some(i)) => stage.order() < i.stage.order(),
     };
     let mut c = Ctx { obs, lang, now, clock, out: Vec::new(), interception: None };
     if !finished(Stage::Dns) {
@@ -627,16 +627,6 @@ pub fn endpoint(obs: &EndpointObservation, lang: Lang, now: DateTime<Utc>, clock
         http_findings(&mut c);
     }
     Diagnosis { findings: c.out, interception: c.interception }
-}
-
-/// Pipeline order (the proxy hop stands where the TCP connect would).
-fn stage_order(stage: Stage) -> u8 {
-    match stage {
-        Stage::Dns => 0,
-        Stage::Proxy | Stage::Tcp => 1,
-        Stage::Tls => 2,
-        Stage::Http => 3,
-    }
 }
 
 /// Findings of the proxy hop; true when the tunnel is open.

@@ -202,6 +202,16 @@ pub enum Stage {
 }
 
 impl Stage {
+    /// Position in the pipeline; the proxy hop stands where the TCP connect would.
+    pub fn order(self) -> u8 {
+        match self {
+            Stage::Dns => 0,
+            Stage::Proxy | Stage::Tcp => 1,
+            Stage::Tls => 2,
+            Stage::Http => 3,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Stage::Dns => "dns",

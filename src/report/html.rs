@@ -963,12 +963,6 @@ fn endpoint(o: &mut String, r: &Report, e: &EndpointReport, i: usize, run_time: 
 /// For a stage that observed nothing: its summary and a sentence saying why (an earlier stage
 /// failed, the run was stopped while it ran, or before it started). None when the stage ran.
 fn not_reached(e: &EndpointReport, stage: Stage) -> Option<(String, String)> {
-    let order = |s: Stage| match s {
-        Stage::Dns => 0,
-        Stage::Proxy | Stage::Tcp => 1,
-        Stage::Tls => 2,
-        Stage::Http => 3,
-    };
     match e.interrupted {
         Some(i) if i.stage == stage => Some((
             esc(&format!("interrupted after {}", fmt_ms(i.after_ms))),
@@ -977,7 +971,7 @@ fn not_reached(e: &EndpointReport, stage: Stage) -> Option<(String, String)> {
                 fmt_ms(i.after_ms)
             )),
         )),
-        Some(i) if order(i.stage) < order(stage) => {
+        Some(i) if i.stage.order() < stage.order() => {
             Some(("not attempted".into(), "Not attempted: the run was stopped during an earlier stage.".into()))
         }
         Some(_) => None,
