@@ -389,3 +389,29 @@ fn a_tls10_only_server_is_detected_not_just_failed() {
     assert_eq!(f["usage_error"], "CertificateValidationError");
     assert!(f["message"].as_str().unwrap().contains("TLS 1.0"));
 }
+
+/// The same server behind an explicit proxy: the old-version question goes through a second
+/// tunnel (an old inspection device answering inside the tunnel is found the same way).
+#[test]
+fn a_tls10_only_server_behind_a_proxy_is_detected_through_the_tunnel() {
+    let Some(old) = lab::tls10_only_server() else {
+        assert!(std::env::var_os("CI").is_none(), "CI has openssl");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let ca = old.ca_pem.clone().unwrap();
+    let proxy = lab::ConnectProxy::start_with_hosts(
+        lab::ProxyMode::PassThrough,
+        &[("login.lab.test", Ipv4Addr::LOCALHOST.into())],
+    );
+    let r = probe_at(dir.path(), old.addr.port(), "", Some(&proxy.url()), &ca, &ca);
+    let e = r.endpoint("ep");
+    assert_eq!(e["proxy"]["status"], "ok", "{e}");
+    assert_eq!(e["tls"]["status"], "handshake_failed");
+    assert_eq!(e["tls"]["legacy_version"], "TLS 1.0", "{}", old.log());
+    assert_eq!(r.codes("ep"), vec!["TlsProtocolVersion"]);
+    // Two tunnels: the handshake's and the old-version question's.
+    let connects: Vec<String> = proxy.requests().into_iter().filter(|h| h.starts_with("CONNECT ")).collect();
+    assert_eq!(connects.len(), 2, "{connects:?}");
+    assert!(connects.iter().all(|h| h.starts_with(&format!("CONNECT login.lab.test:{} ", old.addr.port()))));
+}

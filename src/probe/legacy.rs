@@ -75,13 +75,18 @@ pub fn server_hello_version(head: &[u8]) -> Option<&'static str> {
 pub async fn probe(addr: SocketAddr, sni: Option<&str>, budget: Duration) -> Option<&'static str> {
     let exchange = async {
         let (_, stream) = connect::connect(addr, budget).await;
-        let mut stream = stream?;
-        stream.write_all(&client_hello(sni)).await.ok()?;
-        let mut head = [0u8; 11];
-        stream.read_exact(&mut head).await.ok()?;
-        server_hello_version(&head)
+        ask(stream?, sni).await
     };
     tokio::time::timeout(budget, exchange).await.ok().flatten()
+}
+
+/// Ask for an old TLS version over `stream` (a connection to the server, or a tunnel to it
+/// through a proxy); the version the server picked, if it answered.
+pub async fn ask(mut stream: tokio::net::TcpStream, sni: Option<&str>) -> Option<&'static str> {
+    stream.write_all(&client_hello(sni)).await.ok()?;
+    let mut head = [0u8; 11];
+    stream.read_exact(&mut head).await.ok()?;
+    server_hello_version(&head)
 }
 
 #[cfg(test)]

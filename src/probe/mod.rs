@@ -366,15 +366,25 @@ impl Prober {
         progress.enter(&obs, Stage::Tls);
         let (mut tls_obs, tls_stream) = tls::handshake(&self.stores, stream, &host.bare(), self.timeout).await;
         tls_obs.address = Some(addr);
-        // A server that turned down TLS 1.2/1.3 may still speak an old version: ask once (direct
-        // only), within what is left of the TLS stage's budget, and count the time in the stage.
-        let direct = obs.proxy.as_ref().is_none_or(|h| h.status != proxy::ProxyStatus::Ok);
-        if tls_obs.status == TlsStatus::HandshakeFailed && tls_obs.version_refused && direct {
+        // A server that turned down TLS 1.2/1.3 may still speak an old version: ask once, on a
+        // new connection (through a new tunnel when a proxy is in the path), within what is
+        // left of the TLS stage's budget, and count the time in the stage.
+        if tls_obs.status == TlsStatus::HandshakeFailed && tls_obs.version_refused {
             let spent = Duration::from_millis(tls_obs.duration_ms);
             let budget = self.timeout.saturating_sub(spent).max(Duration::from_millis(100));
             let start = std::time::Instant::now();
             let sni = tls_obs.sni.clone();
-            tls_obs.legacy_version = legacy::probe(addr, sni.as_deref(), budget).await.map(str::to_string);
+            let tunnel = via.filter(|_| obs.proxy.as_ref().is_some_and(|h| h.status == proxy::ProxyStatus::Ok));
+            let asked = async {
+                match tunnel {
+                    Some(p) => {
+                        let (_, _, stream) = proxy::open_tunnel(&self.resolver, p, &host, port, budget).await;
+                        legacy::ask(stream?, sni.as_deref()).await
+                    }
+                    None => legacy::probe(addr, sni.as_deref(), budget).await,
+                }
+            };
+            tls_obs.legacy_version = tokio::time::timeout(budget, asked).await.ok().flatten().map(str::to_string);
             tls_obs.duration_ms += ms(start.elapsed());
         }
         tracing::debug!(endpoint = %spec.name, status = ?tls_obs.status, version = ?tls_obs.version, trust = ?tls_obs.trust, ms = tls_obs.duration_ms, "tls");
