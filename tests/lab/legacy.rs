@@ -18,13 +18,14 @@ use std::fs::File;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivatePkcs8KeyDer};
 
 use super::certs::{Leaf, TestCa};
+use super::child::{ChildServer, wait_ready};
 
 /// How long a server start waits for `ACCEPT`.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -126,22 +127,11 @@ fn try_start(binary: &Path, ip: IpAddr, leaf: &Leaf) -> Result<LegacyServer, Str
 
     // s_server prints ACCEPT once it listens (no test connection: s_server
     // serves one connection at a time and would log it as a failure).
-    let deadline = Instant::now() + STARTUP_TIMEOUT;
-    loop {
-        if let Ok(Some(status)) = server.child.try_wait() {
-            return Err(format!("openssl s_server on {addr} exited with {status}:\n{}", server.log()));
-        }
-        if server.log().lines().any(|l| l.trim() == "ACCEPT") {
-            return Ok(server);
-        }
-        if Instant::now() >= deadline {
-            return Err(format!(
-                "openssl s_server on {addr} not listening after {STARTUP_TIMEOUT:?}:\n{}",
-                server.log()
-            ));
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let what = format!("openssl s_server on {addr}");
+    wait_ready(&mut server, &what, STARTUP_TIMEOUT, Duration::from_millis(10), |_, log| {
+        log.lines().any(|l| l.trim() == "ACCEPT")
+    })?;
+    Ok(server)
 }
 
 impl LegacyServer {
@@ -149,6 +139,16 @@ impl LegacyServer {
     /// failed handshake (e.g. `...:ssl3_get_record:wrong version number...`).
     pub fn log(&self) -> String {
         std::fs::read(&self.out_path).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
+    }
+}
+
+impl ChildServer for LegacyServer {
+    fn child(&mut self) -> &mut Child {
+        &mut self.child
+    }
+
+    fn log(&self) -> String {
+        LegacyServer::log(self)
     }
 }
 

@@ -37,12 +37,13 @@
 //! ago"), carry no SCTs, and are signed with SHA-256 by the CA's key.
 
 use std::fs::File;
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::certs::TestCa;
+use super::child::{ChildServer, logged_and_accepting, wait_ready};
 
 /// How long [`Mitmproxy::start`] waits for the port to accept connections
 /// (mitmdump typically needs ~0.6-1 s, the first start of a Python process
@@ -184,26 +185,11 @@ impl Mitmproxy {
         let mut proxy = Mitmproxy { addr, child, confdir, log_path, _dir: dir };
 
         let ready_line = format!("proxy listening at 127.0.0.1:{port}");
-        let deadline = Instant::now() + STARTUP_TIMEOUT;
-        loop {
-            if let Ok(Some(status)) = proxy.child.try_wait() {
-                return Err(format!("mitmdump on port {port} exited with {status}:\n{}", proxy.log()));
-            }
-            // Connecting alone could reach another process that grabbed the
-            // port in between; mitmdump logs this line once it listens.
-            if proxy.log().contains(&ready_line)
-                && TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok()
-            {
-                return Ok(proxy);
-            }
-            if Instant::now() >= deadline {
-                return Err(format!(
-                    "mitmdump on port {port} not accepting after {STARTUP_TIMEOUT:?}:\n{}",
-                    proxy.log()
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let what = format!("mitmdump on port {port}");
+        wait_ready(&mut proxy, &what, STARTUP_TIMEOUT, Duration::from_millis(20), |p, log| {
+            logged_and_accepting(log, &ready_line, p.addr)
+        })?;
+        Ok(proxy)
     }
 
     /// `http://127.0.0.1:<port>`
@@ -225,6 +211,16 @@ impl Mitmproxy {
     /// mitmdump's output (stdout and stderr), for assertion messages.
     pub fn log(&self) -> String {
         std::fs::read(&self.log_path).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
+    }
+}
+
+impl ChildServer for Mitmproxy {
+    fn child(&mut self) -> &mut Child {
+        &mut self.child
+    }
+
+    fn log(&self) -> String {
+        Mitmproxy::log(self)
     }
 }
 

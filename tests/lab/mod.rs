@@ -12,6 +12,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod certs;
+mod child;
 mod dns;
 mod hostile;
 mod legacy;

@@ -28,13 +28,14 @@
 //!   Content-Length (delimited by the close).
 
 use std::fs::File;
-use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr};
 #[cfg(unix)]
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use super::child::{ChildServer, logged_and_accepting, wait_ready};
 use super::proxy::userinfo_encode;
 
 /// How long [`Tinyproxy::start`] waits for the port to accept connections.
@@ -141,26 +142,11 @@ impl Tinyproxy {
             .unwrap_or_else(|e| panic!("spawn {}: {e}", binary.display()));
         let mut proxy = Tinyproxy { addr, child, log_path, stderr_path, _dir: dir };
 
-        let deadline = Instant::now() + STARTUP_TIMEOUT;
-        loop {
-            if let Ok(Some(status)) = proxy.child.try_wait() {
-                return Err(format!("tinyproxy on port {port} exited with {status}:\n{}", proxy.log()));
-            }
-            // Connecting alone could reach another process that grabbed the
-            // port in between; tinyproxy logs this line once it listens.
-            if proxy.log().contains("Accepting connections")
-                && TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok()
-            {
-                return Ok(proxy);
-            }
-            if Instant::now() >= deadline {
-                return Err(format!(
-                    "tinyproxy on port {port} not accepting after {STARTUP_TIMEOUT:?}:\n{}",
-                    proxy.log()
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let what = format!("tinyproxy on port {port}");
+        wait_ready(&mut proxy, &what, STARTUP_TIMEOUT, Duration::from_millis(20), |p, log| {
+            logged_and_accepting(log, "Accepting connections", p.addr)
+        })?;
+        Ok(proxy)
     }
 
     /// `http://127.0.0.1:<port>`
@@ -185,6 +171,16 @@ impl Tinyproxy {
             out.push_str(&String::from_utf8_lossy(&stderr));
         }
         out
+    }
+}
+
+impl ChildServer for Tinyproxy {
+    fn child(&mut self) -> &mut Child {
+        &mut self.child
+    }
+
+    fn log(&self) -> String {
+        Tinyproxy::log(self)
     }
 }
 
