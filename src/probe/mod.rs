@@ -227,7 +227,7 @@ impl Stage {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Interrupted {
     pub stage: Stage,
-    /// How long the stage had been running (queueing for a concurrency slot included).
+    /// How long the stage had been running (for DNS, waiting for a resolver slot included).
     pub after_ms: u64,
 }
 
