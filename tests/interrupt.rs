@@ -44,7 +44,7 @@ fn interrupted_by(signal: &str) {
         .args(["--dns-server", &dns.addr.to_string()])
         // Five at once: `closed` ends at once and `tcp-hang-2` takes its place; `queued` waits.
         .args(["--concurrency", "5"])
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -130,6 +130,11 @@ fn interrupted_by(signal: &str) {
     let mut stderr = String::new();
     std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
     assert!(stderr.contains(&format!("SIG{signal}")), "{stderr}");
+    // The summary says so before anything else.
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut stdout).unwrap();
+    let second = stdout.lines().nth(1).unwrap_or_default();
+    assert_eq!(second, "INTERRUPTED: the run was stopped before it finished; 6 endpoint(s) incomplete (see STAGE)");
 
     // The example of an interrupted run (reports/examples/; see tests/examples.rs).
     if signal == "INT" && std::env::var_os("AZS_UPDATE_EXAMPLES").is_some() {

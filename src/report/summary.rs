@@ -115,6 +115,9 @@ struct Words {
     endpoints: &'static str,
     errors: &'static str,
     warnings: &'static str,
+    /// The singular forms, for a count of one.
+    error: &'static str,
+    warning: &'static str,
     portal: &'static str,
     what_to_do: &'static str,
     on: &'static str,
@@ -126,6 +129,7 @@ struct Words {
     sources: &'static str,
     clock_unknown: &'static str,
     report: &'static str,
+    interrupted: &'static str,
 }
 
 fn words(lang: &str) -> Words {
@@ -134,6 +138,8 @@ fn words(lang: &str) -> Words {
             endpoints: "points de terminaison",
             errors: "erreurs",
             warnings: "avertissements",
+            error: "erreur",
+            warning: "avertissement",
             portal: "Le portail afficherait",
             what_to_do: "Que faire ({n} problème(s), du plus grave au moins grave)",
             on: "sur {n} points de terminaison",
@@ -145,11 +151,14 @@ fn words(lang: &str) -> Words {
             sources: "source(s)",
             clock_unknown: "Horloge : non vérifiée (aucune source de temps n'a répondu)",
             report: "Rapport",
+            interrupted: "INTERROMPU : l'exécution a été arrêtée avant la fin ; {n} point(s) de terminaison incomplet(s) (voir ÉTAPE)",
         },
         "zh" => Words {
             endpoints: "个终结点",
             errors: "个错误",
             warnings: "个警告",
+            error: "个错误",
+            warning: "个警告",
             portal: "门户将显示",
             what_to_do: "处理建议（{n} 个问题，按严重程度排序）",
             on: "涉及 {n} 个终结点",
@@ -161,11 +170,14 @@ fn words(lang: &str) -> Words {
             sources: "个时间源",
             clock_unknown: "时钟：未验证（没有时间源应答）",
             report: "报告",
+            interrupted: "已中断：运行在全部完成之前被停止；{n} 个终结点未完成（见“阶段”列）",
         },
         _ => Words {
             endpoints: "endpoints",
             errors: "errors",
             warnings: "warnings",
+            error: "error",
+            warning: "warning",
             portal: "The portal would show",
             what_to_do: "What to do ({n} problem(s), most severe first)",
             on: "on {n} endpoints",
@@ -177,6 +189,7 @@ fn words(lang: &str) -> Words {
             sources: "source(s)",
             clock_unknown: "Clock: not verified (no time source answered)",
             report: "Report",
+            interrupted: "INTERRUPTED: the run was stopped before it finished; {n} endpoint(s) incomplete (see STAGE)",
         },
     }
 }
@@ -200,11 +213,15 @@ pub fn render(report: &Report, report_location: &str) -> String {
         w.endpoints,
         verdict,
         s.counts.error,
-        w.errors,
+        if s.counts.error == 1 { w.error } else { w.errors },
         s.counts.warning,
-        w.warnings,
+        if s.counts.warning == 1 { w.warning } else { w.warnings },
         s.exit_code
     );
+    if report.run.interrupted {
+        let incomplete = report.endpoints.iter().filter(|e| e.verdict == EndpointVerdict::Skipped).count();
+        let _ = writeln!(out, "{}", w.interrupted.replace("{n}", &incomplete.to_string()));
+    }
     if !s.usage_errors.is_empty() {
         let codes: Vec<&str> = s.usage_errors.iter().map(|u| u.as_str()).collect();
         let _ = writeln!(out, "{}: {}", w.portal, codes.join(", "));
