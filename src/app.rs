@@ -54,6 +54,7 @@ pub fn node_info() -> Node {
 /// run ends at once with what it has: `run.interrupted` is set and unfinished endpoints are skipped.
 pub async fn probe(cfg: &RunConfig, stop: impl Future<Output = &'static str>) -> Result<Report, RunError> {
     let started_at = Utc::now();
+    let epoch = std::time::Instant::now();
     let node = node_info();
     let stores = TrustStores::load(&cfg.public_roots, &cfg.system_roots)?;
     let resolver = Resolver::new(&cfg.dns, cfg.stage_timeout);
@@ -82,7 +83,7 @@ pub async fn probe(cfg: &RunConfig, stop: impl Future<Output = &'static str>) ->
         lang: cfg.lang.code().into(),
         redacted: false,
     };
-    let prober = Arc::new(Prober { resolver, proxy: cfg.proxy.clone(), stores, timeout: cfg.stage_timeout });
+    let prober = Arc::new(Prober { resolver, proxy: cfg.proxy.clone(), stores, timeout: cfg.stage_timeout, epoch });
     // The clock sources are asked while the endpoints are probed.
     let slots = Slots::new(cfg.probe_set.endpoints.len());
     let ntp = std::sync::Mutex::new(Vec::new());

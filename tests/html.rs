@@ -482,6 +482,9 @@ fn interrupted_endpoints_show_the_stage_in_flight() {
         }
     }
     assert!(seen >= 4, "the example has endpoints stopped in DNS, TCP, TLS and HTTP");
+    // Endpoints that began are drawn on their own timeline: the stage starts are in the report.
+    let titles: Vec<String> = page.select(&sel("svg.wf > title")).map(text).collect();
+    assert!(titles.iter().any(|t| t.contains("from its DNS query,") && t.contains("into the run")), "{titles:?}");
     // The finding of the endpoint whose handshake finished before the stop is on the page.
     let problems = problems_with_code(&page, "TlsUntrustedRoot");
     assert_eq!(problems.len(), 1);

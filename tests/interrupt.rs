@@ -99,6 +99,12 @@ fn interrupted_by(signal: &str) {
         assert_eq!(e["interrupted"]["stage"], stage, "{name}");
         let after = e["interrupted"]["after_ms"].as_u64().unwrap();
         assert!((500..30_000).contains(&after), "{name}: in flight for {after} ms");
+        // The stage in flight has its start (DNS: the query's start is known when it returns).
+        let key = if matches!(stage, "tcp" | "proxy") { "connect" } else { stage };
+        if stage != "dns" {
+            let started = e["started_ms"][key].as_u64().unwrap_or_else(|| panic!("{name}: {}", e["started_ms"]));
+            assert!(started < 500, "{name}: {stage} began {started} ms into the run");
+        }
     }
     assert_eq!(ep("dns-hang")["dns"]["status"], "not_attempted");
     assert_eq!(codes("dns-hang"), Vec::<String>::new());

@@ -175,6 +175,13 @@ fn healthy_https_endpoint_through_cname_reports_every_stage() {
     assert_eq!(t["chain"][0]["sha256"].as_str().unwrap().len(), 64);
     assert_eq!(e["http"]["status_code"], 200);
     assert_eq!(e["http"]["server"], "lab");
+    // The timeline: each stage begins once the one before it has ended.
+    let at = |k: &str| e["started_ms"][k].as_u64().unwrap_or_else(|| panic!("started_ms.{k}: {e}"));
+    let took = |v: &serde_json::Value| v["duration_ms"].as_u64().unwrap();
+    assert!(at("connect") >= at("dns") + took(&e["dns"]), "{}", e["started_ms"]);
+    assert!(at("tls") >= at("connect") + took(&e["tcp"][0]), "{}", e["started_ms"]);
+    assert!(at("http") >= at("tls") + took(&e["tls"]), "{}", e["started_ms"]);
+    assert!(at("http") <= r.report["run"]["duration_ms"].as_u64().unwrap());
     assert!(e["http"]["date"].is_string());
     assert_eq!(r.findings("entra").len(), 0);
     // The server saw the SNI and the request the endpoint describes.

@@ -814,6 +814,7 @@ mod tcp_tests {
             spec,
             skipped: false,
             interrupted: None,
+            starts: Default::default(),
             dns: DnsObservation {
                 status: DnsStatus::Ok,
                 server: None,

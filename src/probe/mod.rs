@@ -231,6 +231,17 @@ pub struct Interrupted {
     pub after_ms: u64,
 }
 
+/// When each stage of an endpoint began, in ms after the run began (`run.started_at`); null
+/// for a stage that did not run. DNS begins when the query goes out (after waiting for a
+/// resolver slot); `connect` is the TCP connects, or the proxy hop.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct StageStarts {
+    pub dns: Option<u64>,
+    pub connect: Option<u64>,
+    pub tls: Option<u64>,
+    pub http: Option<u64>,
+}
+
 /// Everything seen for one endpoint.
 #[derive(Debug, Clone)]
 pub struct EndpointObservation {
@@ -240,6 +251,7 @@ pub struct EndpointObservation {
     /// For a skipped endpoint whose probe had started: the stage in flight. The stages before
     /// it are kept as observed.
     pub interrupted: Option<Interrupted>,
+    pub starts: StageStarts,
     pub dns: DnsObservation,
     pub tcp: Vec<TcpAttempt>,
     /// The proxy hop, when a proxy is configured (bypassed when NO_PROXY exempts the endpoint).
@@ -265,6 +277,7 @@ impl EndpointObservation {
             spec,
             skipped: false,
             interrupted: None,
+            starts: StageStarts::default(),
             dns: DnsObservation {
                 status: DnsStatus::NotAttempted,
                 server: None,
@@ -299,9 +312,16 @@ pub struct Prober {
     pub proxy: Option<proxy::ProxyConfig>,
     pub stores: TrustStores,
     pub timeout: Duration,
+    /// When the run began: stage starts are measured from here.
+    pub epoch: Instant,
 }
 
 impl Prober {
+    /// Milliseconds since the run began.
+    fn now_ms(&self) -> u64 {
+        ms(self.epoch.elapsed())
+    }
+
     /// Probe one endpoint through every stage it needs.
     pub async fn probe(&self, spec: Arc<EndpointSpec>) -> EndpointObservation {
         self.probe_with(spec, &NoProgress).await
@@ -325,6 +345,7 @@ impl Prober {
             },
             Host::Name(name) => self.resolver.resolve(name).await,
         };
+        obs.starts.dns = Some(self.now_ms().saturating_sub(obs.dns.duration_ms));
         tracing::debug!(endpoint = %spec.name, status = ?obs.dns.status, addresses = ?obs.dns.addresses, ms = obs.dns.duration_ms, "dns");
         let https = spec.target.is_https();
         // HTTPS goes through the proxy unless NO_PROXY exempts it; tcp:// targets are always direct.
@@ -340,6 +361,7 @@ impl Prober {
         };
         let (attempts, chosen) = match via {
             Some(p) => {
+                obs.starts.connect = Some(self.now_ms());
                 progress.enter(&obs, Stage::Proxy);
                 let (hop, attempts, tunnel) = proxy::open_tunnel(&self.resolver, p, &host, port, self.timeout).await;
                 tracing::debug!(endpoint = %spec.name, proxy = %hop.url, status = ?hop.status, code = ?hop.http_status, "proxy");
@@ -352,6 +374,7 @@ impl Prober {
                 if addrs.is_empty() {
                     return obs;
                 }
+                obs.starts.connect = Some(self.now_ms());
                 progress.enter(&obs, Stage::Tcp);
                 connect::connect_all(&addrs, self.timeout).await
             }
@@ -363,6 +386,7 @@ impl Prober {
         let (Some((addr, stream)), Target::Https { path, .. }) = (chosen, &spec.target) else {
             return obs;
         };
+        obs.starts.tls = Some(self.now_ms());
         progress.enter(&obs, Stage::Tls);
         let (mut tls_obs, tls_stream) = tls::handshake(&self.stores, stream, &host.bare(), self.timeout).await;
         tls_obs.address = Some(addr);
@@ -390,6 +414,7 @@ impl Prober {
         tracing::debug!(endpoint = %spec.name, status = ?tls_obs.status, version = ?tls_obs.version, trust = ?tls_obs.trust, ms = tls_obs.duration_ms, "tls");
         obs.tls = Some(tls_obs);
         if let Some(mut tls_stream) = tls_stream {
+            obs.starts.http = Some(self.now_ms());
             progress.enter(&obs, Stage::Http);
             let authority = if port == 443 { host.to_string() } else { format!("{host}:{port}") };
             let http = http::get(&mut tls_stream, &authority, path, self.timeout).await;

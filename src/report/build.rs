@@ -140,6 +140,7 @@ pub fn build(input: BuildInput<'_>) -> Report {
                 verdict,
                 stage: stage(o),
                 interrupted: o.interrupted,
+                started_ms: o.starts,
                 dns: dns(&o.dns),
                 tcp: o
                     .tcp

@@ -729,9 +729,10 @@ fn endpoints(o: &mut String, r: &Report) {
         );
     }
     o.push_str(
-        "</tbody></table><p class=\"muted-text\">Per endpoint below: the time each stage took on one millisecond axis \
-         (DNS, then the TCP attempts, which run in parallel, or the proxy hop, then TLS and HTTP; a failed stage in red, \
-         labelled with its status), then each stage's details.</p>",
+        "</tbody></table><p class=\"muted-text\">Per endpoint below: each stage as a bar from where it began to where it \
+         ended, on one millisecond axis counted from the endpoint's DNS query (DNS, then the TCP attempts, which run in \
+         parallel, or the proxy hop, then TLS and HTTP; a failed stage in red, labelled with its status), then each \
+         stage's details.</p>",
     );
     let run_time = parse_time(&r.run.started_at);
     for (i, e) in r.endpoints.iter().enumerate() {
@@ -1262,7 +1263,14 @@ fn bars(e: &EndpointReport, http_finding: bool) -> Vec<Bar> {
         kind: if dns_ok { "ok" } else { "fail" },
         status: label(&e.dns.status),
     });
-    let mut t = e.dns.duration_ms;
+    // Where each stage began: from the report's stage starts (relative to the DNS query),
+    // else (older reports) placed one after another.
+    let base = e.started_ms.dns;
+    let at = |start: Option<u64>, fallback: u64| match (start, base) {
+        (Some(s), Some(b)) => s.saturating_sub(b),
+        _ => fallback,
+    };
+    let mut t = at(e.started_ms.connect, e.dns.duration_ms);
     // TCP attempts run concurrently (one per address); through a proxy they go to the proxy,
     // within the proxy hop's time (which also covers resolving the proxy and the CONNECT).
     let mut end = t;
@@ -1299,7 +1307,7 @@ fn bars(e: &EndpointReport, http_finding: bool) -> Vec<Bar> {
     } else if e.tcp.is_empty() {
         out.push(Bar { label: "TCP".into(), start: t, len: 0, kind: "skip", status: "not attempted".into() });
     }
-    t = end;
+    t = at(e.started_ms.tls, end);
     if let Some(tls) = &e.tls {
         if let Some(bar) = open(Stage::Tls, "TLS", t) {
             out.push(bar);
@@ -1325,7 +1333,7 @@ fn bars(e: &EndpointReport, http_finding: bool) -> Vec<Bar> {
                 kind: if tls.status == TlsStatus::Ok && !trust_bad && !intercepted { "ok" } else { "fail" },
                 status,
             });
-            t += tls.duration_ms;
+            t = at(e.started_ms.http, t + tls.duration_ms);
         }
     }
     if let Some(h) = &e.http {
@@ -1383,7 +1391,15 @@ fn waterfall(o: &mut String, e: &EndpointReport, http_finding: bool) {
         "<svg class=\"wf\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {W} {h}\" width=\"{W}\" height=\"{h}\" role=\"img\" aria-label=\"{}\">\
          <title>{}</title>",
         esc(&format!("Stage timings of {}", e.name)),
-        esc(&format!("Stage timings of {} (stages placed one after another; TCP attempts run in parallel)", e.name))
+        esc(&match e.started_ms.dns {
+            Some(dns) => format!(
+                "Stage timings of {} from its DNS query, {} into the run (TCP attempts run in parallel)",
+                e.name,
+                fmt_ms(dns)
+            ),
+            None =>
+                format!("Stage timings of {} (stages placed one after another; TCP attempts run in parallel)", e.name),
+        })
     );
     // Grid and axis.
     let axis_y = TOP + ROW * bars.len() as u64 + 2;

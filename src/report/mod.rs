@@ -144,6 +144,10 @@ pub struct EndpointReport {
     /// for how long. The stages before it are reported as observed. Null otherwise.
     #[serde(default)]
     pub interrupted: Option<crate::probe::Interrupted>,
+    /// When each stage began, in ms after `run.started_at` (null: the stage did not run). With
+    /// the stages' `duration_ms`, the endpoint's timeline (all null in older reports).
+    #[serde(default)]
+    pub started_ms: crate::probe::StageStarts,
     pub dns: DnsReport,
     pub tcp: Vec<TcpReport>,
     pub proxy: Option<ProxyHop>,

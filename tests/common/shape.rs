@@ -154,11 +154,21 @@ pub struct Endpoint {
     pub verdict: EndpointVerdict,
     pub stage: String,
     pub interrupted: Option<Interrupted>,
+    pub started_ms: StageStarts,
     pub dns: Dns,
     pub tcp: Vec<Tcp>,
     pub proxy: Option<ProxyHop>,
     pub tls: Option<Tls>,
     pub http: Option<Http>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageStarts {
+    pub dns: Option<u64>,
+    pub connect: Option<u64>,
+    pub tls: Option<u64>,
+    pub http: Option<u64>,
 }
 
 #[derive(Deserialize)]
