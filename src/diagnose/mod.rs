@@ -168,9 +168,7 @@ fn dns_findings(c: &mut Ctx<'_>) {
     ]);
     if let Some(code) = code {
         // Where an alias chain ends nowhere, the name that fails is the last one.
-        let route = || {
-            std::iter::once(host.as_str()).chain(dns.cnames.iter().map(String::as_str)).collect::<Vec<_>>().join(" → ")
-        };
+        let route = || crate::probe::resolve::cname_route(&host, &dns.cnames);
         let last = dns.cnames.last().filter(|_| matches!(dns.status, DnsStatus::Nxdomain | DnsStatus::NoAddresses));
         if last.is_some() {
             evidence.insert("cnames".into(), json!(dns.cnames));

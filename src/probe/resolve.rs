@@ -153,8 +153,7 @@ impl Resolver {
             let chain = chase_cnames(resolver, &name, deadline).await;
             if let Some(last) = chain.last() {
                 let looped = cname_loop(host, &chain);
-                let route = std::iter::once(host.trim_end_matches('.')).chain(chain.iter().map(String::as_str));
-                let route = route.collect::<Vec<_>>().join(" → ");
+                let route = cname_route(host, &chain);
                 error = if looped {
                     format!("{error}; CNAME loop: {route}")
                 } else {
@@ -165,6 +164,11 @@ impl Resolver {
         }
         DnsObservation { status, server, duration_ms: ms(start.elapsed()), addresses, cnames, error: Some(error) }
     }
+}
+
+/// `host → alias → ... → last`.
+pub fn cname_route(host: &str, chain: &[String]) -> String {
+    std::iter::once(host.trim_end_matches('.')).chain(chain.iter().map(String::as_str)).collect::<Vec<_>>().join(" → ")
 }
 
 /// Whether a CNAME chain from `host` (as [`chase_cnames`] lists it) comes back to a name

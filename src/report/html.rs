@@ -812,13 +812,7 @@ fn endpoint(o: &mut String, r: &Report, e: &EndpointReport, i: usize, run_time: 
 
     // DNS
     let d = &e.dns;
-    if let Some(text) = not_reached(e, Stage::Dns) {
-        let _ = write!(
-            o,
-            "<details class=\"dns\" open><summary>DNS <span class=\"muted-text\">{}</span></summary>",
-            text.0
-        );
-        let _ = write!(o, "<p class=\"muted-text\">{}</p></details>", text.1);
+    if not_reached_section(o, e, Stage::Dns, "dns", "DNS") {
         o.push_str("</article>");
         return;
     }
@@ -859,14 +853,8 @@ fn endpoint(o: &mut String, r: &Report, e: &EndpointReport, i: usize, run_time: 
 
     // TCP (or the proxy hop) in flight
     for (stage, class, name) in [(Stage::Tcp, "tcp", "TCP"), (Stage::Proxy, "proxy", "Proxy hop")] {
-        if e.interrupted.is_some_and(|i| i.stage == stage)
-            && let Some((summary, text)) = not_reached(e, stage)
-        {
-            let _ = write!(
-                o,
-                "<details class=\"{class}\" open><summary>{name} <span class=\"muted-text\">{summary}</span></summary>\
-                 <p class=\"muted-text\">{text}</p></details>"
-            );
+        if e.interrupted.is_some_and(|i| i.stage == stage) {
+            not_reached_section(o, e, stage, class, name);
         }
     }
 
@@ -940,18 +928,10 @@ fn endpoint(o: &mut String, r: &Report, e: &EndpointReport, i: usize, run_time: 
     }
 
     // TLS
-    if let Some(t) = &e.tls {
-        match not_reached(e, Stage::Tls).filter(|_| t.status == TlsStatus::NotAttempted) {
-            Some((summary, text)) => {
-                let _ = write!(
-                    o,
-                    "<details class=\"tls\"{}><summary>TLS <span class=\"muted-text\">{summary}</span></summary>\
-                     <p class=\"muted-text\">{text}</p></details>",
-                    if e.interrupted.is_some_and(|i| i.stage == Stage::Tls) { " open" } else { "" }
-                );
-            }
-            None => tls(o, t, open("tls"), run_time),
-        }
+    if let Some(t) = &e.tls
+        && (t.status != TlsStatus::NotAttempted || !not_reached_section(o, e, Stage::Tls, "tls", "TLS"))
+    {
+        tls(o, t, open("tls"), run_time);
     }
 
     // HTTP
@@ -984,17 +964,22 @@ fn not_reached(e: &EndpointReport, stage: Stage) -> Option<(String, String)> {
     }
 }
 
+/// The section of a stage that observed nothing, saying why ([`not_reached`]), open when it is
+/// the stage in flight; false (nothing written) when the stage ran.
+fn not_reached_section(o: &mut String, e: &EndpointReport, stage: Stage, class: &str, name: &str) -> bool {
+    let Some((summary, text)) = not_reached(e, stage) else { return false };
+    let open = if e.interrupted.is_some_and(|i| i.stage == stage) { " open" } else { "" };
+    let _ = write!(
+        o,
+        "<details class=\"{class}\"{open}><summary>{name} <span class=\"muted-text\">{summary}</span></summary>\
+         <p class=\"muted-text\">{text}</p></details>"
+    );
+    true
+}
+
 fn http(o: &mut String, r: &Report, e: &EndpointReport, h: &super::HttpReport, open: &str) {
     let st = label(&h.status);
-    if h.status == HttpStatus::NotAttempted {
-        let (summary, text) = not_reached(e, Stage::Http)
-            .unwrap_or_else(|| ("not attempted".into(), "Not attempted: an earlier stage failed.".into()));
-        let open = if e.interrupted.is_some_and(|i| i.stage == Stage::Http) { " open" } else { "" };
-        let _ = write!(
-            o,
-            "<details class=\"http\"{open}><summary>HTTP <span class=\"muted-text\">{summary}</span></summary>\
-             <p class=\"muted-text\">{text}</p></details>"
-        );
+    if h.status == HttpStatus::NotAttempted && not_reached_section(o, e, Stage::Http, "http", "HTTP") {
         return;
     }
     let _ = write!(
@@ -1047,15 +1032,9 @@ fn dns_tone(s: DnsStatus) -> &'static str {
     }
 }
 
+/// The TLS section of a handshake that was attempted (see [`not_reached_section`] otherwise).
 fn tls(o: &mut String, t: &super::TlsReport, open: &str, run_time: Option<DateTime<Utc>>) {
     let st = label(&t.status);
-    if t.status == TlsStatus::NotAttempted {
-        o.push_str(
-            "<details class=\"tls\"><summary>TLS <span class=\"muted-text\">not attempted</span></summary>\
-             <p class=\"muted-text\">Not attempted: an earlier stage failed.</p></details>",
-        );
-        return;
-    }
     let _ = write!(
         o,
         "<details class=\"tls\"{open}><summary>TLS <span class=\"muted-text\">{}{} · {}</span></summary>",
