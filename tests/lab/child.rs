@@ -1,7 +1,7 @@
 //! Third-party servers run as child processes (tinyproxy, mitmdump, openssl s_server): waiting
 //! until one is ready, with its log in every error.
 
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::process::Child;
 use std::time::{Duration, Instant};
 
@@ -42,4 +42,16 @@ pub fn wait_ready<S: ChildServer>(
 /// could reach another process that grabbed the port in between).
 pub fn logged_and_accepting(log: &str, line: &str, addr: SocketAddr) -> bool {
     log.contains(line) && TcpStream::connect_timeout(&addr, Duration::from_millis(100)).is_ok()
+}
+
+/// A port on `ip` that was free a moment ago (for a child that must be told its port).
+pub fn free_port(ip: IpAddr) -> u16 {
+    let listener = TcpListener::bind((ip, 0)).expect("bind");
+    listener.local_addr().expect("local addr").port()
+}
+
+/// Stop a child server and reap it (its `Drop`).
+pub fn stop(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
 }

@@ -25,7 +25,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivatePkcs8KeyDer};
 
 use super::certs::{Leaf, TestCa};
-use super::child::{ChildServer, wait_ready};
+use super::child::{ChildServer, free_port, stop, wait_ready};
 
 /// How long a server start waits for `ACCEPT`.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(5);
@@ -154,8 +154,7 @@ impl ChildServer for LegacyServer {
 
 impl Drop for LegacyServer {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop(&mut self.child);
     }
 }
 
@@ -283,10 +282,4 @@ fn pem(label: &str, der: &[u8]) -> String {
     }
     out.push_str(&format!("-----END {label}-----\n"));
     out
-}
-
-/// A port on `ip` that was free a moment ago.
-fn free_port(ip: IpAddr) -> u16 {
-    let listener = std::net::TcpListener::bind((ip, 0)).expect("bind");
-    listener.local_addr().expect("local addr").port()
 }

@@ -43,7 +43,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use super::certs::TestCa;
-use super::child::{ChildServer, logged_and_accepting, wait_ready};
+use super::child::{ChildServer, free_port, logged_and_accepting, stop, wait_ready};
 
 /// How long [`Mitmproxy::start`] waits for the port to accept connections
 /// (mitmdump typically needs ~0.6-1 s, the first start of a Python process
@@ -157,7 +157,7 @@ impl Mitmproxy {
         std::fs::write(&addon, GUARD_ADDON).expect("write guard addon");
         let log_path = dir.path().join("mitmdump.log");
 
-        let port = free_port();
+        let port = free_port(Ipv4Addr::LOCALHOST.into());
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         let log = File::create(&log_path).expect("create log file");
         let child = Command::new(binary)
@@ -226,13 +226,6 @@ impl ChildServer for Mitmproxy {
 
 impl Drop for Mitmproxy {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop(&mut self.child);
     }
-}
-
-/// A 127.0.0.1 port that was free a moment ago.
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
-    listener.local_addr().expect("local addr").port()
 }

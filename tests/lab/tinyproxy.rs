@@ -35,7 +35,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use super::child::{ChildServer, logged_and_accepting, wait_ready};
+use super::child::{ChildServer, free_port, logged_and_accepting, stop, wait_ready};
 use super::proxy::userinfo_encode;
 
 /// How long [`Tinyproxy::start`] waits for the port to accept connections.
@@ -104,7 +104,7 @@ impl Tinyproxy {
         std::fs::write(&filter_path, "^127\\.[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}$\n").expect("write filter");
         let stderr_path = dir.path().join("stderr.log");
 
-        let port = free_port();
+        let port = free_port(Ipv4Addr::LOCALHOST.into());
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         let mut conf = format!(
             "User 65534\n\
@@ -186,13 +186,6 @@ impl ChildServer for Tinyproxy {
 
 impl Drop for Tinyproxy {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop(&mut self.child);
     }
-}
-
-/// A 127.0.0.1 port that was free a moment ago.
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
-    listener.local_addr().expect("local addr").port()
 }
