@@ -1,13 +1,12 @@
 //! One run, end to end: load trust, probe every endpoint, diagnose, build the report, write it.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::Utc;
 
 use crate::clock;
-use crate::config::{DnsConfig, OutputTarget, RunConfig};
+use crate::config::{DnsConfig, OutputTarget, RunConfig, TrustSource};
 use crate::diagnose;
 use crate::probe::{Prober, Slots, resolve::Resolver};
 use crate::report::{self, BuildInput, ConfigInfo, Node, ProbeSetInfo, ProxyInfo, Report, TrustInfo};
@@ -22,8 +21,6 @@ pub enum RunError {
     Write(#[from] report::WriteError),
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
-    #[error("cannot print the report: {0}")]
-    Stdout(std::io::Error),
 }
 
 fn os_description() -> String {
@@ -124,19 +121,36 @@ pub async fn probe(cfg: &RunConfig, stop: impl Future<Output = &'static str>) ->
 }
 
 /// Run, write the report (and its HTML page and metrics when asked) and the summary; returns
-/// the exit code. Every output path is checked before probing starts, so a run never ends with
-/// nowhere to put its report.
+/// the exit code. Every output path is checked before probing starts (and refused when it is an
+/// input or another output), so a run never ends with nowhere to put its report. The JSON report
+/// is written first: a secondary output that fails afterwards is an error (exit 3), never a lost
+/// report.
 pub fn run(cfg: RunConfig) -> Result<u8, RunError> {
     let started = Utc::now();
     let hostname = gethostname::gethostname().to_string_lossy().into_owned();
-    let report_path = match &cfg.out {
-        OutputTarget::Stdout => None,
-        OutputTarget::File(p) => Some(p.clone()),
-        OutputTarget::Default => Some(report::default_file_name(&hostname, started)),
-    };
-    for p in report_path.iter().chain(&cfg.html).chain(&cfg.prometheus) {
-        report::check_writable(p)?;
+    let default_path = report::default_file_name(&hostname, started);
+    let mut inputs: Vec<(&str, &Path)> = Vec::new();
+    if let Some(p) = &cfg.probes_file {
+        inputs.push(("--probes", p));
     }
+    if let TrustSource::File(p) = &cfg.public_roots {
+        inputs.push(("--public-roots", p));
+    }
+    if let TrustSource::File(p) = &cfg.system_roots {
+        inputs.push(("--system-roots", p));
+    }
+    let mut outputs: Vec<(&str, &Path)> = vec![match &cfg.out {
+        OutputTarget::Stdout => ("--out", Path::new("-")),
+        OutputTarget::File(p) => ("--out", p),
+        OutputTarget::Default => ("the report", &default_path),
+    }];
+    if let Some(p) = &cfg.html {
+        outputs.push(("--html", p));
+    }
+    if let Some(p) = &cfg.prometheus {
+        outputs.push(("--prometheus", p));
+    }
+    let planned = report::plan(&inputs, &outputs)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(RunError::Runtime)?;
     let mut report = runtime.block_on(probe(&cfg, crate::signals::stop_requested()))?;
     // Let lingering connections and resolver tasks go without waiting for them.
@@ -144,27 +158,54 @@ pub fn run(cfg: RunConfig) -> Result<u8, RunError> {
     if cfg.redact {
         report::redact::redact(&mut report, &report::redact::key_from_env());
     }
-    let mut json = serde_json::to_vec_pretty(&report).unwrap_or_default();
-    json.push(b'\n');
-    let location = report_path.as_ref().map_or_else(|| "standard output".to_string(), |p| p.display().to_string());
+    let json = report::to_json(&report, "the report")?;
+    let location = match &cfg.out {
+        OutputTarget::Stdout => "standard output".to_string(),
+        OutputTarget::File(p) => p.display().to_string(),
+        OutputTarget::Default => default_path.display().to_string(),
+    };
     let summary = report::summary::render(&report, &location);
-    if let Some(path) = &cfg.html {
-        report::write_atomic(path, report::html::render(&report).as_bytes())?;
+    let mut outs = planned.iter();
+    if let Some(out) = outs.next() {
+        out.write(&json)?;
     }
-    if let Some(path) = &cfg.prometheus {
-        report::write_atomic(path, report::prometheus::render(&report).as_bytes())?;
+    let mut rest = Vec::new();
+    if cfg.html.is_some() {
+        rest.push(report::html::render(&report).into_bytes());
     }
-    match &report_path {
-        None => {
-            std::io::stdout().write_all(&json).map_err(RunError::Stdout)?;
-            eprint!("{summary}");
+    if cfg.prometheus.is_some() {
+        rest.push(report::prometheus::render(&report).into_bytes());
+    }
+    let failed = write_secondary(outs.zip(rest));
+    print_summary(&summary, &planned);
+    match failed {
+        Some(e) => Err(e.into()),
+        None => Ok(report.summary.exit_code),
+    }
+}
+
+/// Write the secondary outputs (HTML, metrics) after the report; every failure is printed but
+/// the last, which is returned.
+fn write_secondary<'a>(outputs: impl Iterator<Item = (&'a report::Output, Vec<u8>)>) -> Option<report::WriteError> {
+    let mut last = None;
+    for (out, bytes) in outputs {
+        if let Err(e) = out.write(&bytes)
+            && let Some(earlier) = last.replace(e)
+        {
+            crate::files::print_err(format!("{}: {earlier}\n", crate::TOOL_NAME).as_bytes());
         }
-        Some(path) => {
-            report::write_atomic(path, &json)?;
-            print!("{summary}");
-        }
     }
-    Ok(report.summary.exit_code)
+    last
+}
+
+/// The human summary goes to standard output, or to standard error when an output took
+/// standard output. A closed pipe is not an error; another failure is said on standard error.
+fn print_summary(summary: &str, outputs: &[report::Output]) {
+    if outputs.iter().any(report::Output::is_stdout) {
+        crate::files::print_err(summary.as_bytes());
+    } else if let Err(e) = crate::files::print_out(summary.as_bytes()) {
+        crate::files::print_err(format!("{}: cannot print the summary: {e}\n", crate::TOOL_NAME).as_bytes());
+    }
 }
 
 /// Why `render` or `merge` could not do their job (exit 3).
@@ -180,32 +221,41 @@ pub enum FileError {
 
 /// `render REPORT --html FILE`.
 pub fn render(report_path: &Path, html: &Path) -> Result<(), FileError> {
+    let planned = report::plan(&[("REPORT", report_path)], &[("--html", html)])?;
     let shown = report_path.display().to_string();
     let value = report::fleet::load(report_path)?;
     let report: Report =
         serde_json::from_value(value).map_err(|e| FileError::Render { path: shown, reason: e.to_string() })?;
-    report::check_writable(html)?;
-    report::write_atomic(html, report::html::render(&report).as_bytes())?;
+    for out in &planned {
+        out.write(report::html::render(&report).as_bytes())?;
+    }
     Ok(())
 }
 
-/// `merge REPORT... --out FILE [--html FILE]`; returns the fleet's exit code.
+/// `merge REPORT... --out FILE [--html FILE]`; returns the fleet's exit code. The fleet report
+/// is written first; a failing HTML page is an error (exit 3) that leaves it written.
 pub fn merge(paths: &[PathBuf], out: &Path, html: Option<&Path>) -> Result<u8, FileError> {
-    report::check_writable(out)?;
+    let inputs: Vec<(&str, &Path)> = paths.iter().map(|p| ("REPORT", p.as_path())).collect();
+    let mut outputs = vec![("--out", out)];
     if let Some(h) = html {
-        report::check_writable(h)?;
+        outputs.push(("--html", h));
     }
+    let planned = report::plan(&inputs, &outputs)?;
     let reports = paths
         .iter()
         .map(|p| Ok((p.display().to_string(), report::fleet::load(p)?)))
         .collect::<Result<Vec<_>, report::fleet::MergeError>>()?;
     let fleet = report::fleet::merge(&reports, Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true))?;
-    let mut json = serde_json::to_vec_pretty(&fleet).unwrap_or_default();
-    json.push(b'\n');
-    report::write_atomic(out, &json)?;
-    if let Some(h) = html {
-        report::write_atomic(h, report::html::render_fleet(&fleet).as_bytes())?;
+    let json = report::to_json(&fleet, "the fleet report")?;
+    let mut outs = planned.iter();
+    if let Some(o) = outs.next() {
+        o.write(&json)?;
     }
-    print!("{}", report::summary::render_fleet(&fleet, &out.display().to_string()));
-    Ok(fleet.summary.exit_code)
+    let failed = write_secondary(outs.map(|o| (o, report::html::render_fleet(&fleet).into_bytes())));
+    let location = if out.as_os_str() == "-" { "standard output".to_string() } else { out.display().to_string() };
+    print_summary(&report::summary::render_fleet(&fleet, &location), &planned);
+    match failed {
+        Some(e) => Err(e.into()),
+        None => Ok(fleet.summary.exit_code),
+    }
 }

@@ -165,6 +165,7 @@ impl RunArgs {
         Ok(RunConfig {
             cloud,
             probe_set,
+            probes_file: self.probes,
             dns: if self.dns_servers.is_empty() { DnsConfig::System } else { DnsConfig::Servers(self.dns_servers) },
             proxy,
             ntp_servers,

@@ -62,6 +62,8 @@ pub struct RunConfig {
     pub cloud: String,
     /// The probe set to run (built-in or `--probes FILE`), with `--endpoint` targets added.
     pub probe_set: ProbeSet,
+    /// The `--probes FILE` it was read from (an input no output may overwrite).
+    pub probes_file: Option<PathBuf>,
     pub dns: DnsConfig,
     /// The proxy HTTPS endpoints go through (None: direct).
     pub proxy: Option<ProxyConfig>,

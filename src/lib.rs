@@ -12,6 +12,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod diagnose;
+pub mod files;
 pub mod probe;
 pub mod report;
 pub mod signals;

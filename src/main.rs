@@ -21,7 +21,7 @@ fn main() -> ExitCode {
     match execute(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("azs-netprobe: {e:#}");
+            azs_netprobe::files::print_err(format!("azs-netprobe: {}\n", one_cause_each(&e)).as_bytes());
             ExitCode::from(COULD_NOT_RUN)
         }
     }
@@ -30,16 +30,16 @@ fn main() -> ExitCode {
 fn execute(cli: Cli) -> anyhow::Result<u8> {
     match cli.command {
         Some(Command::Probes) => {
-            print!("{}", azs_netprobe::cli::probes_listing()?);
+            print_out(&azs_netprobe::cli::probes_listing()?)?;
             Ok(0)
         }
         Some(Command::Schema) => {
-            print!("{}", azs_netprobe::report::schema_json());
+            print_out(&azs_netprobe::report::schema_json())?;
             Ok(0)
         }
         Some(Command::Run(args)) => Ok(azs_netprobe::app::run(args.into_config()?)?),
         Some(Command::Explain { code, lang }) => {
-            print!("{}", azs_netprobe::diagnose::explain::explain(&code, lang.unwrap_or_default())?);
+            print_out(&azs_netprobe::diagnose::explain::explain(&code, lang.unwrap_or_default())?)?;
             Ok(0)
         }
         Some(Command::Render { report, html }) => {
@@ -49,6 +49,26 @@ fn execute(cli: Cli) -> anyhow::Result<u8> {
         Some(Command::Merge { reports, out, html }) => Ok(azs_netprobe::app::merge(&reports, &out, html.as_deref())?),
         None => Ok(azs_netprobe::app::run(cli.run.into_config()?)?),
     }
+}
+
+/// Print to standard output; a closed pipe (`| head -c1`) ends the printing quietly.
+fn print_out(text: &str) -> anyhow::Result<()> {
+    azs_netprobe::files::print_out(text.as_bytes()).map_err(|e| anyhow::anyhow!("cannot write to standard output: {e}"))
+}
+
+/// The error message with each cause once. The engine's errors carry their cause in their own
+/// message (and keep no source chain); should a source still be chained, it is added only when
+/// the message does not already say it (anyhow's `{:#}` would print it twice).
+fn one_cause_each(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
 }
 
 fn init_tracing(verbose: u8) {

@@ -105,8 +105,9 @@ pub struct ProbeSet {
 /// Why a probe set was refused. Display names the file, line and column.
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
-    #[error("cannot read probe file {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    /// The file could not be read, or is larger than the cap for a probe file.
+    #[error(transparent)]
+    Read(#[from] crate::files::ReadError),
     #[error("{file}:{line}:{column}: {message}")]
     Invalid { file: String, line: usize, column: usize, message: String },
     #[error("{file}: {message}")]
@@ -170,8 +171,20 @@ impl ProbeSet {
     /// A probe file from disk (`--probes FILE`).
     pub fn load(path: &Path) -> Result<ProbeSet, CatalogError> {
         let shown = path.display().to_string();
-        let text =
-            std::fs::read_to_string(path).map_err(|source| CatalogError::Read { path: shown.clone(), source })?;
+        let bytes = crate::files::read_capped(path, crate::files::InputKind::ProbeFile)?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            // The position of the first byte that is not UTF-8.
+            let at = e.utf8_error().valid_up_to();
+            let valid = std::str::from_utf8(&e.as_bytes()[..at]).unwrap_or_default();
+            let (line, column) = line_col(valid, at);
+            let byte = e.as_bytes().get(at).map_or_else(String::new, |b| format!(" (byte 0x{b:02X})"));
+            CatalogError::Invalid {
+                file: shown.clone(),
+                line,
+                column,
+                message: format!("invalid UTF-8{byte}; a probe file is UTF-8 text"),
+            }
+        })?;
         let stem = path.file_stem().map_or_else(|| "custom".to_string(), |s| s.to_string_lossy().into_owned());
         Self::parse(&text, &shown, &stem)
     }

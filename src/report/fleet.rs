@@ -92,8 +92,9 @@ pub struct FleetSummary {
 /// Why reports could not be merged (exit 3).
 #[derive(Debug, thiserror::Error)]
 pub enum MergeError {
-    #[error("cannot read {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    /// The file could not be read, or is larger than the cap for a report.
+    #[error(transparent)]
+    Read(#[from] crate::files::ReadError),
     #[error("{path} is not JSON: {reason}")]
     NotJson { path: String, reason: String },
     #[error("{path} is not an azs-netprobe report: {reason}")]
@@ -113,7 +114,11 @@ fn s(v: &Value) -> Option<String> {
 /// Read and check one node report.
 pub fn load(path: &Path) -> Result<Value, MergeError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|source| MergeError::Read { path: shown.clone(), source })?;
+    let bytes = crate::files::read_capped(path, crate::files::InputKind::Report)?;
+    let text = String::from_utf8(bytes).map_err(|e| MergeError::NotJson {
+        path: shown.clone(),
+        reason: format!("invalid UTF-8 at byte {}", e.utf8_error().valid_up_to()),
+    })?;
     parse(&text, &shown)
 }
 

@@ -13,7 +13,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use build::{BuildInput, build};
-pub use write::{WriteError, check_writable, default_file_name, write_atomic};
+pub use write::{Output, WriteError, check_writable, default_file_name, plan, to_json, write_atomic};
 
 use crate::catalog::Role;
 use crate::clock::ClockEstimate;

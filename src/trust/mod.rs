@@ -136,6 +136,9 @@ pub struct TrustStores {
 pub enum TrustError {
     #[error("cannot read trust anchors from {path}: {reason}")]
     Pem { path: String, reason: String },
+    /// The file could not be read, or is larger than the cap for a PEM bundle.
+    #[error(transparent)]
+    Read(#[from] crate::files::ReadError),
     #[error("{path} holds no certificate (expected PEM `-----BEGIN CERTIFICATE-----` blocks)")]
     Empty { path: String },
     #[error("no certificate in {path} could be used as a trust anchor: {reason}")]
@@ -149,9 +152,9 @@ pub fn provider() -> Arc<CryptoProvider> {
 
 fn load_pem(path: &Path) -> Result<Vec<CertificateDer<'static>>, TrustError> {
     let shown = path.display().to_string();
-    let iter = CertificateDer::pem_file_iter(path)
-        .map_err(|e| TrustError::Pem { path: shown.clone(), reason: e.to_string() })?;
-    let certs = iter
+    let bytes = crate::files::read_capped(path, crate::files::InputKind::PemBundle)?;
+    let certs = CertificateDer::pem_slice_iter(&bytes)
+        .map(|c| c.map(|c| c.into_owned()))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| TrustError::Pem { path: shown.clone(), reason: e.to_string() })?;
     if certs.is_empty() {
@@ -211,6 +214,14 @@ impl TrustStores {
         };
         let system = match system {
             TrustSource::Builtin => {
+                // rustls-native-certs reads SSL_CERT_FILE whole: refuse an oversized one first
+                // (an unreadable one is left to it: it becomes an error of the store's summary).
+                if let Some(file) = std::env::var_os("SSL_CERT_FILE").filter(|f| !f.is_empty())
+                    && let Err(e @ crate::files::ReadError::TooLarge { .. }) =
+                        crate::files::read_capped(Path::new(&file), crate::files::InputKind::PemBundle)
+                {
+                    return Err(e.into());
+                }
                 let loaded = rustls_native_certs::load_native_certs();
                 let summary = StoreSummary {
                     source: "os".into(),
