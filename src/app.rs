@@ -27,7 +27,9 @@ fn os_description() -> String {
     let base = format!("{} {}", std::env::consts::OS, std::env::consts::ARCH);
     #[cfg(target_os = "linux")]
     {
-        if let Ok(text) = std::fs::read_to_string("/etc/os-release")
+        if let Ok(bytes) =
+            crate::files::read_capped(std::path::Path::new("/etc/os-release"), crate::files::InputKind::SystemFile)
+            && let Ok(text) = String::from_utf8(bytes)
             && let Some(name) = text.lines().find_map(|l| l.strip_prefix("PRETTY_NAME="))
         {
             return format!("{base} ({})", name.trim_matches('"'));

@@ -23,6 +23,8 @@ pub enum InputKind {
     PemBundle,
     /// A report given to `merge` or `render` (JSON): 64 MiB; a 20,000-endpoint report is ~40 MiB.
     Report,
+    /// A small file of the operating system read for the report (/etc/os-release): 64 KiB.
+    SystemFile,
 }
 
 impl InputKind {
@@ -33,6 +35,7 @@ impl InputKind {
             InputKind::ProbeFile => MIB,
             InputKind::PemBundle => 8 * MIB,
             InputKind::Report => 64 * MIB,
+            InputKind::SystemFile => MIB / 16,
         }
     }
 
@@ -42,6 +45,7 @@ impl InputKind {
             InputKind::ProbeFile => "probe file",
             InputKind::PemBundle => "PEM bundle",
             InputKind::Report => "report",
+            InputKind::SystemFile => "system file",
         }
     }
 }
@@ -53,8 +57,13 @@ pub enum ReadError {
     #[error("cannot read {} {path}: {cause}", kind.as_str())]
     Io { path: String, kind: InputKind, cause: std::io::Error },
     /// The file holds more than the cap of its kind.
-    #[error("{path} is larger than the {cap_mib} MiB cap for a {}", kind.as_str())]
-    TooLarge { path: String, cap_mib: u64, kind: InputKind },
+    #[error("{path} is larger than the {} cap for a {}", size(*cap_kib), kind.as_str())]
+    TooLarge { path: String, cap_kib: u64, kind: InputKind },
+}
+
+/// "1 MiB", "64 KiB".
+fn size(kib: u64) -> String {
+    if kib >= 1024 && kib.is_multiple_of(1024) { format!("{} MiB", kib / 1024) } else { format!("{kib} KiB") }
 }
 
 /// Read at most `kind.cap()` bytes of `path`; a longer (or endless) file is refused without
@@ -70,7 +79,7 @@ pub fn read_capped(path: &Path, kind: InputKind) -> Result<Vec<u8>, ReadError> {
     let mut bytes = Vec::new();
     file.take(cap + 1).read_to_end(&mut bytes).map_err(io)?;
     if bytes.len() as u64 > cap {
-        return Err(ReadError::TooLarge { path: shown, cap_mib: cap / (1024 * 1024), kind });
+        return Err(ReadError::TooLarge { path: shown, cap_kib: cap / 1024, kind });
     }
     Ok(bytes)
 }

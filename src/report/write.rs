@@ -501,6 +501,14 @@ mod tests {
     }
 
     #[test]
+    fn a_report_that_cannot_be_serialised_is_an_error_not_an_empty_file() {
+        // serde_json refuses map keys that are not strings.
+        let bad: std::collections::HashMap<(u8, u8), u8> = [((1, 2), 3)].into_iter().collect();
+        let err = to_json(&bad, "the report").unwrap_err().to_string();
+        assert!(err.starts_with("cannot serialise the report: key must be a string"), "{err}");
+    }
+
+    #[test]
     fn default_name_is_safe() {
         let at = DateTime::from_timestamp(0, 0).unwrap();
         assert_eq!(default_file_name("node 1/x", at), PathBuf::from("azs-netprobe-node_1_x-19700101T000000Z.json"));
