@@ -196,8 +196,10 @@ impl Output {
         if ends_with_separator(path) {
             return Err(WriteError::TrailingSeparator { what });
         }
+        // The caller's standard output (a terminal or /dev/null is simply opened in place).
         if let Ok(m) = std::fs::metadata(path)
             && !m.is_dir()
+            && !is_char_device(&m)
             && is_stdout(&m)
         {
             return Ok(Output { what, how: How::Stdout });
@@ -306,6 +308,12 @@ impl Output {
                     .append(*append)
                     .open(path)
                     .map_err(io_err(&self.what, "cannot open"))?;
+                // Checked as a special file; a regular file now means it was swapped since: it
+                // would be overwritten from its start, so refuse.
+                if !append && f.metadata().is_ok_and(|m| m.is_file()) {
+                    let changed = std::io::Error::other("it became a regular file after it was checked");
+                    return Err(self.write_err(changed));
+                }
                 f.write_all(bytes).and_then(|()| f.flush()).map_err(|cause| self.write_err(cause))
             }
             How::Replace { dir, name } => {
