@@ -138,8 +138,11 @@ pub fn run(cfg: RunConfig) -> Result<u8, RunError> {
     if let TrustSource::File(p) = &cfg.public_roots {
         inputs.push(("--public-roots", p));
     }
-    if let TrustSource::File(p) = &cfg.system_roots {
-        inputs.push(("--system-roots", p));
+    let ssl_cert_file = std::env::var_os("SSL_CERT_FILE").filter(|f| !f.is_empty()).map(PathBuf::from);
+    match (&cfg.system_roots, &ssl_cert_file) {
+        (TrustSource::File(p), _) => inputs.push(("--system-roots", p)),
+        (TrustSource::Builtin, Some(p)) => inputs.push(("SSL_CERT_FILE", p)),
+        (TrustSource::Builtin, None) => {}
     }
     let mut outputs: Vec<(&str, &Path)> = vec![match &cfg.out {
         OutputTarget::Stdout => ("--out", Path::new("-")),

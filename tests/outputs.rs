@@ -99,21 +99,30 @@ fn out_dev_stdout_redirected_to_a_file_fills_the_file_and_keeps_the_link() {
     let probes = refused_probe_file(dir.path());
     let file = dir.path().join("file");
     let before = std::fs::read_link("/dev/stdout").unwrap();
+    for spelling in ["/dev/stdout", "/proc/self/fd/1", "/dev/fd/1"] {
+        let mut cmd = command(dir.path());
+        quick(&mut cmd, &probes);
+        let out = cmd
+            .args(["--out", spelling])
+            .stdout(std::fs::File::create(&file).unwrap())
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+        assert!(std::fs::symlink_metadata("/dev/stdout").unwrap().file_type().is_symlink());
+        assert_eq!(std::fs::read_link("/dev/stdout").unwrap(), before);
+        let text = std::fs::read_to_string(&file).unwrap();
+        let report: Value = serde_json::from_str(&text).expect("the file holds exactly the report");
+        assert_eq!(report["summary"]["exit_code"], 2);
+        assert!(stderr(&out).contains(&format!("Report: {spelling}")), "summary on stderr: {}", stderr(&out));
+    }
+    // An output given as the same file as the redirect, by its own name, is the redirect too.
     let mut cmd = command(dir.path());
     quick(&mut cmd, &probes);
-    let out = cmd
-        .args(["--out", "/dev/stdout"])
-        .stdout(std::fs::File::create(&file).unwrap())
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap();
+    let out = cmd.args(["--out", "file"]).stdout(std::fs::File::create(&file).unwrap()).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
-    assert!(std::fs::symlink_metadata("/dev/stdout").unwrap().file_type().is_symlink());
-    assert_eq!(std::fs::read_link("/dev/stdout").unwrap(), before);
-    let text = std::fs::read_to_string(&file).unwrap();
-    let report: Value = serde_json::from_str(&text).expect("the file holds exactly the report");
+    let report: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
     assert_eq!(report["summary"]["exit_code"], 2);
-    assert!(stderr(&out).contains("Report: /dev/stdout"), "the summary goes to stderr: {}", stderr(&out));
 }
 
 /// The old code wrote through `.NAME.PID.tmp` with a plain create: a symlink planted there made
@@ -288,6 +297,13 @@ fn endless_input_files_are_refused_fast_naming_file_and_cap() {
     }
     let out = command(d).args(["--probes", probes]).env("SSL_CERT_FILE", "/dev/zero").output().unwrap();
     assert_refused(&out, "/dev/zero is larger than the 8 MiB cap for a PEM bundle");
+    std::fs::write(d.join("bundle.pem"), b"").unwrap();
+    let out = command(d)
+        .args(["--probes", probes, "--out", "bundle.pem"])
+        .env("SSL_CERT_FILE", "bundle.pem")
+        .output()
+        .unwrap();
+    assert_refused(&out, "--out bundle.pem is the same file as SSL_CERT_FILE bundle.pem");
     target.assert_not_probed();
 }
 
