@@ -24,6 +24,8 @@ pub enum RunError {
     Runtime(std::io::Error),
     #[error("cannot print the report: {0}")]
     Stdout(std::io::Error),
+    #[error(transparent)]
+    Redact(#[from] report::redact::RedactError),
 }
 
 fn os_description() -> String {
@@ -142,7 +144,7 @@ pub fn run(cfg: RunConfig) -> Result<u8, RunError> {
     // Let lingering connections and resolver tasks go without waiting for them.
     runtime.shutdown_background();
     if cfg.redact {
-        report::redact::redact(&mut report, &report::redact::key_from_env());
+        report::redact::redact(&mut report, &report::redact::key_from_env())?;
     }
     let mut json = serde_json::to_vec_pretty(&report).unwrap_or_default();
     json.push(b'\n');

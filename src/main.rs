@@ -21,7 +21,8 @@ fn main() -> ExitCode {
     match execute(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("azs-netprobe: {e:#}");
+            // Errors may quote file contents or peer data: printable, line breaks kept.
+            eprintln!("azs-netprobe: {}", azs_netprobe::report::printable_lines(&format!("{e:#}")));
             ExitCode::from(COULD_NOT_RUN)
         }
     }
@@ -60,5 +61,11 @@ fn init_tracing(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        // Fields may carry peer data (names, headers): printable, never raw controls.
+        .fmt_fields(azs_netprobe::report::text::log_fields())
+        .init();
 }
