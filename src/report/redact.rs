@@ -277,16 +277,21 @@ impl Redactor {
 
     /// What is left of a name or an internal address in `s`, if anything.
     fn leftover(&self, s: &str) -> Option<&'static str> {
-        // A token may itself contain a listed word (a node named `host`): tokens are not leftovers.
-        let s = match token_pattern() {
-            Some(re) => re.replace_all(s, "_"),
-            None => std::borrow::Cow::Borrowed(s),
-        };
-        let s = s.as_ref();
-        if self.find(s, 0).is_some() {
-            return Some("name or path");
+        // A token may itself contain a listed word (a node named `host`): a match inside a token
+        // is not a leftover.
+        let tokens: Vec<(usize, usize)> =
+            token_pattern().map(|re| re.find_iter(s).map(|m| (m.start(), m.end())).collect()).unwrap_or_default();
+        let in_token = |start: usize, end: usize| tokens.iter().any(|&(a, b)| start < b && a < end);
+        let mut pos = 0;
+        while let Some((start, end, _)) = self.find(s, pos) {
+            if !in_token(start, end) {
+                return Some("name or path");
+            }
+            pos = start + s[start..].chars().next().map_or(1, char::len_utf8);
         }
-        ip_pattern().and_then(|re| re.find_iter(s).find(|m| private_ip(m.as_str()).is_some())).map(|_| "address")
+        ip_pattern()
+            .and_then(|re| re.find_iter(s).find(|m| !in_token(m.start(), m.end()) && private_ip(m.as_str()).is_some()))
+            .map(|_| "address")
     }
 }
 
