@@ -223,7 +223,7 @@ fn hostile_certificate_names_are_printable_in_the_summary_and_the_page() {
     let probes = probe_file(
         dir.path(),
         &format!(
-            "[[endpoint]]\nname = \"svc\"\nrole = \"login\"\nurl = \"https://svc.lab.test:{}/\"\n",
+            "[[endpoint]]\nname = \"svc\\u001b[1;1H\\u202E\"\nrole = \"login\"\nurl = \"https://svc.lab.test:{}/\"\n",
             tls.addr.port()
         ),
     );
@@ -259,4 +259,7 @@ fn hostile_certificate_names_are_printable_in_the_summary_and_the_page() {
         assert!(!text.contains('\u{202e}'), "{name} holds a raw U+202E:\n{text:?}");
     }
     assert!(o.html.contains("\\u{202e}"), "the page shows the override as an escape");
+    // The probe file is input too: its endpoint name reaches the summary and the debug log.
+    assert!(o.stdout.contains("svc\\u{1b}[1;1H\\u{202e}"), "{}", o.stdout);
+    assert!(o.stderr.contains("endpoint=svc\\u{1b}[1;1H\\u{202e}"), "{}", o.stderr);
 }

@@ -447,7 +447,8 @@ pub struct ProxyHop {
     /// The proxy's HTTP status for CONNECT.
     pub http_status: Option<u16>,
     pub duration_ms: u64,
-    /// The proxy address the CONNECT went to.
+    /// The proxy address the CONNECT went to (null in a `--redact` report when it is internal:
+    /// its token is in the endpoint's `tcp[].address`).
     pub address: Option<SocketAddr>,
     /// Authentication schemes the proxy offered (Proxy-Authenticate), e.g. `NTLM`, `Negotiate`, `Basic`.
     pub authenticate: Vec<String>,
