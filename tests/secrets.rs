@@ -1,7 +1,9 @@
+#![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! Secrets and what leaves the node: `--redact` through a proxy and with a proxy named like an
 //! enum label, credentials a proxy echoes back, and hostile bytes kept away from the terminal
-//! and the HTML page.
+//! and the HTML page. Linux only: the probe runs in its own UTS namespace (`unshare`), so that
+//! the node's name is known.
 
 mod common;
 mod lab;
