@@ -21,6 +21,8 @@ pub enum RunError {
     Write(#[from] report::WriteError),
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
+    #[error(transparent)]
+    Redact(#[from] report::redact::RedactError),
 }
 
 fn os_description() -> String {
@@ -161,7 +163,7 @@ pub fn run(cfg: RunConfig) -> Result<u8, RunError> {
     // Let lingering connections and resolver tasks go without waiting for them.
     runtime.shutdown_background();
     if cfg.redact {
-        report::redact::redact(&mut report, &report::redact::key_from_env());
+        report::redact::redact(&mut report, &report::redact::key_from_env())?;
     }
     let json = report::to_json(&report, "the report")?;
     let location = match &cfg.out {

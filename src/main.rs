@@ -21,7 +21,10 @@ fn main() -> ExitCode {
     match execute(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            azs_netprobe::files::print_err(format!("azs-netprobe: {}\n", one_cause_each(&e)).as_bytes());
+            // Errors may quote file contents or peer data: printable, line breaks kept.
+            azs_netprobe::files::print_err(
+                format!("azs-netprobe: {}\n", azs_netprobe::report::printable_lines(&one_cause_each(&e))).as_bytes(),
+            );
             ExitCode::from(COULD_NOT_RUN)
         }
     }
@@ -80,5 +83,11 @@ fn init_tracing(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        // Fields may carry peer data (names, headers): printable, never raw controls.
+        .fmt_fields(azs_netprobe::report::text::log_fields())
+        .init();
 }

@@ -411,13 +411,21 @@ impl Prober {
             tls_obs.legacy_version = tokio::time::timeout(budget, asked).await.ok().flatten().map(str::to_string);
             tls_obs.duration_ms += ms(start.elapsed());
         }
+        // Through a proxy with credentials, whatever came back may echo them.
+        let scrubber = self.proxy.as_ref().and_then(proxy::ProxyConfig::scrubber);
+        if let Some(s) = &scrubber {
+            s.tls(&mut tls_obs);
+        }
         tracing::debug!(endpoint = %spec.name, status = ?tls_obs.status, version = ?tls_obs.version, trust = ?tls_obs.trust, ms = tls_obs.duration_ms, "tls");
         obs.tls = Some(tls_obs);
         if let Some(mut tls_stream) = tls_stream {
             obs.starts.http = Some(self.now_ms());
             progress.enter(&obs, Stage::Http);
             let authority = if port == 443 { host.to_string() } else { format!("{host}:{port}") };
-            let http = http::get(&mut tls_stream, &authority, path, self.timeout).await;
+            let mut http = http::get(&mut tls_stream, &authority, path, self.timeout).await;
+            if let Some(s) = &scrubber {
+                s.http(&mut http);
+            }
             tracing::debug!(endpoint = %spec.name, status = ?http.status, code = ?http.status_code, ms = http.duration_ms, "http");
             obs.http = Some(http);
         }

@@ -46,6 +46,177 @@ impl Credentials {
     }
 }
 
+/// Removes, from text a proxy or server sent, every form of the credentials the probe sent:
+/// the Basic token (standard and URL-safe base64, with and without padding), `user:password`,
+/// the user and the password alone, percent-encoded (either case of hex digits) and
+/// HTML-escaped; names and passwords case-insensitively. Each is replaced by `***`. Forms shorter
+/// than [`Scrubber::MIN_LEN`] characters are left (replacing every `a` would erase the text
+/// without hiding anything).
+#[derive(Clone)]
+pub struct Scrubber {
+    /// Longest first; each with whether it matches case-insensitively.
+    forms: Vec<(String, bool)>,
+}
+
+impl fmt::Debug for Scrubber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Scrubber(***)")
+    }
+}
+
+impl Scrubber {
+    /// Shortest form removed.
+    pub const MIN_LEN: usize = 3;
+
+    /// The scrubber of these credentials.
+    pub fn new(credentials: &Credentials) -> Scrubber {
+        use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+        let pair = format!("{}:{}", credentials.user, credentials.password);
+        let mut forms: Vec<(String, bool)> = Vec::new();
+        for engine in [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD] {
+            forms.push((engine.encode(&pair), false));
+        }
+        for plain in [pair.as_str(), credentials.user.as_str(), credentials.password.as_str()] {
+            forms.push((plain.to_string(), true));
+            // As a block page excerpt keeps it: control characters blanked, spaces collapsed.
+            let blanked: String = plain.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+            forms.push((blanked.split_whitespace().collect::<Vec<_>>().join(" "), true));
+            for set in [percent_encoding::NON_ALPHANUMERIC, USERINFO] {
+                forms.push((percent_encoding::utf8_percent_encode(plain, set).to_string(), true));
+            }
+            forms.push((html_escape(plain), true));
+        }
+        forms.retain(|(f, _)| f.chars().count() >= Self::MIN_LEN);
+        forms.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
+        forms.dedup();
+        Scrubber { forms }
+    }
+
+    /// `text` with every form of the credentials replaced by `***`.
+    pub fn scrub(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for (form, fold) in &self.forms {
+            if *fold {
+                out = replace_ignore_ascii_case(&out, form);
+            } else if out.contains(form.as_str()) {
+                out = out.replace(form.as_str(), "***");
+            }
+        }
+        out
+    }
+
+    /// Like [`Scrubber::scrub`], for text cut at a length: a form cut short at its end goes too.
+    pub fn scrub_excerpt(&self, text: &str) -> String {
+        let mut out = self.scrub(text);
+        for (form, fold) in &self.forms {
+            for n in (Self::MIN_LEN..form.len()).rev() {
+                let (Some(prefix), Some(at)) = (form.get(..n), out.len().checked_sub(n)) else { continue };
+                let Some(tail) = out.get(at..) else { continue };
+                if tail == prefix || (*fold && tail.eq_ignore_ascii_case(prefix)) {
+                    out.truncate(at);
+                    out.push_str("***");
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    fn scrub_in_place(&self, text: &mut String) {
+        let clean = self.scrub(text);
+        if clean != *text {
+            *text = clean;
+        }
+    }
+
+    /// Scrub every string of a proxy hop that holds bytes the proxy sent.
+    pub fn hop(&self, hop: &mut ProxyHop) {
+        for s in hop.server.iter_mut().chain(hop.via.iter_mut()).chain(hop.error.iter_mut()) {
+            self.scrub_in_place(s);
+        }
+        hop.authenticate.iter_mut().for_each(|s| self.scrub_in_place(s));
+        if let Some(b) = &mut hop.body_excerpt {
+            *b = self.scrub_excerpt(b);
+        }
+    }
+
+    /// Scrub every string of the HTTP stage (through a proxy, the answer may be the proxy's).
+    pub fn http(&self, http: &mut super::HttpObservation) {
+        let singles = http.date.iter_mut().chain(http.server.iter_mut()).chain(http.via.iter_mut());
+        for s in singles.chain(http.error.iter_mut()).chain(http.proxy_headers.iter_mut()) {
+            self.scrub_in_place(s);
+        }
+    }
+
+    /// Scrub every string of the TLS stage that the peer chose (an intercepting proxy mints the
+    /// certificates).
+    pub fn tls(&self, tls: &mut super::TlsObservation) {
+        for c in &mut tls.chain {
+            for s in [&mut c.subject, &mut c.issuer, &mut c.serial] {
+                self.scrub_in_place(s);
+            }
+            for s in c.subject_cn.iter_mut().chain(c.issuer_cn.iter_mut()).chain(c.issuer_o.iter_mut()) {
+                self.scrub_in_place(s);
+            }
+            c.sans.iter_mut().chain(c.aia.iter_mut()).for_each(|s| self.scrub_in_place(s));
+        }
+        for s in tls.alert.iter_mut().chain(tls.error.iter_mut()) {
+            self.scrub_in_place(s);
+        }
+        if let Some(t) = &mut tls.trust {
+            t.public_detail.iter_mut().chain(t.system_detail.iter_mut()).for_each(|s| self.scrub_in_place(s));
+        }
+    }
+}
+
+/// The characters a URL's userinfo percent-encodes (as browsers and curl write proxy URLs).
+const USERINFO: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'/')
+    .add(b':')
+    .add(b';')
+    .add(b'<')
+    .add(b'=')
+    .add(b'>')
+    .add(b'?')
+    .add(b'@')
+    .add(b'[')
+    .add(b'\\')
+    .add(b']')
+    .add(b'^')
+    .add(b'`')
+    .add(b'{')
+    .add(b'|')
+    .add(b'}');
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+/// `text` with every occurrence of `needle` replaced by `***`, ASCII letters in either case.
+fn replace_ignore_ascii_case(text: &str, needle: &str) -> String {
+    if needle.is_empty() || needle.len() > text.len() {
+        return text.to_string();
+    }
+    // ASCII lower-casing keeps every byte offset, so positions found in the copy hold in `text`.
+    let (hay, pin) = (text.to_ascii_lowercase(), needle.to_ascii_lowercase());
+    if !hay.contains(&pin) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for (at, _) in hay.match_indices(&pin) {
+        out.push_str(&text[last..at]);
+        out.push_str("***");
+        last = at + pin.len();
+    }
+    out.push_str(&text[last..]);
+    out
+}
+
 /// The proxy a run uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProxyConfig {
@@ -57,6 +228,11 @@ pub struct ProxyConfig {
 }
 
 impl ProxyConfig {
+    /// What removes this proxy's credentials from text a peer sent (None without credentials).
+    pub fn scrubber(&self) -> Option<Scrubber> {
+        self.credentials.as_ref().map(Scrubber::new)
+    }
+
     /// The URL for reports and messages: credentials replaced by `***`.
     pub fn redacted_url(&self) -> String {
         let auth = if self.credentials.is_some() { "***:***@" } else { "" };
@@ -271,7 +447,8 @@ pub struct ProxyHop {
     /// The proxy's HTTP status for CONNECT.
     pub http_status: Option<u16>,
     pub duration_ms: u64,
-    /// The proxy address the CONNECT went to.
+    /// The proxy address the CONNECT went to (null in a `--redact` report when it is internal:
+    /// its token is in the endpoint's `tcp[].address`).
     pub address: Option<SocketAddr>,
     /// Authentication schemes the proxy offered (Proxy-Authenticate), e.g. `NTLM`, `Negotiate`, `Basic`.
     pub authenticate: Vec<String>,
@@ -360,8 +537,23 @@ fn excerpt(body: &[u8]) -> Option<String> {
 
 /// Resolve the proxy, connect to it (every address, the first that answers is used) and ask for a
 /// tunnel to `target_host:target_port`. Returns the hop, the TCP attempts (peer = proxy) and the
-/// open tunnel.
+/// open tunnel. Whatever the proxy sent is kept only after the credentials were scrubbed from it
+/// ([`Scrubber`]): some proxies echo the request, Proxy-Authorization included.
 pub async fn open_tunnel(
+    resolver: &Resolver,
+    proxy: &ProxyConfig,
+    target_host: &Host,
+    target_port: u16,
+    timeout: Duration,
+) -> (ProxyHop, Vec<TcpAttempt>, Option<TcpStream>) {
+    let (mut hop, attempts, stream) = open_tunnel_unscrubbed(resolver, proxy, target_host, target_port, timeout).await;
+    if let Some(s) = proxy.scrubber() {
+        s.hop(&mut hop);
+    }
+    (hop, attempts, stream)
+}
+
+async fn open_tunnel_unscrubbed(
     resolver: &Resolver,
     proxy: &ProxyConfig,
     target_host: &Host,
@@ -576,6 +768,29 @@ mod tests {
         assert_eq!(np.matches(&ip("192.168.1.5"), 443), Some("192.168.1.5"));
         assert_eq!(NoProxy::parse("*").matches(&name("login.microsoftonline.com"), 443), Some("*"));
         assert_eq!(NoProxy::parse("").matches(&name("x"), 1), None);
+    }
+
+    #[test]
+    fn every_form_of_the_credentials_is_scrubbed() {
+        let p =
+            parse_proxy_url("http://Dom%5CUser7:p%40ss%20w0rd@h:1", "--proxy", ProxySource::Flag, NoProxy::default())
+                .unwrap();
+        let c = p.credentials.clone().unwrap();
+        let s = p.scrubber().unwrap();
+        let token = base64::engine::general_purpose::STANDARD.encode("Dom\\User7:p@ss w0rd");
+        let echoed = format!(
+            "Proxy-Authorization: Basic {token} user=dom\\user7 DOM\\USER7 pass=p@ss w0rd P@SS W0RD \
+             enc=Dom%5CUser7:p%40ss%20w0rd lower=p%40ss%20w0rd html=p@ss w0rd"
+        );
+        let clean = s.scrub(&echoed);
+        for leak in [token.as_str(), "user7", "USER7", "p@ss", "P@SS", "p%40ss", "w0rd"] {
+            assert!(!clean.contains(leak), "{leak} in {clean}");
+        }
+        assert!(clean.starts_with("Proxy-Authorization: Basic ***"), "{clean}");
+        assert_eq!(c.user, "Dom\\User7");
+        let cut = &format!("... Basic {token}")[..20];
+        assert!(s.scrub_excerpt(cut).ends_with("Basic ***"), "{}", s.scrub_excerpt(cut));
+        assert_eq!(s.scrub("nothing to see: lab-proxy"), "nothing to see: lab-proxy");
     }
 
     #[test]

@@ -32,6 +32,10 @@ fn esc(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
+            // Controls, bidi overrides and invisible format characters shown as `\u{..}`.
+            c if super::text::is_hidden(c) && c != '\n' && c != '\t' => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
             c => out.push(c),
         }
     }
@@ -1685,6 +1689,11 @@ mod tests {
     #[test]
     fn escapes_all_five() {
         assert_eq!(esc("<a href=\"x\">'&'</a>"), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+    }
+
+    #[test]
+    fn escapes_controls_and_bidi_visibly() {
+        assert_eq!(esc("a\u{202e}b\u{1b}[2J\nc"), "a\\u{202e}b\\u{1b}[2J\nc");
     }
 
     #[test]

@@ -7,12 +7,14 @@ pub mod html;
 pub mod prometheus;
 pub mod redact;
 pub mod summary;
+pub mod text;
 mod write;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use build::{BuildInput, build};
+pub use text::{printable, printable_lines};
 pub use write::{Output, WriteError, check_writable, default_file_name, plan, to_json, write_atomic};
 
 use crate::catalog::Role;

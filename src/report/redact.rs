@@ -2,6 +2,18 @@
 //! internal addresses. Public endpoint names stay. Tokens are a keyed hash: the same value gives
 //! the same token within a report, and across a fleet's reports when AZS_NETPROBE_REDACT_KEY is
 //! set to the same secret on every node (otherwise the key is random, per run).
+//!
+//! Redaction works on the typed [`Report`]: enum labels (`proxy`, `ok`, ...) and numbers are never
+//! touched, so a secret that happens to equal a label cannot break the report. Every string
+//! field is rewritten, whole or in part:
+//! - names: the node's name (and its first label), internal endpoint hosts (custom endpoints,
+//!   single-label names), the proxy's host, internal NTP servers, private CNAME targets;
+//! - paths: the probe file and the PEM bundles given on the command line;
+//! - addresses: every internal IP literal ([`is_private`]) wherever it appears.
+//!
+//! A typed address that cannot hold a token (the proxy hop's `address`) is set to null when it is
+//! internal. Afterwards every string is checked again; anything left is an error and the report
+//! must not be written ([`RedactError`]).
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -11,8 +23,27 @@ use regex::Regex;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::Report;
-use crate::diagnose::is_private;
+use super::{
+    ConfigInfo, DnsReport, EndpointReport, HttpReport, Node, ProbeSetInfo, ProxyHop, ProxyInfo, Report, RunInfo,
+    StoreSummary, Summary, TcpReport, TlsReport, Tool, TrustReport,
+};
+use crate::catalog::Role;
+use crate::clock::{ClockEstimate, ClockSource, SourceKind};
+use crate::diagnose::{Finding, is_private};
+use crate::trust::chain::CertFacts;
+use crate::trust::intercept::Interception;
+
+/// Why a report could not be redacted. The report must then not be written (exit 3): a report
+/// that was asked to be redacted is complete or absent, never silently unredacted.
+#[derive(Debug, thiserror::Error)]
+pub enum RedactError {
+    /// The pattern of the names to replace could not be built (e.g. far too many names).
+    #[error("--redact: cannot build the pattern of internal names: {0}; the report was not written")]
+    Pattern(String),
+    /// After redaction a field still held an internal name or address.
+    #[error("--redact: {what} still holds an internal {kind} after redaction; the report was not written")]
+    Leftover { what: String, kind: &'static str },
+}
 
 /// The key: AZS_NETPROBE_REDACT_KEY, or 32 random bytes.
 pub fn key_from_env() -> Vec<u8> {
@@ -40,87 +71,543 @@ fn ip_pattern() -> Option<&'static Regex> {
     .as_ref()
 }
 
-fn walk(v: &mut Value, f: &dyn Fn(&str) -> String) {
-    match v {
-        Value::String(s) => *s = f(s),
-        Value::Array(a) => a.iter_mut().for_each(|x| walk(x, f)),
-        Value::Object(o) => o.values_mut().for_each(|x| walk(x, f)),
-        _ => {}
-    }
+/// The tokens [`token`] writes. None only if the constant pattern failed to compile.
+fn token_pattern() -> Option<&'static Regex> {
+    static RE: OnceLock<Option<Regex>> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"\b(?:host|ip|path)-[0-9a-f]{10}\b").ok()).as_ref()
 }
 
-fn collect(v: &Value, out: &mut Vec<String>) {
-    match v {
-        Value::String(s) => out.push(s.clone()),
-        Value::Array(a) => a.iter().for_each(|x| collect(x, out)),
-        Value::Object(o) => o.values().for_each(|x| collect(x, out)),
-        _ => {}
-    }
+/// The internal IP in a candidate match (brackets, a trailing port separator or dot trimmed).
+fn private_ip(candidate: &str) -> Option<IpAddr> {
+    let text = candidate.trim_matches(['[', ']', ':', '.']);
+    text.parse::<IpAddr>().ok().filter(is_private)
 }
 
-/// Replace the node's name and every internal address (and internal names: custom endpoints'
-/// hosts, the proxy's host) in every string of the report; mark the report redacted.
-pub fn redact(report: &mut Report, key: &[u8]) {
-    let mut names: BTreeSet<String> = BTreeSet::new();
-    let host = report.node.hostname.clone();
-    if !host.is_empty() {
-        names.insert(host.clone());
-        if let Some(short) = host.split('.').next().filter(|s| s.len() >= 3 && *s != host) {
-            names.insert(short.to_string());
-        }
-    }
-    for e in &report.endpoints {
-        let internal_name = e.host.parse::<IpAddr>().is_err() && !e.host.contains('.');
-        if (e.role == crate::catalog::Role::Custom && e.host.parse::<IpAddr>().is_err()) || internal_name {
-            names.insert(e.host.clone());
-        }
-    }
-    if let Some(p) = &report.config.proxy
-        && let Some(h) =
-            p.url.rsplit('@').next().and_then(|a| a.trim_start_matches("http://").rsplit_once(':')).map(|x| x.0)
-        && h.trim_matches(['[', ']']).parse::<IpAddr>().is_err()
-    {
-        names.insert(h.to_string());
-    }
-    let mut value = match serde_json::to_value(&*report) {
-        Ok(v) => v,
-        Err(_) => return,
+/// Top-level domains that are never public: names under them are internal.
+const INTERNAL_TLDS: [&str; 10] =
+    ["local", "lan", "internal", "intranet", "corp", "home", "private", "localdomain", "localhost", "arpa"];
+
+/// Public time services: NTP servers other than these are taken as internal.
+const PUBLIC_NTP: [&str; 9] = [
+    "time.windows.com",
+    "pool.ntp.org",
+    "time.google.com",
+    "time.cloudflare.com",
+    "time.apple.com",
+    "time.nist.gov",
+    "ntp.ubuntu.com",
+    "time.aws.com",
+    "time.facebook.com",
+];
+
+fn is_under(name: &str, domain: &str) -> bool {
+    name == domain || name.ends_with(&format!(".{domain}"))
+}
+
+/// The host of `host[:port]`, `[v6]:port` or a URL; None for IP literals.
+fn host_name(s: &str) -> Option<String> {
+    let s = s.trim();
+    let host = if s.contains("://") {
+        url::Url::parse(s).ok().and_then(|u| u.host_str().map(str::to_string))?
+    } else if let Some(rest) = s.strip_prefix('[') {
+        rest.split(']').next().unwrap_or_default().to_string()
+    } else if s.matches(':').count() == 1 {
+        s.split(':').next().unwrap_or_default().to_string()
+    } else {
+        s.to_string()
     };
-    let mut strings = Vec::new();
-    collect(&value, &mut strings);
-    let mut ips: BTreeSet<String> = BTreeSet::new();
-    for s in &strings {
-        for m in ip_pattern().into_iter().flat_map(|re| re.find_iter(s)) {
-            let text = m.as_str().trim_matches(['[', ']', ':', '.']);
-            if let Ok(ip) = text.parse::<IpAddr>()
-                && is_private(&ip)
+    let host = host.trim_matches(['[', ']']).trim_end_matches('.').to_ascii_lowercase();
+    (!host.is_empty() && host.parse::<IpAddr>().is_err()).then_some(host)
+}
+
+/// One name or path to replace.
+struct Secret {
+    /// Lower-case.
+    text: String,
+    token: String,
+    /// Replaced only as a whole name: not inside a longer name (`proxy` is replaced in
+    /// `http://proxy:3128`, not in `--proxy`, `proxy_headers` or `svc-proxy`).
+    whole: bool,
+}
+
+/// A character that continues a host name or a word.
+fn name_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '-' || c == '_'
+}
+
+/// What one report's redaction replaces, and with what.
+struct Redactor {
+    /// Every name and path, longest first.
+    secrets: Vec<Secret>,
+    /// Where one of them may start: all of them as one case-insensitive pattern.
+    finder: Option<Regex>,
+    key: Vec<u8>,
+}
+
+impl Redactor {
+    fn new(report: &Report, key: &[u8]) -> Result<Redactor, RedactError> {
+        let mut names: BTreeSet<String> = BTreeSet::new();
+        let mut paths: BTreeSet<String> = BTreeSet::new();
+        let host = report.node.hostname.trim().trim_end_matches('.').to_ascii_lowercase();
+        let domain = host.split_once('.').map(|(_, d)| d.to_string()).filter(|d| d.contains('.'));
+        if !host.is_empty() {
+            names.insert(host.clone());
+            if let Some(short) = host.split('.').next().filter(|s| s.len() >= 3 && *s != host) {
+                names.insert(short.to_string());
+            }
+        }
+        let internal = |name: &str| {
+            !name.contains('.')
+                || INTERNAL_TLDS.iter().any(|t| is_under(name, t))
+                || domain.as_deref().is_some_and(|d| is_under(name, d))
+        };
+        for e in &report.endpoints {
+            if let Some(h) = host_name(&e.host)
+                && (e.role == Role::Custom || internal(&h))
             {
-                ips.insert(text.to_string());
+                names.insert(h);
             }
+            let all_private = !e.dns.addresses.is_empty()
+                && e.dns.addresses.iter().all(|a| a.parse::<IpAddr>().is_ok_and(|ip| is_private(&ip)));
+            for (i, c) in e.dns.cnames.iter().enumerate() {
+                let c = c.trim_end_matches('.').to_ascii_lowercase();
+                if internal(&c) || (all_private && i + 1 == e.dns.cnames.len()) {
+                    names.insert(c);
+                }
+            }
+            if let Some(h) = e.proxy.as_ref().and_then(|p| host_name(&p.url)) {
+                names.insert(h);
+            }
+        }
+        if let Some(h) = report.config.proxy.as_ref().and_then(|p| host_name(&p.url)) {
+            names.insert(h);
+        }
+        let ntp = report
+            .config
+            .ntp_servers
+            .iter()
+            .chain(report.clock.sources.iter().filter(|s| s.kind == SourceKind::Ntp).map(|s| &s.server));
+        for server in ntp {
+            if let Some(h) = host_name(server)
+                && !PUBLIC_NTP.iter().any(|p| is_under(&h, p))
+            {
+                names.insert(h);
+            }
+        }
+        let source = &report.config.probe_set.source;
+        if !source.is_empty() && !source.starts_with("builtin:") {
+            paths.insert(source.clone());
+        }
+        for store in [&report.config.trust.public, &report.config.trust.system] {
+            if let Some(p) = store.path.as_ref().filter(|p| !p.is_empty()) {
+                paths.insert(p.clone());
+            }
+        }
+        let mut secrets: Vec<Secret> = names
+            .iter()
+            .filter(|n| !n.is_empty())
+            .map(|n| Secret { text: n.to_lowercase(), token: token(key, "host", n), whole: true })
+            .chain(paths.iter().map(|p| Secret { text: p.to_lowercase(), token: token(key, "path", p), whole: false }))
+            .collect();
+        // Longest first, so that a name is replaced before any of its parts.
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.text.len()));
+        let finder = if secrets.is_empty() {
+            None
+        } else {
+            let pattern = secrets.iter().map(|s| regex::escape(&s.text)).collect::<Vec<_>>().join("|");
+            let re = regex::RegexBuilder::new(&format!("(?i:{pattern})"))
+                .size_limit(64 << 20)
+                .build()
+                .map_err(|e| RedactError::Pattern(e.to_string()))?;
+            Some(re)
+        };
+        Ok(Redactor { secrets, finder, key: key.to_vec() })
+    }
+
+    /// The first listed name or path in `s` at or after `from`: its byte range and token.
+    fn find(&self, s: &str, from: usize) -> Option<(usize, usize, &str)> {
+        let re = self.finder.as_ref()?;
+        let mut pos = from;
+        while let Some(m) = re.find_at(s, pos) {
+            let start = m.start();
+            let before_ok = s[..start].chars().next_back().is_none_or(|c| !name_char(c));
+            for secret in &self.secrets {
+                let end = start + secret.text.len();
+                let Some(candidate) = s.get(start..end) else { continue };
+                if !(candidate.eq_ignore_ascii_case(&secret.text) || candidate.to_lowercase() == secret.text) {
+                    continue;
+                }
+                let after_ok = s[end..].chars().next().is_none_or(|c| !name_char(c));
+                if !secret.whole || (before_ok && after_ok) {
+                    return Some((start, end, &secret.token));
+                }
+            }
+            pos = start + s[start..].chars().next().map_or(1, char::len_utf8);
+        }
+        None
+    }
+
+    /// `s` with every listed name and path and every internal IP literal replaced by its token.
+    fn text(&self, s: &str) -> String {
+        let mut named = String::with_capacity(s.len());
+        let mut last = 0;
+        while let Some((start, end, token)) = self.find(s, last) {
+            named.push_str(&s[last..start]);
+            named.push_str(token);
+            last = end;
+        }
+        named.push_str(&s[last..]);
+        let Some(ip_re) = ip_pattern() else {
+            return named;
+        };
+        ip_re
+            .replace_all(&named, |c: &regex::Captures<'_>| {
+                let m = c.get(0).map_or("", |m| m.as_str());
+                match private_ip(m) {
+                    Some(ip) => {
+                        // Keep the brackets and separators around the address itself.
+                        let core = m.trim_matches(['[', ']', ':', '.']);
+                        m.replacen(core, &token(&self.key, "ip", &ip.to_string()), 1)
+                    }
+                    None => m.to_string(),
+                }
+            })
+            .into_owned()
+    }
+
+    /// What is left of a name or an internal address in `s`, if anything.
+    fn leftover(&self, s: &str) -> Option<&'static str> {
+        // A token may itself contain a listed word (a node named `host`): a match inside a token
+        // is not a leftover.
+        let tokens: Vec<(usize, usize)> =
+            token_pattern().map(|re| re.find_iter(s).map(|m| (m.start(), m.end())).collect()).unwrap_or_default();
+        let in_token = |start: usize, end: usize| tokens.iter().any(|&(a, b)| start < b && a < end);
+        let mut pos = 0;
+        while let Some((start, end, _)) = self.find(s, pos) {
+            if !in_token(start, end) {
+                return Some("name or path");
+            }
+            pos = start + s[start..].chars().next().map_or(1, char::len_utf8);
+        }
+        ip_pattern()
+            .and_then(|re| re.find_iter(s).find(|m| !in_token(m.start(), m.end()) && private_ip(m.as_str()).is_some()))
+            .map(|_| "address")
+    }
+}
+
+/// Every string field of a report part, visited with a label saying where it is.
+trait Strings {
+    fn strings(&mut self, f: &mut dyn FnMut(&'static str, &mut String));
+}
+
+impl Strings for String {
+    fn strings(&mut self, f: &mut dyn FnMut(&'static str, &mut String)) {
+        f("string", self);
+    }
+}
+
+impl<T: Strings> Strings for Option<T> {
+    fn strings(&mut self, f: &mut dyn FnMut(&'static str, &mut String)) {
+        if let Some(x) = self {
+            x.strings(f);
         }
     }
-    // Longest first, so a name is replaced before any of its parts.
-    let mut replacements: Vec<(String, String)> = names
-        .iter()
-        .filter(|n| !n.is_empty())
-        .map(|n| (n.clone(), token(key, "host", n)))
-        .chain(ips.iter().map(|ip| (ip.clone(), token(key, "ip", ip))))
-        .collect();
-    replacements.sort_by_key(|r| std::cmp::Reverse(r.0.len()));
-    let replace = |s: &str| {
-        let mut out = s.to_string();
-        for (from, to) in &replacements {
-            if out.contains(from.as_str()) {
-                out = out.replace(from.as_str(), to);
-            }
+}
+
+impl<T: Strings> Strings for Vec<T> {
+    fn strings(&mut self, f: &mut dyn FnMut(&'static str, &mut String)) {
+        self.iter_mut().for_each(|x| x.strings(f));
+    }
+}
+
+impl Strings for Value {
+    fn strings(&mut self, f: &mut dyn FnMut(&'static str, &mut String)) {
+        match self {
+            Value::String(s) => f("evidence", s),
+            Value::Array(a) => a.iter_mut().for_each(|x| x.strings(f)),
+            Value::Object(o) => o.values_mut().for_each(|x| x.strings(f)),
+            _ => {}
         }
-        out
+    }
+}
+
+/// Visit named fields: `fields!(f; "where" => self.a, ...)`.
+macro_rules! fields {
+    ($f:ident; $($label:literal => $e:expr),* $(,)?) => {
+        $( $e.strings(&mut |_, s: &mut String| $f($label, s)); )*
     };
-    walk(&mut value, &replace);
-    if let Ok(mut redacted) = serde_json::from_value::<Report>(value) {
-        redacted.config.redacted = true;
-        *report = redacted;
+}
+
+impl Strings for Report {
+    fn strings(&mut self, f: &mut dyn FnMut(&'static str, &mut String)) {
+        fields!(f; "schema_version" => self.schema_version);
+        self.tool.strings(f);
+        self.run.strings(f);
+        self.node.strings(f);
+        self.config.strings(f);
+        self.clock.strings(f);
+        self.endpoints.strings(f);
+        self.findings.strings(f);
+        self.summary.strings(f);
     }
+}
+
+impl Strings for Tool {
+    fn strings(&mut self, f: &mut dyn FnMut(&'static str, &mut String)) {
+        fields!(f; "tool.name" => self.name, "tool.version" => self.version);
+    }
+}
+
+impl Strings for RunInfo {
+    fn strings(&mut self, f: &mut dyn FnMut(&'static str, &mut String)) {
+        fields!(f; "run.id" => self.id, "run.started_at" => self.started_at, "run.finished_at" => self.finished_at);
+    }
+}
+
+impl Strings for Node {
+    fn strings(&mut self, f: &mut dyn FnMut(&'static str, &mut String)) {
+        fields!(f;
+            "node.hostname" => self.hostname,
+            "node.os" => self.os,
+            "node.local_time" => self.local_time,
+            "node.timezone" => self.timezone,
+        );
+    }
+}
+
+impl Strings for ConfigInfo {
+    fn strings(&mut self, f: &mut dyn FnMut(&'static str, &mut String)) {
+        fields!(f;
+            "config.cloud" => self.cloud,
+            "config.dns_servers" => self.dns_servers,
+            "config.dns_source" => self.dns_source,
+            "config.ntp_servers" => self.ntp_servers,
+            "config.lang" => self.lang,
+        );
+        self.probe_set.strings(f);
+        self.proxy.strings(f);
+        self.trust.public.strings(f);
+        self.trust.system.strings(f);
+    }
+}
+
+impl Strings for ProbeSetInfo {
+    fn strings(&mut self, f: &mut dyn FnMut(&'static str, &mut String)) {
+        fields!(f;
+            "config.probe_set.name" => self.name,
+            "config.probe_set.version" => self.version,
+            "config.probe_set.sha256" => self.sha256,
+            "config.probe_set.source" => self.source,
+            "config.probe_set.uncovered" => self.uncovered,
+        );
+    }
+}
+
+impl Strings for ProxyInfo {
+    fn strings(&mut self, f: &mut dyn FnMut(&'static str, &mut String)) {
+        fields!(f; "config.proxy.url" => self.url, "config.proxy.no_proxy" => self.no_proxy);
+    }
+}
+
+impl Strings for StoreSummary {
+    fn strings(&mut self, f: &mut dyn FnMut(&'static str, &mut String)) {
+        fields!(f;
+            "config.trust.source" => self.source,
+            "config.trust.path" => self.path,
+            "config.trust.errors" => self.errors,
+        );
+    }
+}
+
+impl Strings for ClockEstimate {
+    fn strings(&mut self, f: &mut dyn FnMut(&'static str, &mut String)) {
+        self.sources.strings(f);
+    }
+}
+
+impl Strings for ClockSource {
+    fn strings(&mut self, f: &mut dyn FnMut(&'static str, &mut String)) {
+        fields!(f; "clock.sources.server" => self.server, "clock.sources.error" => self.error);
+    }
+}
+
+impl Strings for EndpointReport {
+    fn strings(&mut self, f: &mut dyn FnMut(&'static str, &mut String)) {
+        fields!(f;
+            "endpoints.name" => self.name,
+            "endpoints.url" => self.url,
+            "endpoints.host" => self.host,
+            "endpoints.represents" => self.represents,
+            "endpoints.note" => self.note,
+            "endpoints.stage" => self.stage,
+        );
+        self.dns.strings(f);
+        self.tcp.strings(f);
+        self.proxy.strings(f);
+        self.tls.strings(f);
+        self.http.strings(f);
+    }
+}
+
+impl Strings for DnsReport {
+    fn strings(&mut self, f: &mut dyn FnMut(&'static str, &mut String)) {
+        fields!(f;
+            "endpoints.dns.server" => self.server,
+            "endpoints.dns.addresses" => self.addresses,
+            "endpoints.dns.cnames" => self.cnames,
+            "endpoints.dns.error" => self.error,
+        );
+    }
+}
+
+impl Strings for TcpReport {
+    fn strings(&mut self, f: &mut dyn FnMut(&'static str, &mut String)) {
+        fields!(f; "endpoints.tcp.address" => self.address, "endpoints.tcp.error" => self.error);
+    }
+}
+
+impl Strings for ProxyHop {
+    fn strings(&mut self, f: &mut dyn FnMut(&'static str, &mut String)) {
+        fields!(f;
+            "endpoints.proxy.url" => self.url,
+            "endpoints.proxy.authenticate" => self.authenticate,
+            "endpoints.proxy.server" => self.server,
+            "endpoints.proxy.via" => self.via,
+            "endpoints.proxy.body_excerpt" => self.body_excerpt,
+            "endpoints.proxy.bypass_rule" => self.bypass_rule,
+            "endpoints.proxy.error" => self.error,
+        );
+    }
+}
+
+impl Strings for TlsReport {
+    fn strings(&mut self, f: &mut dyn FnMut(&'static str, &mut String)) {
+        fields!(f;
+            "endpoints.tls.address" => self.address,
+            "endpoints.tls.version" => self.version,
+            "endpoints.tls.cipher_suite" => self.cipher_suite,
+            "endpoints.tls.alpn" => self.alpn,
+            "endpoints.tls.sni" => self.sni,
+            "endpoints.tls.alert" => self.alert,
+            "endpoints.tls.legacy_version" => self.legacy_version,
+            "endpoints.tls.error" => self.error,
+        );
+        self.chain.strings(f);
+        self.trust.strings(f);
+        self.interception.strings(f);
+    }
+}
+
+impl Strings for CertFacts {
+    fn strings(&mut self, f: &mut dyn FnMut(&'static str, &mut String)) {
+        fields!(f;
+            "endpoints.tls.chain.subject" => self.subject,
+            "endpoints.tls.chain.issuer" => self.issuer,
+            "endpoints.tls.chain.subject_cn" => self.subject_cn,
+            "endpoints.tls.chain.issuer_cn" => self.issuer_cn,
+            "endpoints.tls.chain.issuer_o" => self.issuer_o,
+            "endpoints.tls.chain.serial" => self.serial,
+            "endpoints.tls.chain.not_before" => self.not_before,
+            "endpoints.tls.chain.not_after" => self.not_after,
+            "endpoints.tls.chain.sha256" => self.sha256,
+            "endpoints.tls.chain.spki_sha256" => self.spki_sha256,
+            "endpoints.tls.chain.sans" => self.sans,
+            "endpoints.tls.chain.key" => self.key,
+            "endpoints.tls.chain.signature_algorithm" => self.signature_algorithm,
+            "endpoints.tls.chain.aia" => self.aia,
+            "endpoints.tls.chain.parse_error" => self.parse_error,
+        );
+    }
+}
+
+impl Strings for TrustReport {
+    fn strings(&mut self, f: &mut dyn FnMut(&'static str, &mut String)) {
+        fields!(f;
+            "endpoints.tls.trust.public_detail" => self.public_detail,
+            "endpoints.tls.trust.system_detail" => self.system_detail,
+        );
+    }
+}
+
+impl Strings for Interception {
+    fn strings(&mut self, f: &mut dyn FnMut(&'static str, &mut String)) {
+        fields!(f;
+            "endpoints.tls.interception.product" => self.product,
+            "endpoints.tls.interception.issuer" => self.issuer,
+            "endpoints.tls.interception.evidence" => self.evidence,
+        );
+    }
+}
+
+impl Strings for HttpReport {
+    fn strings(&mut self, f: &mut dyn FnMut(&'static str, &mut String)) {
+        fields!(f;
+            "endpoints.http.date" => self.date,
+            "endpoints.http.server" => self.server,
+            "endpoints.http.via" => self.via,
+            "endpoints.http.proxy_headers" => self.proxy_headers,
+            "endpoints.http.error" => self.error,
+        );
+    }
+}
+
+impl Strings for Finding {
+    fn strings(&mut self, f: &mut dyn FnMut(&'static str, &mut String)) {
+        fields!(f;
+            "findings.endpoint" => self.endpoint,
+            "findings.message" => self.message,
+            "findings.evidence" => self.evidence,
+            "findings.remediation.summary" => self.remediation.summary,
+            "findings.remediation.steps" => self.remediation.steps,
+            "findings.remediation.references" => self.remediation.references,
+        );
+    }
+}
+
+impl Strings for serde_json::Map<String, Value> {
+    fn strings(&mut self, f: &mut dyn FnMut(&'static str, &mut String)) {
+        self.values_mut().for_each(|v| v.strings(f));
+    }
+}
+
+impl Strings for Summary {
+    fn strings(&mut self, _f: &mut dyn FnMut(&'static str, &mut String)) {
+        // Verdict, exit code, portal codes and counts: labels and numbers only.
+    }
+}
+
+/// Replace the node's name, internal names, the input paths and every internal address in every
+/// string of the report; mark the report redacted. On error the report is left partly
+/// redacted and must not be written.
+pub fn redact(report: &mut Report, key: &[u8]) -> Result<(), RedactError> {
+    let r = Redactor::new(report, key)?;
+    report.strings(&mut |_, s| {
+        let t = r.text(s);
+        if t != *s {
+            *s = t;
+        }
+    });
+    // Typed addresses cannot hold a token: an internal one is dropped (its token is in `tcp`).
+    for e in &mut report.endpoints {
+        if let Some(hop) = &mut e.proxy
+            && hop.address.is_some_and(|a| is_private(&a.ip()))
+        {
+            hop.address = None;
+        }
+    }
+    let mut left: Option<RedactError> = None;
+    report.strings(&mut |what, s| {
+        if left.is_none()
+            && let Some(kind) = r.leftover(s)
+        {
+            left = Some(RedactError::Leftover { what: what.to_string(), kind });
+        }
+    });
+    if let Some(e) = left {
+        return Err(e);
+    }
+    report.config.redacted = true;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -143,5 +630,83 @@ mod tests {
             .collect();
         assert!(found.iter().any(|m| m.contains("10.0.0.55")), "{found:?}");
         assert!(found.iter().any(|m| m.contains("fd00::1")), "{found:?}");
+    }
+
+    /// An example report with a proxy named `proxy`, an internal NTP server and CNAME target,
+    /// and the node's name and internal addresses in free text.
+    fn planted() -> Report {
+        let mut v: Value =
+            serde_json::from_str(include_str!("../../reports/examples/lab-mixed-failures.json")).unwrap();
+        v["node"]["hostname"] = "xrp-node07.corp.contoso.com".into();
+        v["config"]["proxy"] =
+            serde_json::json!({"url": "http://***:***@proxy:3128", "source": "flag", "no_proxy": ["10.0.0.0/8"]});
+        v["config"]["ntp_servers"] = serde_json::json!(["dc01.corp.contoso.com:123", "time.windows.com"]);
+        v["config"]["trust"]["public"]["path"] = "/srv/secret-site/roots.pem".into();
+        let e = &mut v["endpoints"][0];
+        e["dns"]["cnames"] = serde_json::json!(["lb7.corp.contoso.com", "login.mso.msidentity.com"]);
+        e["dns"]["addresses"] = serde_json::json!(["20.190.151.68"]);
+        e["proxy"] = serde_json::json!({
+            "url": "http://***:***@proxy:3128", "status": "denied", "http_status": 403, "duration_ms": 3,
+            "address": "10.9.8.7:3128", "authenticate": [], "credentials_sent": true, "server": "proxy",
+            "via": "1.1 proxy (xrp-node07)", "body_excerpt": "Denied for XRP-NODE07 at 10.9.8.7 via [fd00::7]:3128",
+            "bypass_rule": null, "error": null,
+        });
+        e["tcp"][0]["peer"] = "proxy".into();
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn a_report_with_a_proxy_named_proxy_is_fully_redacted() {
+        let mut r = planted();
+        redact(&mut r, b"k").unwrap();
+        assert!(r.config.redacted);
+        let text = serde_json::to_string(&r).unwrap();
+        for secret in [
+            "xrp-node07",
+            "XRP-NODE07",
+            "10.9.8.7",
+            "fd00::7",
+            "127.0.0.1",
+            "dc01",
+            "lb7.corp",
+            "/tmp/.tmp",
+            "secret-site",
+            "@proxy",
+        ] {
+            assert!(!text.contains(secret), "{secret} left in {text}");
+        }
+        assert!(text.contains("(--proxy or HTTPS_PROXY)"), "a flag that contains a listed name stays: {text}");
+        let e = &r.endpoints[0];
+        let hop = e.proxy.as_ref().unwrap();
+        assert_eq!(hop.status, crate::probe::proxy::ProxyStatus::Denied, "labels stay");
+        assert_eq!(hop.address, None, "an internal typed address is dropped");
+        assert_eq!(e.tcp[0].peer, crate::probe::Peer::Proxy);
+        assert!(r.config.ntp_servers.contains(&"time.windows.com".to_string()), "public names stay");
+        assert!(e.dns.cnames.contains(&"login.mso.msidentity.com".to_string()));
+        let proxy_token = token(b"k", "host", "proxy");
+        assert_eq!(r.config.proxy.as_ref().unwrap().url, format!("http://***:***@{proxy_token}:3128"));
+        assert_eq!(hop.server.as_deref(), Some(proxy_token.as_str()));
+        assert!(r.node.hostname.starts_with("host-"));
+        // The same report redacted again with the same key gives the same tokens.
+        let mut again = planted();
+        redact(&mut again, b"k").unwrap();
+        assert_eq!(serde_json::to_string(&again).unwrap(), text);
+    }
+
+    #[test]
+    fn a_node_named_like_a_token_prefix_is_still_redacted() {
+        let mut r = planted();
+        r.node.hostname = "host".into();
+        redact(&mut r, b"k").unwrap();
+        assert_eq!(r.node.hostname, token(b"k", "host", "host"));
+    }
+
+    #[test]
+    fn host_names_of_urls_and_servers() {
+        assert_eq!(host_name("http://***:***@proxy:3128").as_deref(), Some("proxy"));
+        assert_eq!(host_name("http://10.0.0.1:3128"), None);
+        assert_eq!(host_name("ntp.corp.local:123").as_deref(), Some("ntp.corp.local"));
+        assert_eq!(host_name("[fd00::1]:123"), None);
+        assert_eq!(host_name("DC01."), Some("dc01".into()));
     }
 }

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::{EndpointVerdict, Report, Verdict};
+use super::{EndpointVerdict, Report, Verdict, printable};
 use crate::diagnose::Severity;
 
 fn table(rows: &[Vec<String>]) -> String {
@@ -72,18 +72,18 @@ pub fn render_fleet(fleet: &super::fleet::FleetReport, location: &str) -> String
         "azs-netprobe fleet: {} nodes, {} with errors, {} (exit {})",
         s.nodes,
         s.nodes_with_errors,
-        s.verdict.to_uppercase(),
+        printable(&s.verdict.to_uppercase()),
         s.exit_code
     );
     if !s.usage_errors.is_empty() {
-        let _ = writeln!(out, "The portal would show: {}", s.usage_errors.join(", "));
+        let _ = writeln!(out, "The portal would show: {}", printable(&s.usage_errors.join(", ")));
     }
     if s.differences.is_empty() {
         out.push_str("\nEvery node sees the same problems.\n");
     } else {
         out.push_str("\nWhere nodes differ:\n");
         for d in &s.differences {
-            let _ = writeln!(out, "  - {d}");
+            let _ = writeln!(out, "  - {}", printable(d));
         }
     }
     out.push_str("\nNodes:\n");
@@ -97,16 +97,16 @@ pub fn render_fleet(fleet: &super::fleet::FleetReport, location: &str) -> String
     ]];
     for n in &fleet.nodes {
         rows.push(vec![
-            format!("  {}", n.hostname),
-            n.verdict.clone(),
+            format!("  {}", printable(&n.hostname)),
+            printable(&n.verdict).into_owned(),
             n.errors.to_string(),
             n.warnings.to_string(),
             n.clock_offset_seconds.map_or("-".into(), |o| format!("{o:+.1} s")),
-            if n.usage_errors.is_empty() { "-".into() } else { n.usage_errors.join(",") },
+            if n.usage_errors.is_empty() { "-".into() } else { printable(&n.usage_errors.join(",")).into_owned() },
         ]);
     }
     out.push_str(&table(&rows));
-    let _ = writeln!(out, "Fleet report: {location}");
+    let _ = writeln!(out, "Fleet report: {}", printable(location));
     out
 }
 
@@ -207,8 +207,8 @@ pub fn render(report: &Report, report_location: &str) -> String {
     let _ = writeln!(
         out,
         "azs-netprobe {} @ {}: {} {}, {} ({} {}, {} {}), exit {}",
-        report.tool.version,
-        report.node.hostname,
+        printable(&report.tool.version),
+        printable(&report.node.hostname),
         report.endpoints.len(),
         w.endpoints,
         verdict,
@@ -238,19 +238,19 @@ pub fn render(report: &Report, report_location: &str) -> String {
             };
             let codes: Vec<&str> = g.usage.iter().map(|u| u.as_str()).collect();
             let portal = if codes.is_empty() { String::new() } else { format!(" -> portal: {}", codes.join(", ")) };
-            let cause = g.cause.as_deref().map(|c| format!(" ({c})")).unwrap_or_default();
+            let cause = g.cause.as_deref().map(|c| format!(" ({})", printable(c))).unwrap_or_default();
             let _ = writeln!(out, "{:>3}. {sev} {}{cause}{portal}", i + 1, f.code.as_str());
             if g.endpoints.len() > 1 {
                 let _ = writeln!(
                     out,
                     "     {}: {}",
                     w.on.replace("{n}", &g.endpoints.len().to_string()),
-                    g.endpoints.join(", ")
+                    printable(&g.endpoints.join(", "))
                 );
             }
-            let _ = writeln!(out, "     {}", f.message);
+            let _ = writeln!(out, "     {}", printable(&f.message));
             if let Some(step) = f.remediation.steps.first() {
-                let _ = writeln!(out, "     {}: {step}", w.fix);
+                let _ = writeln!(out, "     {}: {}", w.fix, printable(step));
             }
         }
     }
@@ -275,13 +275,13 @@ pub fn render(report: &Report, report_location: &str) -> String {
             .collect();
         codes.dedup();
         let host = match &e.represents {
-            Some(wild) => format!("{}:{} ({} {wild})", e.host, e.port, w.stands_for),
-            None => format!("{}:{}", e.host, e.port),
+            Some(wild) => format!("{}:{} ({} {})", printable(&e.host), e.port, w.stands_for, printable(wild)),
+            None => format!("{}:{}", printable(&e.host), e.port),
         };
         rows.push(vec![
-            format!("  {}", e.name),
+            format!("  {}", printable(&e.name)),
             e.role.as_str().into(),
-            e.stage.clone(),
+            printable(&e.stage).into_owned(),
             verdict.into(),
             if codes.is_empty() { "-".into() } else { codes.join(",") },
             host,
@@ -304,6 +304,6 @@ pub fn render(report: &Report, report_location: &str) -> String {
             let _ = writeln!(out, "\n{}", w.clock_unknown);
         }
     }
-    let _ = writeln!(out, "{}: {report_location}", w.report);
+    let _ = writeln!(out, "{}: {}", w.report, printable(report_location));
     out
 }

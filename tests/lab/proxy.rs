@@ -68,6 +68,11 @@ pub enum ProxyMode {
     Deny,
     /// 502 with `Server: lab-proxy` and [`BAD_GATEWAY_BODY`], then close.
     BadGateway,
+    /// 403 that echoes the request the way some filters do: the whole request
+    /// head (Proxy-Authorization included) as the HTML body, and each
+    /// Proxy-Authorization value in `Via` and `X-Echo-Authorization` headers,
+    /// then close.
+    EchoDeny,
     /// Reads (and records) the CONNECT request, then never answers; the
     /// connection is held until the client closes it or the proxy is dropped.
     NeverAnswer,
@@ -302,6 +307,19 @@ async fn serve(mut client: TcpStream, shared: Arc<Shared>) {
             ProxyMode::Deny => {
                 let headers = [("Via", "1.1 lab-proxy"), ("Content-Type", "text/html")];
                 return close_with(client, 403, &headers, DENY_BODY).await;
+            }
+            ProxyMode::EchoDeny => {
+                let auth: Vec<String> = request
+                    .header_values("Proxy-Authorization")
+                    .map(|v| String::from_utf8_lossy(v).into_owned())
+                    .collect();
+                let auth = auth.join(", ");
+                let via = format!("1.1 lab-proxy (for {auth})");
+                let head = shared.requests.lock().unwrap().last().cloned().unwrap_or_default();
+                let body = format!("<html><body><h1>Denied</h1><pre>{head}</pre></body></html>");
+                let headers =
+                    [("Via", via.as_str()), ("X-Echo-Authorization", auth.as_str()), ("Content-Type", "text/html")];
+                return close_with(client, 403, &headers, &body).await;
             }
             ProxyMode::BadGateway => {
                 return close_with(client, 502, &[("Content-Type", "text/plain")], BAD_GATEWAY_BODY).await;
