@@ -149,7 +149,9 @@ impl Resolver {
         // The resolver drops the aliases of a name that ends nowhere: ask for them, so the
         // report shows where the chain breaks (a dangling Private Link alias) or that it loops.
         if matches!(status, DnsStatus::Nxdomain | DnsStatus::NoAddresses) && cnames.is_empty() {
-            let deadline = start + self.timeout;
+            // Saturating: a deadline past `Instant`'s range is no deadline (the stage's own
+            // timeout still bounds each query).
+            let deadline = start.checked_add(self.timeout);
             let chain = chase_cnames(resolver, &name, deadline).await;
             if let Some(last) = chain.last() {
                 let looped = cname_loop(host, &chain);
@@ -184,8 +186,8 @@ const MAX_CNAME_HOPS: usize = 8;
 /// The CNAME chain from `name`, by CNAME queries (every alias an answer carries is used, so a
 /// chain a recursive server returns whole costs one query), until a name has no alias, a
 /// name comes back (a loop: the repeated name ends the list), [`MAX_CNAME_HOPS`], or the
-/// stage's deadline. Lower-case names without the final dot.
-async fn chase_cnames(resolver: &TokioResolver, name: &Name, deadline: Instant) -> Vec<String> {
+/// stage's deadline (None: no deadline of its own). Lower-case names without the final dot.
+async fn chase_cnames(resolver: &TokioResolver, name: &Name, deadline: Option<Instant>) -> Vec<String> {
     let text = |n: &Name| n.to_utf8().trim_end_matches('.').to_ascii_lowercase();
     let mut known: Vec<(String, String)> = Vec::new();
     let mut chain: Vec<String> = Vec::new();
@@ -195,7 +197,7 @@ async fn chase_cnames(resolver: &TokioResolver, name: &Name, deadline: Instant) 
         let next = match known.iter().find(|(owner, _)| *owner == current) {
             Some((_, target)) => Some(target.clone()),
             None => {
-                let left = deadline.saturating_duration_since(Instant::now());
+                let left = deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(Instant::now()));
                 if left.is_zero() {
                     break;
                 }
