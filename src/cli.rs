@@ -153,9 +153,7 @@ impl RunArgs {
         // The canonical spelling of the cloud name.
         let cloud =
             crate::catalog::CLOUDS.iter().find(|c| c.eq_ignore_ascii_case(&cloud)).map_or(cloud, |c| c.to_string());
-        for target in self.endpoints {
-            probe_set.add_adhoc(target);
-        }
+        probe_set.add_adhoc_all(self.endpoints);
         let proxy = match (self.proxy, self.no_proxy) {
             (Some(url), _) => ProxyRequest::Explicit(url),
             (None, true) => ProxyRequest::Disabled,

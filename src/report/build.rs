@@ -108,13 +108,21 @@ fn stage(o: &EndpointObservation) -> String {
     }
 }
 
-fn worst(findings: &[Finding], endpoint: Option<&str>) -> Option<Severity> {
-    findings.iter().filter(|f| endpoint.is_none() || f.endpoint.as_deref() == endpoint).map(|f| f.severity).max()
+fn worst(findings: &[Finding]) -> Option<Severity> {
+    findings.iter().map(|f| f.severity).max()
 }
 
 /// Assemble the report.
 pub fn build(input: BuildInput<'_>) -> Report {
     let findings = input.findings;
+    // The worst severity of each endpoint's findings, indexed once (a lookup per endpoint).
+    let mut worst_of: std::collections::HashMap<&str, Severity> = std::collections::HashMap::new();
+    for f in &findings {
+        if let Some(e) = f.endpoint.as_deref() {
+            let w = worst_of.entry(e).or_insert(f.severity);
+            *w = (*w).max(f.severity);
+        }
+    }
     let endpoints = input
         .observations
         .iter()
@@ -122,7 +130,7 @@ pub fn build(input: BuildInput<'_>) -> Report {
         .map(|(i, o)| {
             let spec = &o.spec;
             let interception = input.interceptions.get(i).and_then(Option::as_ref);
-            let verdict = match worst(&findings, Some(&spec.name)) {
+            let verdict = match worst_of.get(spec.name.as_str()).copied() {
                 _ if o.skipped => EndpointVerdict::Skipped,
                 Some(Severity::Error) => EndpointVerdict::Error,
                 Some(Severity::Warning) => EndpointVerdict::Warning,
@@ -162,7 +170,7 @@ pub fn build(input: BuildInput<'_>) -> Report {
     let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
     let counts =
         Counts { error: count(Severity::Error), warning: count(Severity::Warning), info: count(Severity::Info) };
-    let (verdict, mut exit_code) = match worst(&findings, None) {
+    let (verdict, mut exit_code) = match worst(&findings) {
         Some(Severity::Error) => (Verdict::Error, 2),
         Some(Severity::Warning) => (Verdict::Warning, 1),
         _ => (Verdict::Ok, 0),
