@@ -24,6 +24,11 @@ pub enum RunError {
     Runtime(std::io::Error),
     #[error("cannot print the report: {0}")]
     Stdout(std::io::Error),
+    #[error("cannot start the thread that builds the report: {0}")]
+    Thread(std::io::Error),
+    /// A stop request arrived while the report was being built: nothing is written (exit 3).
+    #[error("{0}: stopped while the report was being built; no report written")]
+    Interrupted(&'static str),
 }
 
 fn os_description() -> String {
@@ -53,6 +58,24 @@ pub fn node_info() -> Node {
 /// Probe, diagnose and build the report (no output written). When `stop` resolves first, the
 /// run ends at once with what it has: `run.interrupted` is set and unfinished endpoints are skipped.
 pub async fn probe(cfg: &RunConfig, stop: impl Future<Output = &'static str>) -> Result<Report, RunError> {
+    let observed = observe(cfg, stop).await?;
+    Ok(assemble(cfg, observed))
+}
+
+/// What the probe stages observed, before diagnosis.
+pub struct Observed {
+    started_at: chrono::DateTime<Utc>,
+    node: Node,
+    config: ConfigInfo,
+    observations: Vec<crate::probe::EndpointObservation>,
+    /// The NTP servers' answers, in `cfg.ntp_servers` order.
+    ntp: Vec<clock::ClockSource>,
+    /// The stop request that ended probing early.
+    interrupted: Option<&'static str>,
+}
+
+/// The probe stages of [`probe`]: every endpoint and NTP server, until done or `stop`.
+pub async fn observe(cfg: &RunConfig, stop: impl Future<Output = &'static str>) -> Result<Observed, RunError> {
     let started_at = Utc::now();
     let epoch = std::time::Instant::now();
     let node = node_info();
@@ -101,15 +124,25 @@ pub async fn probe(cfg: &RunConfig, stop: impl Future<Output = &'static str>) ->
         tracing::warn!("{signal}: stopping; the report keeps what was observed so far");
     }
     let observations = slots.take(&cfg.probe_set.endpoints);
-    let mut sources = ntp.into_inner().unwrap_or_default();
+    let mut ntp = ntp.into_inner().unwrap_or_default();
     // Answers arrive in any order; the report lists them as configured.
-    sources.sort_by_key(|s| cfg.ntp_servers.iter().position(|n| *n == s.server));
+    let mut order: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (i, n) in cfg.ntp_servers.iter().enumerate() {
+        order.entry(n.as_str()).or_insert(i);
+    }
+    ntp.sort_by_key(|s| order.get(s.server.as_str()).copied());
+    Ok(Observed { started_at, node, config, observations, ntp, interrupted })
+}
+
+/// Diagnose what was observed and build the report (CPU only, linear in the endpoints).
+pub fn assemble(cfg: &RunConfig, observed: Observed) -> Report {
+    let Observed { started_at, node, config, observations, ntp: mut sources, interrupted } = observed;
     sources.extend(observations.iter().filter_map(clock::http_date_source));
     let clock = clock::estimate(sources);
     let diagnoses: Vec<_> = observations.iter().map(|o| diagnose::endpoint(o, cfg.lang, started_at, &clock)).collect();
     let mut findings: Vec<_> = diagnoses.iter().flat_map(|d| d.findings.iter().cloned()).collect();
     findings.extend(diagnose::clock_findings(&clock, cfg.lang));
-    Ok(report::build(BuildInput {
+    report::build(BuildInput {
         run_id: uuid::Uuid::new_v4().to_string(),
         started_at,
         finished_at: Utc::now(),
@@ -120,7 +153,55 @@ pub async fn probe(cfg: &RunConfig, stop: impl Future<Output = &'static str>) ->
         observations: &observations,
         interceptions: diagnoses.into_iter().map(|d| d.interception).collect(),
         findings,
-    }))
+    })
+}
+
+/// Everything a run writes, rendered (the report as JSON, the summary, the HTML page and the
+/// metrics when asked).
+struct Rendered {
+    exit_code: u8,
+    json: Vec<u8>,
+    summary: String,
+    html: Option<String>,
+    prometheus: Option<String>,
+}
+
+/// Diagnose, build, redact and render on a thread of its own, while this thread keeps
+/// listening to `stops`: a stop request there ends the run at once with
+/// [`RunError::Interrupted`], nothing written. A report of many thousand endpoints takes
+/// seconds to render; the user's Ctrl-C must not wait for it.
+fn post_process(
+    runtime: &tokio::runtime::Runtime,
+    stops: &mut tokio::sync::mpsc::UnboundedReceiver<&'static str>,
+    cfg: RunConfig,
+    observed: Observed,
+    location: String,
+) -> Result<Rendered, RunError> {
+    tracing::info!("probing done; building the report");
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let work = move || {
+        let mut report = assemble(&cfg, observed);
+        if cfg.redact {
+            report::redact::redact(&mut report, &report::redact::key_from_env());
+        }
+        let mut json = serde_json::to_vec_pretty(&report).unwrap_or_default();
+        json.push(b'\n');
+        let rendered = Rendered {
+            exit_code: report.summary.exit_code,
+            json,
+            summary: report::summary::render(&report, &location),
+            html: cfg.html.as_ref().map(|_| report::html::render(&report)),
+            prometheus: cfg.prometheus.as_ref().map(|_| report::prometheus::render(&report)),
+        };
+        let _ = tx.send(rendered);
+    };
+    std::thread::Builder::new().name("report".into()).spawn(work).map_err(RunError::Thread)?;
+    runtime.block_on(async {
+        tokio::select! {
+            rendered = rx => rendered.map_err(|_| RunError::Thread(std::io::Error::other("the report thread ended without a report"))),
+            Some(signal) = stops.recv() => Err(RunError::Interrupted(signal)),
+        }
+    })
 }
 
 /// Run, write the report (and its HTML page and metrics when asked) and the summary; returns
@@ -138,21 +219,35 @@ pub fn run(cfg: RunConfig) -> Result<u8, RunError> {
         report::check_writable(p)?;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(RunError::Runtime)?;
-    let mut report = runtime.block_on(probe(&cfg, crate::signals::stop_requested()))?;
+    // Every stop request of the run, in one queue: the first ends probing, one during
+    // post-processing ends the run.
+    let (stop_tx, mut stops) = tokio::sync::mpsc::unbounded_channel();
+    runtime.spawn(async move {
+        loop {
+            let signal = crate::signals::stop_requested().await;
+            if stop_tx.send(signal).is_err() {
+                break;
+            }
+        }
+    });
+    let stop = async {
+        match stops.recv().await {
+            Some(signal) => signal,
+            None => std::future::pending().await,
+        }
+    };
+    let observed = runtime.block_on(observe(&cfg, stop))?;
+    let location = report_path.as_ref().map_or_else(|| "standard output".to_string(), |p| p.display().to_string());
+    let (html_path, prometheus_path) = (cfg.html.clone(), cfg.prometheus.clone());
+    let rendered = post_process(&runtime, &mut stops, cfg, observed, location);
     // Let lingering connections and resolver tasks go without waiting for them.
     runtime.shutdown_background();
-    if cfg.redact {
-        report::redact::redact(&mut report, &report::redact::key_from_env());
+    let Rendered { exit_code, json, summary, html, prometheus } = rendered?;
+    if let (Some(path), Some(page)) = (&html_path, &html) {
+        report::write_atomic(path, page.as_bytes())?;
     }
-    let mut json = serde_json::to_vec_pretty(&report).unwrap_or_default();
-    json.push(b'\n');
-    let location = report_path.as_ref().map_or_else(|| "standard output".to_string(), |p| p.display().to_string());
-    let summary = report::summary::render(&report, &location);
-    if let Some(path) = &cfg.html {
-        report::write_atomic(path, report::html::render(&report).as_bytes())?;
-    }
-    if let Some(path) = &cfg.prometheus {
-        report::write_atomic(path, report::prometheus::render(&report).as_bytes())?;
+    if let (Some(path), Some(metrics)) = (&prometheus_path, &prometheus) {
+        report::write_atomic(path, metrics.as_bytes())?;
     }
     match &report_path {
         None => {
@@ -164,7 +259,7 @@ pub fn run(cfg: RunConfig) -> Result<u8, RunError> {
             print!("{summary}");
         }
     }
-    Ok(report.summary.exit_code)
+    Ok(exit_code)
 }
 
 /// Why `render` or `merge` could not do their job (exit 3).
