@@ -81,6 +81,9 @@ pub async fn observe(cfg: &RunConfig, stop: impl Future<Output = &'static str>) 
     let node = node_info();
     let stores = TrustStores::load(&cfg.public_roots, &cfg.system_roots)?;
     let resolver = Resolver::new(&cfg.dns, cfg.stage_timeout);
+    if let Some(budget) = crate::probe::budget::current() {
+        resolver.limit_names_in_flight(budget.names);
+    }
     let config = ConfigInfo {
         cloud: cfg.cloud.clone(),
         probe_set: ProbeSetInfo {
@@ -164,6 +167,8 @@ struct Rendered {
     summary: String,
     html: Option<String>,
     prometheus: Option<String>,
+    /// Endpoints the probe's own resource limits kept from being probed.
+    local_limits: usize,
 }
 
 /// Diagnose, build, redact and render on a thread of its own, while this thread keeps
@@ -180,6 +185,7 @@ fn post_process(
     tracing::info!("probing done; building the report");
     let (tx, rx) = tokio::sync::oneshot::channel();
     let work = move || {
+        let local_limits = observed.observations.iter().filter(|o| o.local_limit.is_some()).count();
         let mut report = assemble(&cfg, observed);
         if cfg.redact {
             report::redact::redact(&mut report, &report::redact::key_from_env());
@@ -192,6 +198,7 @@ fn post_process(
             summary: report::summary::render(&report, &location),
             html: cfg.html.as_ref().map(|_| report::html::render(&report)),
             prometheus: cfg.prometheus.as_ref().map(|_| report::prometheus::render(&report)),
+            local_limits,
         };
         let _ = tx.send(rendered);
     };
@@ -218,6 +225,20 @@ pub fn run(cfg: RunConfig) -> Result<u8, RunError> {
     for p in report_path.iter().chain(&cfg.html).chain(&cfg.prometheus) {
         report::check_writable(p)?;
     }
+    // The probe's sockets fit in its open-files limit, raised as far as allowed first.
+    let limit = crate::probe::budget::raise_open_files_limit().map(|l| l.after);
+    let budget = crate::probe::budget::SocketBudget::for_limit(limit);
+    crate::probe::budget::apply(budget);
+    let mut cfg = cfg;
+    if cfg.concurrency > budget.endpoints {
+        tracing::info!(
+            "probing {} endpoints at once, not {}: the open-files limit is {}",
+            budget.endpoints,
+            cfg.concurrency,
+            limit.unwrap_or_default()
+        );
+        cfg.concurrency = budget.endpoints;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(RunError::Runtime)?;
     // Every stop request of the run, in one queue: the first ends probing, one during
     // post-processing ends the run.
@@ -242,7 +263,14 @@ pub fn run(cfg: RunConfig) -> Result<u8, RunError> {
     let rendered = post_process(&runtime, &mut stops, cfg, observed, location);
     // Let lingering connections and resolver tasks go without waiting for them.
     runtime.shutdown_background();
-    let Rendered { exit_code, json, summary, html, prometheus } = rendered?;
+    let Rendered { exit_code, json, summary, html, prometheus, local_limits } = rendered?;
+    if local_limits > 0 {
+        eprintln!(
+            "azs-netprobe: {local_limits} endpoint(s) could not be probed for the probe's own limits (open files or \
+             socket buffers: see their `stage` and errors), not the network's; raise `ulimit -n` or lower \
+             --concurrency and run again (exit 3)"
+        );
+    }
     if let (Some(path), Some(page)) = (&html_path, &html) {
         report::write_atomic(path, page.as_bytes())?;
     }

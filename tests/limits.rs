@@ -184,3 +184,84 @@ fn sigterm_while_the_report_is_built_stops_at_once_and_writes_nothing() {
     assert!(!out.exists() && !html.exists(), "{left:?}");
     assert_eq!(left.len(), 1, "only the probe file: {left:?}");
 }
+
+/// Run the binary under `prlimit --nofile=SOFT:HARD` against 80 endpoints on a black-holed
+/// loopback port (each connect hangs until the stage timeout) and 20 on a listening one: 100
+/// sockets at once, more than 64 open files allow.
+#[cfg(target_os = "linux")]
+fn under_open_files_limit(limit: &str) -> (common::Run, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let hole = lab::blackhole();
+    let healthy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut text = String::from("ntp_servers = []\n");
+    for i in 0..80 {
+        text.push_str(&endpoint(&format!("hole{i}"), &format!("tcp://{}", hole.addr)));
+    }
+    for i in 0..20 {
+        text.push_str(&endpoint(&format!("ok{i}"), &format!("tcp://{}", healthy.local_addr().unwrap())));
+    }
+    let file = probe_file(dir.path(), &text);
+    let report_path = dir.path().join("report.json");
+    let out = std::process::Command::new("prlimit")
+        .arg(format!("--nofile={limit}"))
+        .arg(common::BIN)
+        .args(["run", "-v", "--probes", file.to_str().unwrap(), "--no-proxy", "--timeout", "200ms", "--out"])
+        .arg(&report_path)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run prlimit (util-linux)");
+    let text = std::fs::read_to_string(&report_path).unwrap_or_else(|e| {
+        panic!("no report ({e}): {}", String::from_utf8_lossy(&out.stderr));
+    });
+    common::shape::check(&text);
+    let run = common::Run {
+        code: out.status.code().unwrap_or(-1),
+        report: serde_json::from_str(&text).unwrap(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        elapsed: std::time::Duration::ZERO,
+        report_path,
+    };
+    drop(hole);
+    (run, dir)
+}
+
+/// What a run that fits its open-files limit reports: every black hole a connect timeout,
+/// every healthy endpoint ok, and not one "Too many open files" blamed on the network.
+#[cfg(target_os = "linux")]
+fn assert_no_open_files_fault(r: &common::Run) {
+    let text = serde_json::to_string(&r.report).unwrap();
+    assert!(!text.contains("Too many open files"), "{}", r.stderr);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    for i in 0..80 {
+        let e = r.endpoint(&format!("hole{i}"));
+        assert_eq!(e["stage"], "tcp: timeout", "{e}");
+        assert_eq!(r.codes(&format!("hole{i}")), vec!["TcpConnectTimeout"]);
+    }
+    for i in 0..20 {
+        let e = r.endpoint(&format!("ok{i}"));
+        assert_eq!((&e["stage"], &e["verdict"]), (&"tcp: ok".into(), &"ok".into()), "{e}");
+    }
+    let codes: Vec<&str> =
+        r.report["findings"].as_array().unwrap().iter().map(|f| f["code"].as_str().unwrap()).collect();
+    assert!(!codes.iter().any(|c| *c == "TcpUnreachable" || *c == "DnsServerFailure"), "{codes:?}");
+}
+
+/// A hard limit of 64 open files: the probe shares it between its sockets (fewer endpoints and
+/// connects at once) instead of failing 45 of 100 endpoints as TcpUnreachable.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_low_open_files_limit_is_shared_never_blamed_on_the_network() {
+    let (r, _dir) = under_open_files_limit("64:64");
+    assert_no_open_files_fault(&r);
+}
+
+/// A soft limit of 64 under a hard one of 4096 is raised at start (the log says so), and the
+/// 100 sockets are opened at once.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_soft_open_files_limit_is_raised_to_the_hard_one() {
+    let (r, _dir) = under_open_files_limit("64:4096");
+    assert!(r.stderr.contains("open-files limit raised from 64 to 4096"), "{}", r.stderr);
+    assert_no_open_files_fault(&r);
+}

@@ -77,6 +77,9 @@ fn stage(o: &EndpointObservation) -> String {
     use crate::probe::proxy::ProxyStatus;
     use crate::probe::{DnsStatus, HttpStatus, TcpStatus, TlsStatus};
     let label = |v: serde_json::Value| v.as_str().unwrap_or("?").to_string();
+    if let Some(l) = &o.local_limit {
+        return format!("{}: probe resource limit", l.stage.as_str());
+    }
     if o.skipped {
         return match o.interrupted {
             Some(i) => format!("{}: interrupted", i.stage.as_str()),
@@ -131,7 +134,7 @@ pub fn build(input: BuildInput<'_>) -> Report {
             let spec = &o.spec;
             let interception = input.interceptions.get(i).and_then(Option::as_ref);
             let verdict = match worst_of.get(spec.name.as_str()).copied() {
-                _ if o.skipped => EndpointVerdict::Skipped,
+                _ if o.skipped || o.local_limit.is_some() => EndpointVerdict::Skipped,
                 Some(Severity::Error) => EndpointVerdict::Error,
                 Some(Severity::Warning) => EndpointVerdict::Warning,
                 Some(Severity::Info) | None => EndpointVerdict::Ok,
@@ -175,8 +178,9 @@ pub fn build(input: BuildInput<'_>) -> Report {
         Some(Severity::Warning) => (Verdict::Warning, 1),
         _ => (Verdict::Ok, 0),
     };
-    // An interrupted run is incomplete: UNKNOWN in the monitoring-plugin convention.
-    if input.interrupted {
+    // An interrupted run is incomplete: UNKNOWN in the monitoring-plugin convention. So is a
+    // run that could not probe an endpoint for its own resource limits (open files).
+    if input.interrupted || input.observations.iter().any(|o| o.local_limit.is_some()) {
         exit_code = 3;
     }
     let mut usage_errors: Vec<UsageError> =
