@@ -23,6 +23,11 @@ pub enum RunError {
     Runtime(std::io::Error),
     #[error(transparent)]
     Redact(#[from] report::redact::RedactError),
+    #[error("cannot start the thread that builds the report: {0}")]
+    Thread(std::io::Error),
+    /// A stop request arrived while the report was being built: nothing is written (exit 3).
+    #[error("{0}: stopped while the report was being built; no report written")]
+    Interrupted(&'static str),
 }
 
 fn os_description() -> String {
@@ -54,11 +59,32 @@ pub fn node_info() -> Node {
 /// Probe, diagnose and build the report (no output written). When `stop` resolves first, the
 /// run ends at once with what it has: `run.interrupted` is set and unfinished endpoints are skipped.
 pub async fn probe(cfg: &RunConfig, stop: impl Future<Output = &'static str>) -> Result<Report, RunError> {
+    let observed = observe(cfg, stop).await?;
+    Ok(assemble(cfg, observed))
+}
+
+/// What the probe stages observed, before diagnosis.
+pub struct Observed {
+    started_at: chrono::DateTime<Utc>,
+    node: Node,
+    config: ConfigInfo,
+    observations: Vec<crate::probe::EndpointObservation>,
+    /// The NTP servers' answers, in `cfg.ntp_servers` order.
+    ntp: Vec<clock::ClockSource>,
+    /// The stop request that ended probing early.
+    interrupted: Option<&'static str>,
+}
+
+/// The probe stages of [`probe`]: every endpoint and NTP server, until done or `stop`.
+pub async fn observe(cfg: &RunConfig, stop: impl Future<Output = &'static str>) -> Result<Observed, RunError> {
     let started_at = Utc::now();
     let epoch = std::time::Instant::now();
     let node = node_info();
     let stores = TrustStores::load(&cfg.public_roots, &cfg.system_roots)?;
     let resolver = Resolver::new(&cfg.dns, cfg.stage_timeout);
+    if let Some(budget) = crate::probe::budget::current() {
+        resolver.limit_names_in_flight(budget.names);
+    }
     let config = ConfigInfo {
         cloud: cfg.cloud.clone(),
         probe_set: ProbeSetInfo {
@@ -102,15 +128,25 @@ pub async fn probe(cfg: &RunConfig, stop: impl Future<Output = &'static str>) ->
         tracing::warn!("{signal}: stopping; the report keeps what was observed so far");
     }
     let observations = slots.take(&cfg.probe_set.endpoints);
-    let mut sources = ntp.into_inner().unwrap_or_default();
+    let mut ntp = ntp.into_inner().unwrap_or_default();
     // Answers arrive in any order; the report lists them as configured.
-    sources.sort_by_key(|s| cfg.ntp_servers.iter().position(|n| *n == s.server));
+    let mut order: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (i, n) in cfg.ntp_servers.iter().enumerate() {
+        order.entry(n.as_str()).or_insert(i);
+    }
+    ntp.sort_by_key(|s| order.get(s.server.as_str()).copied());
+    Ok(Observed { started_at, node, config, observations, ntp, interrupted })
+}
+
+/// Diagnose what was observed and build the report (CPU only, linear in the endpoints).
+pub fn assemble(cfg: &RunConfig, observed: Observed) -> Report {
+    let Observed { started_at, node, config, observations, ntp: mut sources, interrupted } = observed;
     sources.extend(observations.iter().filter_map(clock::http_date_source));
     let clock = clock::estimate(sources);
     let diagnoses: Vec<_> = observations.iter().map(|o| diagnose::endpoint(o, cfg.lang, started_at, &clock)).collect();
     let mut findings: Vec<_> = diagnoses.iter().flat_map(|d| d.findings.iter().cloned()).collect();
     findings.extend(diagnose::clock_findings(&clock, cfg.lang));
-    Ok(report::build(BuildInput {
+    report::build(BuildInput {
         run_id: uuid::Uuid::new_v4().to_string(),
         started_at,
         finished_at: Utc::now(),
@@ -121,14 +157,65 @@ pub async fn probe(cfg: &RunConfig, stop: impl Future<Output = &'static str>) ->
         observations: &observations,
         interceptions: diagnoses.into_iter().map(|d| d.interception).collect(),
         findings,
-    }))
+    })
+}
+
+/// Everything a run writes, rendered (the report as JSON, the summary, the HTML page and the
+/// metrics when asked).
+struct Rendered {
+    exit_code: u8,
+    json: Vec<u8>,
+    summary: String,
+    html: Option<String>,
+    prometheus: Option<String>,
+    /// Endpoints the probe's own resource limits kept from being probed.
+    local_limits: usize,
+}
+
+/// Diagnose, build, redact and render on a thread of its own, while this thread keeps
+/// listening to `stops`: a stop request there ends the run at once with
+/// [`RunError::Interrupted`], nothing written. A report of many thousand endpoints takes
+/// seconds to render; the user's Ctrl-C must not wait for it.
+fn post_process(
+    runtime: &tokio::runtime::Runtime,
+    stops: &mut tokio::sync::mpsc::UnboundedReceiver<&'static str>,
+    cfg: RunConfig,
+    observed: Observed,
+    location: String,
+) -> Result<Rendered, RunError> {
+    tracing::info!("probing done; building the report");
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let work = move || {
+        let rendered = (|| {
+            let local_limits = observed.observations.iter().filter(|o| o.local_limit.is_some()).count();
+            let mut report = assemble(&cfg, observed);
+            if cfg.redact {
+                report::redact::redact(&mut report, &report::redact::key_from_env())?;
+            }
+            let json = report::to_json(&report, "the report")?;
+            Ok(Rendered {
+                exit_code: report.summary.exit_code,
+                json,
+                summary: report::summary::render(&report, &location),
+                html: cfg.html.as_ref().map(|_| report::html::render(&report)),
+                prometheus: cfg.prometheus.as_ref().map(|_| report::prometheus::render(&report)),
+                local_limits,
+            })
+        })();
+        let _ = tx.send(rendered);
+    };
+    std::thread::Builder::new().name("report".into()).spawn(work).map_err(RunError::Thread)?;
+    runtime.block_on(async {
+        tokio::select! {
+            rendered = rx => rendered.map_err(|_| RunError::Thread(std::io::Error::other("the report thread ended without a report")))?,
+            Some(signal) = stops.recv() => Err(RunError::Interrupted(signal)),
+        }
+    })
 }
 
 /// Run, write the report (and its HTML page and metrics when asked) and the summary; returns
-/// the exit code. Every output path is checked before probing starts (and refused when it is an
-/// input or another output), so a run never ends with nowhere to put its report. The JSON report
-/// is written first: a secondary output that fails afterwards is an error (exit 3), never a lost
-/// report.
+/// the exit code. Every output path is checked before probing starts, so a run never ends with
+/// nowhere to put its report.
 pub fn run(cfg: RunConfig) -> Result<u8, RunError> {
     let started = Utc::now();
     let hostname = gethostname::gethostname().to_string_lossy().into_owned();
@@ -158,36 +245,68 @@ pub fn run(cfg: RunConfig) -> Result<u8, RunError> {
         outputs.push(("--prometheus", p));
     }
     let planned = report::plan(&inputs, &outputs)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(RunError::Runtime)?;
-    let mut report = runtime.block_on(probe(&cfg, crate::signals::stop_requested()))?;
-    // Let lingering connections and resolver tasks go without waiting for them.
-    runtime.shutdown_background();
-    if cfg.redact {
-        report::redact::redact(&mut report, &report::redact::key_from_env())?;
-    }
-    let json = report::to_json(&report, "the report")?;
     let location = match &cfg.out {
         OutputTarget::Stdout => "standard output".to_string(),
         OutputTarget::File(p) => p.display().to_string(),
         OutputTarget::Default => default_path.display().to_string(),
     };
-    let summary = report::summary::render(&report, &location);
+    // The probe's sockets fit in its open-files limit, raised as far as allowed first.
+    let limit = crate::probe::budget::raise_open_files_limit().map(|l| l.after);
+    let budget = crate::probe::budget::SocketBudget::for_limit(limit);
+    crate::probe::budget::apply(budget);
+    let mut cfg = cfg;
+    if cfg.concurrency > budget.endpoints {
+        tracing::info!(
+            "probing {} endpoints at once, not {}: the open-files limit is {}",
+            budget.endpoints,
+            cfg.concurrency,
+            limit.unwrap_or_default()
+        );
+        cfg.concurrency = budget.endpoints;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(RunError::Runtime)?;
+    // Every stop request of the run, in one queue: the first ends probing, one during
+    // post-processing ends the run.
+    let (stop_tx, mut stops) = tokio::sync::mpsc::unbounded_channel();
+    runtime.spawn(async move {
+        loop {
+            let signal = crate::signals::stop_requested().await;
+            if stop_tx.send(signal).is_err() {
+                break;
+            }
+        }
+    });
+    let stop = async {
+        match stops.recv().await {
+            Some(signal) => signal,
+            None => std::future::pending().await,
+        }
+    };
+    let observed = runtime.block_on(observe(&cfg, stop))?;
+    let rendered = post_process(&runtime, &mut stops, cfg, observed, location);
+    // Let lingering connections and resolver tasks go without waiting for them.
+    runtime.shutdown_background();
+    let Rendered { exit_code, json, summary, html, prometheus, local_limits } = rendered?;
+    if local_limits > 0 {
+        crate::files::print_err(
+            format!(
+                "azs-netprobe: {local_limits} endpoint(s) could not be probed for the probe's own limits (open files \
+                 or socket buffers: see their `stage` and errors), not the network's; raise `ulimit -n` or lower \
+                 --concurrency and run again (exit 3)\n"
+            )
+            .as_bytes(),
+        );
+    }
     let mut outs = planned.iter();
     if let Some(out) = outs.next() {
         out.write(&json)?;
     }
-    let mut rest = Vec::new();
-    if cfg.html.is_some() {
-        rest.push(report::html::render(&report).into_bytes());
-    }
-    if cfg.prometheus.is_some() {
-        rest.push(report::prometheus::render(&report).into_bytes());
-    }
+    let rest = html.into_iter().chain(prometheus).map(String::into_bytes);
     let failed = write_secondary(outs.zip(rest));
     print_summary(&summary, &planned);
     match failed {
         Some(e) => Err(e.into()),
-        None => Ok(report.summary.exit_code),
+        None => Ok(exit_code),
     }
 }
 

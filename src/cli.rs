@@ -126,10 +126,17 @@ fn parse_dns_server(s: &str) -> Result<SocketAddr, String> {
     s.parse::<SocketAddr>().map_err(|_| format!("`{s}` is not IP or IP:PORT (IPv6 with a port: [::1]:53)"))
 }
 
+/// Longest `--timeout` accepted: one stage waiting longer than this is no longer a probe, and
+/// every deadline computed from it stays far from `Instant`'s range.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+
 fn parse_timeout(s: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(s).map_err(|e| format!("`{s}`: {e} (examples: 3s, 500ms, 1m)"))?;
     if d.is_zero() {
         return Err("the timeout must be more than zero".into());
+    }
+    if d > MAX_TIMEOUT {
+        return Err(format!("`{s}` is longer than the maximum timeout of 1h (3600s)"));
     }
     Ok(d)
 }
@@ -146,9 +153,7 @@ impl RunArgs {
         // The canonical spelling of the cloud name.
         let cloud =
             crate::catalog::CLOUDS.iter().find(|c| c.eq_ignore_ascii_case(&cloud)).map_or(cloud, |c| c.to_string());
-        for target in self.endpoints {
-            probe_set.add_adhoc(target);
-        }
+        probe_set.add_adhoc_all(self.endpoints);
         let proxy = match (self.proxy, self.no_proxy) {
             (Some(url), _) => ProxyRequest::Explicit(url),
             (None, true) => ProxyRequest::Disabled,

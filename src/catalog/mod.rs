@@ -250,24 +250,42 @@ impl ProbeSet {
 
     /// Add an ad-hoc `--endpoint` target (role custom, required, not assumed public).
     pub fn add_adhoc(&mut self, target: Target) {
-        let base = target.to_string();
-        let mut name = base.clone();
-        let mut n = 2;
-        while self.endpoints.iter().any(|e| e.name == name) {
-            name = format!("{base}#{n}");
-            n += 1;
+        self.add_adhoc_all(std::iter::once(target));
+    }
+
+    /// Add ad-hoc `--endpoint` targets in order (see [`ProbeSet::add_adhoc`]). A target whose
+    /// name is taken is named `URL#2`, `URL#3`, ...; the names in use are indexed once, so
+    /// thousands of copies of one URL cost linear time.
+    pub fn add_adhoc_all(&mut self, targets: impl IntoIterator<Item = Target>) {
+        let mut taken: HashSet<String> = self.endpoints.iter().map(|e| e.name.clone()).collect();
+        // The next suffix to try for each URL.
+        let mut next: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        for target in targets {
+            let base = target.to_string();
+            let mut name = base.clone();
+            if taken.contains(&name) {
+                let n = next.entry(base.clone()).or_insert(2);
+                loop {
+                    name = format!("{base}#{n}");
+                    *n += 1;
+                    if !taken.contains(&name) {
+                        break;
+                    }
+                }
+            }
+            taken.insert(name.clone());
+            self.endpoints.push(Arc::new(EndpointSpec {
+                name,
+                role: Role::Custom,
+                target,
+                reachable: Reachable::AnyBelow500,
+                expected_issuers: Vec::new(),
+                required: true,
+                public: false,
+                represents: None,
+                note: Some("added with --endpoint".into()),
+            }));
         }
-        self.endpoints.push(Arc::new(EndpointSpec {
-            name,
-            role: Role::Custom,
-            target,
-            reachable: Reachable::AnyBelow500,
-            expected_issuers: Vec::new(),
-            required: true,
-            public: false,
-            represents: None,
-            note: Some("added with --endpoint".into()),
-        }));
     }
 }
 
@@ -331,5 +349,25 @@ mod tests {
         set.add_adhoc(Target::parse("tcp://10.1.1.1:5985").unwrap());
         assert_eq!(set.endpoints[1].name, "tcp://10.1.1.1:5985#2");
         assert!(set.endpoints.iter().all(|e| e.role == Role::Custom && !e.public));
+    }
+
+    #[test]
+    fn adhoc_copies_get_the_next_free_suffix() {
+        let text = "[[endpoint]]\nname = \"tcp://10.1.1.1:1#3\"\nrole = \"usage\"\nurl = \"tcp://10.9.9.9:9\"\n";
+        let mut set = ProbeSet::parse(text, "e.toml", "e").unwrap();
+        let t = Target::parse("tcp://10.1.1.1:1").unwrap();
+        set.add_adhoc_all(std::iter::repeat_n(t.clone(), 3));
+        set.add_adhoc(t);
+        let names: Vec<&str> = set.endpoints.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "tcp://10.1.1.1:1#3",
+                "tcp://10.1.1.1:1",
+                "tcp://10.1.1.1:1#2",
+                "tcp://10.1.1.1:1#4",
+                "tcp://10.1.1.1:1#5"
+            ]
+        );
     }
 }

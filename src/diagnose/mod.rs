@@ -226,11 +226,12 @@ fn dns_findings(c: &mut Ctx<'_>) {
 
 fn tcp_findings(c: &mut Ctx<'_>) -> bool {
     let tcp = &c.obs.tcp;
-    let failed: Vec<_> = tcp.iter().filter(|a| a.status != TcpStatus::Ok).collect();
+    // An attempt the probe's own limits stopped says nothing about the network.
+    let failed: Vec<_> = tcp.iter().filter(|a| a.status != TcpStatus::Ok && !a.local).collect();
+    let connected = tcp.iter().any(|a| a.status == TcpStatus::Ok);
     let Some(first) = failed.first() else {
-        return !tcp.is_empty();
+        return connected;
     };
-    let connected = failed.len() < tcp.len();
     let code = match first.status {
         TcpStatus::Refused => Code::TcpConnectionRefused,
         TcpStatus::Timeout => Code::TcpConnectTimeout,
@@ -606,10 +607,14 @@ pub struct Diagnosis {
 pub fn endpoint(obs: &EndpointObservation, lang: Lang, now: DateTime<Utc>, clock: &ClockEstimate) -> Diagnosis {
     // A stopped run: the stages that finished are diagnosed, the one in flight and those after
     // it are not (they observed nothing).
-    let finished = |stage: Stage| match (obs.skipped, obs.interrupted) {
-        (false, _) => true,
-        (true, None) => false,
-        (true, Some(i)) => stage.order() < i.stage.order(),
+    let finished = |stage: Stage| {
+        // A stage the probe could not run for its own limits observed nothing either.
+        let run = obs.local_limit.as_ref().is_none_or(|l| stage.order() < l.stage.order());
+        run && match (obs.skipped, obs.interrupted) {
+            (false, _) => true,
+            (true, None) => false,
+            (true, Some(i)) => stage.order() < i.stage.order(),
+        }
     };
     let mut c = Ctx { obs, lang, now, clock, out: Vec::new(), interception: None };
     if !finished(Stage::Dns) {
@@ -805,6 +810,7 @@ mod tcp_tests {
                 duration_ms: 1,
                 error: None,
                 peer: crate::probe::Peer::Endpoint,
+                local: false,
             })
             .collect();
         let addresses = tcp.iter().map(|t| t.address.ip()).collect();
@@ -820,11 +826,13 @@ mod tcp_tests {
                 addresses,
                 cnames: vec![],
                 error: None,
+                local: false,
             },
             tcp,
             proxy: None,
             tls: None,
             http: None,
+            local_limit: None,
         }
     }
 
@@ -842,5 +850,25 @@ mod tcp_tests {
         let f = endpoint(&o, Lang::En, Utc::now(), &crate::clock::estimate(vec![])).findings;
         assert_eq!((f[0].code, f[0].severity), (Code::TcpConnectTimeout, Severity::Error));
         assert_eq!(f[0].usage_error, Some(UsageError::NetworkError));
+    }
+
+    /// EMFILE and its kind are the probe's own limits: never a TCP finding about the network.
+    #[test]
+    fn the_probes_own_socket_limit_is_not_a_network_finding() {
+        let clock = crate::clock::estimate(vec![]);
+        // One address connected, one could not get a socket: nothing to say.
+        let mut o = obs(vec![("20.1.1.1:443", TcpStatus::Ok), ("20.1.1.2:443", TcpStatus::Error)]);
+        o.tcp[1].local = true;
+        assert!(endpoint(&o, Lang::En, Utc::now(), &clock).findings.is_empty());
+        // No socket at all: the TCP stage did not run (the probe marks it), nothing is judged.
+        let mut o = obs(vec![("20.1.1.1:443", TcpStatus::Error), ("20.1.1.2:443", TcpStatus::Refused)]);
+        o.tcp[0].local = true;
+        o.local_limit = Some(crate::probe::LocalLimit { stage: Stage::Tcp, error: "Too many open files".into() });
+        assert!(endpoint(&o, Lang::En, Utc::now(), &clock).findings.is_empty());
+        // The same without the mark would blame the network.
+        o.local_limit = None;
+        o.tcp[0].local = false;
+        let f = endpoint(&o, Lang::En, Utc::now(), &clock).findings;
+        assert_eq!(f[0].code, Code::TcpUnreachable);
     }
 }

@@ -29,33 +29,64 @@ pub fn classify(e: &io::Error) -> TcpStatus {
     }
 }
 
-/// Connect to one address within `timeout`.
+/// Connect to one address within `timeout` (which starts once a connect slot is free: see
+/// [`super::budget`]). A socket the probe could not open for its own limits (EMFILE, ENFILE,
+/// ENOBUFS) is status `error` marked `local`, never a network status.
 pub async fn connect(addr: SocketAddr, timeout: Duration) -> (TcpAttempt, Option<TcpStream>) {
+    let _slot = super::budget::connect_slot().await;
     let start = Instant::now();
+    // The error, and whether it is the probe's own resource limit (told from the OS error,
+    // which the added context would hide).
+    let wrap = |e: io::Error, what: String| {
+        let local = super::budget::is_local_resource(&e);
+        (io::Error::new(e.kind(), format!("{what}: {e}")), local)
+    };
     let result = match socket_for(addr) {
-        Err(e) => Err(io::Error::new(e.kind(), format!("create a socket for {addr}: {e}"))),
+        Err(e) => Err(wrap(e, format!("create a socket for {addr}"))),
         Ok(socket) => match tokio::time::timeout(timeout, socket.connect(addr)).await {
             Ok(Ok(stream)) => Ok(stream),
-            Ok(Err(e)) => Err(io::Error::new(e.kind(), format!("connect to {addr}: {e}"))),
-            Err(_) => Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                format!("connect to {addr}: no answer within {} ms", timeout.as_millis()),
+            Ok(Err(e)) => Err(wrap(e, format!("connect to {addr}"))),
+            Err(_) => Err((
+                io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("connect to {addr}: no answer within {} ms", timeout.as_millis()),
+                ),
+                false,
             )),
         },
     };
     let duration_ms = ms(start.elapsed());
     match result {
         Ok(stream) => (
-            TcpAttempt { address: addr, status: TcpStatus::Ok, duration_ms, error: None, peer: Peer::Endpoint },
+            TcpAttempt {
+                address: addr,
+                status: TcpStatus::Ok,
+                duration_ms,
+                error: None,
+                peer: Peer::Endpoint,
+                local: false,
+            },
             Some(stream),
         ),
-        Err(e) => (
+        Err((e, true)) => (
+            TcpAttempt {
+                address: addr,
+                status: TcpStatus::Error,
+                duration_ms,
+                error: Some(format!("the probe's own limit, not the network: {e}")),
+                peer: Peer::Endpoint,
+                local: true,
+            },
+            None,
+        ),
+        Err((e, false)) => (
             TcpAttempt {
                 address: addr,
                 status: classify(&e),
                 duration_ms,
                 error: Some(e.to_string()),
                 peer: Peer::Endpoint,
+                local: false,
             },
             None,
         ),

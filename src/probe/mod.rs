@@ -1,6 +1,7 @@
 //! The probe stages (resolve → connect → TLS → HTTP) and the per-endpoint pipeline.
 //! Stages record what they observed, with timings; they never decide verdicts.
 
+pub mod budget;
 pub mod connect;
 pub mod http;
 pub mod legacy;
@@ -48,11 +49,22 @@ pub struct DnsObservation {
     pub addresses: Vec<IpAddr>,
     pub cnames: Vec<String>,
     pub error: Option<String>,
+    /// The lookup failed for the probe's own limits (no socket could be opened: EMFILE,
+    /// ENFILE, ENOBUFS), not for anything a DNS server did.
+    pub local: bool,
 }
 
 impl DnsObservation {
     pub fn failed(status: DnsStatus, server: Option<String>, duration_ms: u64, error: String) -> Self {
-        DnsObservation { status, server, duration_ms, addresses: Vec::new(), cnames: Vec::new(), error: Some(error) }
+        DnsObservation {
+            status,
+            server,
+            duration_ms,
+            addresses: Vec::new(),
+            cnames: Vec::new(),
+            error: Some(error),
+            local: false,
+        }
     }
 }
 
@@ -84,6 +96,9 @@ pub struct TcpAttempt {
     pub duration_ms: u64,
     pub error: Option<String>,
     pub peer: Peer,
+    /// The attempt failed for the probe's own limits (EMFILE, ENFILE, ENOBUFS): status
+    /// `error`, and nothing to say about the network.
+    pub local: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -259,6 +274,18 @@ pub struct EndpointObservation {
     /// None for tcp:// targets.
     pub tls: Option<TlsObservation>,
     pub http: Option<HttpObservation>,
+    /// The probe ran out of its own resources (sockets) in this stage: the stage and those
+    /// after it observed nothing about the network. The endpoint is skipped and the run
+    /// incomplete (exit 3).
+    pub local_limit: Option<LocalLimit>,
+}
+
+/// A stage the probe could not run for its own resource limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalLimit {
+    pub stage: Stage,
+    /// The OS error, as the stage recorded it.
+    pub error: String,
 }
 
 impl EndpointObservation {
@@ -285,11 +312,13 @@ impl EndpointObservation {
                 addresses: Vec::new(),
                 cnames: Vec::new(),
                 error: None,
+                local: false,
             },
             tcp: Vec::new(),
             proxy: None,
             tls: https.then(TlsObservation::not_attempted),
             http: https.then(HttpObservation::not_attempted),
+            local_limit: None,
         }
     }
 }
@@ -342,9 +371,14 @@ impl Prober {
                 addresses: vec![*ip],
                 cnames: Vec::new(),
                 error: None,
+                local: false,
             },
             Host::Name(name) => self.resolver.resolve(name).await,
         };
+        if obs.dns.local {
+            let error = obs.dns.error.clone().unwrap_or_default();
+            obs.local_limit = Some(LocalLimit { stage: Stage::Dns, error });
+        }
         obs.starts.dns = Some(self.now_ms().saturating_sub(obs.dns.duration_ms));
         tracing::debug!(endpoint = %spec.name, status = ?obs.dns.status, addresses = ?obs.dns.addresses, ms = obs.dns.duration_ms, "dns");
         let https = spec.target.is_https();
@@ -381,6 +415,13 @@ impl Prober {
         };
         for a in &attempts {
             tracing::debug!(endpoint = %spec.name, address = %a.address, status = ?a.status, ms = a.duration_ms, "tcp");
+        }
+        // No connection, and the probe's own limits stood in the way: the network was not tested.
+        if chosen.is_none()
+            && let Some(a) = attempts.iter().find(|a| a.local)
+        {
+            let stage = if via.is_some() { Stage::Proxy } else { Stage::Tcp };
+            obs.local_limit = Some(LocalLimit { stage, error: a.error.clone().unwrap_or_default() });
         }
         obs.tcp = attempts;
         let (Some((addr, stream)), Target::Https { path, .. }) = (chosen, &spec.target) else {

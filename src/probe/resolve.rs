@@ -83,6 +83,15 @@ impl Resolver {
         Resolver { inner, in_flight: tokio::sync::Semaphore::new(MAX_NAMES_IN_FLIGHT), servers, timeout }
     }
 
+    /// Resolve at most `n` names at once from now on (fewer than [`MAX_NAMES_IN_FLIGHT`]: a
+    /// low open-files limit, see [`super::budget::SocketBudget`]). Call before resolving.
+    pub fn limit_names_in_flight(&self, n: usize) {
+        let n = n.max(1);
+        if n < MAX_NAMES_IN_FLIGHT {
+            self.in_flight.forget_permits(MAX_NAMES_IN_FLIGHT - n);
+        }
+    }
+
     /// Resolve one host name (A and AAAA at once).
     pub async fn resolve(&self, host: &str) -> DnsObservation {
         // The stage's time and timeout start once the lookup may go out.
@@ -114,6 +123,7 @@ impl Resolver {
         let mut addresses: Vec<IpAddr> = Vec::new();
         let mut cnames: Vec<String> = Vec::new();
         let mut failures: Vec<(DnsStatus, String)> = Vec::new();
+        let mut local = false;
         for (rtype, result) in [("A", a), ("AAAA", aaaa)] {
             match result {
                 Ok(lookup) => {
@@ -128,11 +138,24 @@ impl Resolver {
                         }
                     }
                 }
+                Err(e) if is_local_resource(&e) => {
+                    local = true;
+                    failures
+                        .push((DnsStatus::Error, format!("{rtype}: the probe's own limit, not DNS: {}", describe(&e))));
+                }
                 Err(e) => failures.push((classify(&e), format!("{rtype}: {}", describe(&e)))),
             }
         }
         if !addresses.is_empty() {
-            return DnsObservation { status: DnsStatus::Ok, server, duration_ms, addresses, cnames, error: None };
+            return DnsObservation {
+                status: DnsStatus::Ok,
+                server,
+                duration_ms,
+                addresses,
+                cnames,
+                error: None,
+                local: false,
+            };
         }
         // Both queries failed or were empty: the most telling status wins (an authoritative
         // NXDOMAIN over a server failure over silence over an empty answer).
@@ -149,7 +172,9 @@ impl Resolver {
         // The resolver drops the aliases of a name that ends nowhere: ask for them, so the
         // report shows where the chain breaks (a dangling Private Link alias) or that it loops.
         if matches!(status, DnsStatus::Nxdomain | DnsStatus::NoAddresses) && cnames.is_empty() {
-            let deadline = start + self.timeout;
+            // Saturating: a deadline past `Instant`'s range is no deadline (the stage's own
+            // timeout still bounds each query).
+            let deadline = start.checked_add(self.timeout);
             let chain = chase_cnames(resolver, &name, deadline).await;
             if let Some(last) = chain.last() {
                 let looped = cname_loop(host, &chain);
@@ -162,7 +187,15 @@ impl Resolver {
             }
             cnames = chain;
         }
-        DnsObservation { status, server, duration_ms: ms(start.elapsed()), addresses, cnames, error: Some(error) }
+        DnsObservation {
+            status,
+            server,
+            duration_ms: ms(start.elapsed()),
+            addresses,
+            cnames,
+            error: Some(error),
+            local,
+        }
     }
 }
 
@@ -184,8 +217,8 @@ const MAX_CNAME_HOPS: usize = 8;
 /// The CNAME chain from `name`, by CNAME queries (every alias an answer carries is used, so a
 /// chain a recursive server returns whole costs one query), until a name has no alias, a
 /// name comes back (a loop: the repeated name ends the list), [`MAX_CNAME_HOPS`], or the
-/// stage's deadline. Lower-case names without the final dot.
-async fn chase_cnames(resolver: &TokioResolver, name: &Name, deadline: Instant) -> Vec<String> {
+/// stage's deadline (None: no deadline of its own). Lower-case names without the final dot.
+async fn chase_cnames(resolver: &TokioResolver, name: &Name, deadline: Option<Instant>) -> Vec<String> {
     let text = |n: &Name| n.to_utf8().trim_end_matches('.').to_ascii_lowercase();
     let mut known: Vec<(String, String)> = Vec::new();
     let mut chain: Vec<String> = Vec::new();
@@ -195,7 +228,7 @@ async fn chase_cnames(resolver: &TokioResolver, name: &Name, deadline: Instant) 
         let next = match known.iter().find(|(owner, _)| *owner == current) {
             Some((_, target)) => Some(target.clone()),
             None => {
-                let left = deadline.saturating_duration_since(Instant::now());
+                let left = deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(Instant::now()));
                 if left.is_zero() {
                     break;
                 }
@@ -248,6 +281,11 @@ fn describe(e: &NetError) -> String {
         }
         other => other.to_string(),
     }
+}
+
+/// The resolver could not open a socket for the probe's own limits (EMFILE, ENFILE, ENOBUFS).
+fn is_local_resource(e: &NetError) -> bool {
+    matches!(e, NetError::Io(io) if super::budget::is_local_resource(io))
 }
 
 /// Map a resolver error to a DNS status.

@@ -77,6 +77,9 @@ fn stage(o: &EndpointObservation) -> String {
     use crate::probe::proxy::ProxyStatus;
     use crate::probe::{DnsStatus, HttpStatus, TcpStatus, TlsStatus};
     let label = |v: serde_json::Value| v.as_str().unwrap_or("?").to_string();
+    if let Some(l) = &o.local_limit {
+        return format!("{}: probe resource limit", l.stage.as_str());
+    }
     if o.skipped {
         return match o.interrupted {
             Some(i) => format!("{}: interrupted", i.stage.as_str()),
@@ -108,13 +111,21 @@ fn stage(o: &EndpointObservation) -> String {
     }
 }
 
-fn worst(findings: &[Finding], endpoint: Option<&str>) -> Option<Severity> {
-    findings.iter().filter(|f| endpoint.is_none() || f.endpoint.as_deref() == endpoint).map(|f| f.severity).max()
+fn worst(findings: &[Finding]) -> Option<Severity> {
+    findings.iter().map(|f| f.severity).max()
 }
 
 /// Assemble the report.
 pub fn build(input: BuildInput<'_>) -> Report {
     let findings = input.findings;
+    // The worst severity of each endpoint's findings, indexed once (a lookup per endpoint).
+    let mut worst_of: std::collections::HashMap<&str, Severity> = std::collections::HashMap::new();
+    for f in &findings {
+        if let Some(e) = f.endpoint.as_deref() {
+            let w = worst_of.entry(e).or_insert(f.severity);
+            *w = (*w).max(f.severity);
+        }
+    }
     let endpoints = input
         .observations
         .iter()
@@ -122,8 +133,8 @@ pub fn build(input: BuildInput<'_>) -> Report {
         .map(|(i, o)| {
             let spec = &o.spec;
             let interception = input.interceptions.get(i).and_then(Option::as_ref);
-            let verdict = match worst(&findings, Some(&spec.name)) {
-                _ if o.skipped => EndpointVerdict::Skipped,
+            let verdict = match worst_of.get(spec.name.as_str()).copied() {
+                _ if o.skipped || o.local_limit.is_some() => EndpointVerdict::Skipped,
                 Some(Severity::Error) => EndpointVerdict::Error,
                 Some(Severity::Warning) => EndpointVerdict::Warning,
                 Some(Severity::Info) | None => EndpointVerdict::Ok,
@@ -162,13 +173,14 @@ pub fn build(input: BuildInput<'_>) -> Report {
     let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
     let counts =
         Counts { error: count(Severity::Error), warning: count(Severity::Warning), info: count(Severity::Info) };
-    let (verdict, mut exit_code) = match worst(&findings, None) {
+    let (verdict, mut exit_code) = match worst(&findings) {
         Some(Severity::Error) => (Verdict::Error, 2),
         Some(Severity::Warning) => (Verdict::Warning, 1),
         _ => (Verdict::Ok, 0),
     };
-    // An interrupted run is incomplete: UNKNOWN in the monitoring-plugin convention.
-    if input.interrupted {
+    // An interrupted run is incomplete: UNKNOWN in the monitoring-plugin convention. So is a
+    // run that could not probe an endpoint for its own resource limits (open files).
+    if input.interrupted || input.observations.iter().any(|o| o.local_limit.is_some()) {
         exit_code = 3;
     }
     let mut usage_errors: Vec<UsageError> =

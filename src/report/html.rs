@@ -5,6 +5,7 @@
 //! headers and certificate subjects are server-controlled) and escaped, attributes included.
 //! Elements are always closed explicitly, so the output is also well-formed as a tag tree.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
@@ -283,14 +284,54 @@ fn tail(o: &mut String) {
 // ---------------------------------------------------------------------------------------------
 // Node report
 
+/// What the page looks up per endpoint and per finding, indexed once so that a page of many
+/// thousand endpoints is built in linear time.
+struct Index<'a> {
+    /// Endpoint name → its position in the report and the endpoint.
+    endpoints: HashMap<&'a str, (usize, &'a EndpointReport)>,
+    /// Endpoint name → its findings, in report order.
+    findings: HashMap<&'a str, Vec<&'a Finding>>,
+}
+
+impl<'a> Index<'a> {
+    fn new(r: &'a Report) -> Self {
+        let mut endpoints = HashMap::with_capacity(r.endpoints.len());
+        for (i, e) in r.endpoints.iter().enumerate() {
+            // The first of a name wins, as a search from the start would.
+            endpoints.entry(e.name.as_str()).or_insert((i, e));
+        }
+        let mut findings: HashMap<&str, Vec<&Finding>> = HashMap::new();
+        for f in &r.findings {
+            if let Some(e) = f.endpoint.as_deref() {
+                findings.entry(e).or_default().push(f);
+            }
+        }
+        Index { endpoints, findings }
+    }
+
+    fn position(&self, name: &str) -> Option<usize> {
+        self.endpoints.get(name).map(|(i, _)| *i)
+    }
+
+    fn endpoint(&self, name: &str) -> Option<&'a EndpointReport> {
+        self.endpoints.get(name).map(|(_, e)| *e)
+    }
+
+    /// The findings of one endpoint.
+    fn findings_of(&self, name: &str) -> &[&'a Finding] {
+        self.findings.get(name).map_or(&[], Vec::as_slice)
+    }
+}
+
 /// The report as one self-contained HTML page.
 pub fn render(report: &Report) -> String {
     let mut o = String::with_capacity(64 * 1024);
+    let ix = Index::new(report);
     let verdict = verdict_word(report.summary.verdict);
     head(&mut o, &format!("azs-netprobe: {} on {}", verdict.to_uppercase(), report.node.hostname));
     header(&mut o, report);
-    what_to_do(&mut o, report);
-    endpoints(&mut o, report);
+    what_to_do(&mut o, report, &ix);
+    endpoints(&mut o, report, &ix);
     clock(&mut o, report);
     let _ = write!(
         o,
@@ -459,14 +500,20 @@ struct Problem<'a> {
 
 fn group(findings: &[Finding]) -> Vec<Problem<'_>> {
     let mut out: Vec<Problem<'_>> = Vec::new();
+    // (code, cause) → the problem's index: one lookup per finding.
+    let mut index: HashMap<(Code, Option<String>), usize> = HashMap::new();
     for f in findings {
         let c = cause(f);
-        match out.iter_mut().find(|p| p.code == f.code && p.cause == c) {
-            Some(p) => {
+        match index.get(&(f.code, c.clone())) {
+            Some(&i) => {
+                let p = &mut out[i];
                 p.severity = p.severity.max(f.severity);
                 p.findings.push(f);
             }
-            None => out.push(Problem { code: f.code, cause: c, severity: f.severity, findings: vec![f] }),
+            None => {
+                index.insert((f.code, c.clone()), out.len());
+                out.push(Problem { code: f.code, cause: c, severity: f.severity, findings: vec![f] });
+            }
         }
     }
     // Errors first, then warnings, then info; first-seen order within a severity.
@@ -477,7 +524,7 @@ fn group(findings: &[Finding]) -> Vec<Problem<'_>> {
     out
 }
 
-fn what_to_do(o: &mut String, r: &Report) {
+fn what_to_do(o: &mut String, r: &Report, ix: &Index<'_>) {
     o.push_str("<section id=\"what-to-do\"><h2>What to do</h2>");
     if r.findings.is_empty() {
         o.push_str("<p>No findings: every endpoint answered as expected and the clock is fine.</p></section>");
@@ -494,11 +541,10 @@ fn what_to_do(o: &mut String, r: &Report) {
             plural(problems.len(), "problem", "problems")
         );
     }
-    let endpoint_index = |n: &str| r.endpoints.iter().position(|e| e.name == n);
     let mut idx = 0;
     for p in problems.iter().filter(|p| p.severity != Severity::Info) {
         idx += 1;
-        problem(o, r, p, idx, &endpoint_index);
+        problem(o, p, idx, ix);
     }
     let infos: Vec<&Problem<'_>> = problems.iter().filter(|p| p.severity == Severity::Info).collect();
     if !infos.is_empty() {
@@ -509,7 +555,7 @@ fn what_to_do(o: &mut String, r: &Report) {
         );
         for p in infos {
             idx += 1;
-            problem(o, r, p, idx, &endpoint_index);
+            problem(o, p, idx, ix);
         }
         o.push_str("</details>");
     }
@@ -523,7 +569,8 @@ fn endpoint_link(name: &str, index: Option<usize>) -> String {
     }
 }
 
-fn problem(o: &mut String, r: &Report, p: &Problem<'_>, idx: usize, endpoint_index: &dyn Fn(&str) -> Option<usize>) {
+fn problem(o: &mut String, p: &Problem<'_>, idx: usize, ix: &Index<'_>) {
+    let endpoint_index = |n: &str| ix.position(n);
     let sev = sev_word(p.severity);
     let first = p.findings[0];
     let mut portal: Vec<String> = Vec::new();
@@ -536,9 +583,10 @@ fn problem(o: &mut String, r: &Report, p: &Problem<'_>, idx: usize, endpoint_ind
         }
     }
     let mut eps: Vec<&str> = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::new();
     for f in &p.findings {
         if let Some(e) = f.endpoint.as_deref()
-            && !eps.contains(&e)
+            && seen.insert(e)
         {
             eps.push(e);
         }
@@ -572,7 +620,7 @@ fn problem(o: &mut String, r: &Report, p: &Problem<'_>, idx: usize, endpoint_ind
         let host_of = |f: &Finding| {
             f.endpoint
                 .as_deref()
-                .and_then(|e| r.endpoints.iter().find(|x| x.name == e))
+                .and_then(|e| ix.endpoint(e))
                 .map(|x| x.host.clone())
                 .or_else(|| f.evidence.get("host").and_then(Value::as_str).map(str::to_string))
         };
@@ -581,7 +629,8 @@ fn problem(o: &mut String, r: &Report, p: &Problem<'_>, idx: usize, endpoint_ind
             Some(h) if !h.is_empty() => f.message.replace(&h, "\u{0}"),
             _ => f.message.clone(),
         };
-        let same_message = p.findings.iter().all(|f| generic(f) == generic(first));
+        let first_generic = generic(first);
+        let same_message = p.findings.iter().all(|f| generic(f) == first_generic);
         let _ = write!(
             o,
             "<table class=\"affected\"><thead><tr><th>Endpoint</th><th>Host</th><th>Severity</th><th>Portal code</th>{}</tr></thead><tbody>",
@@ -615,7 +664,7 @@ fn problem(o: &mut String, r: &Report, p: &Problem<'_>, idx: usize, endpoint_ind
     }
     let differs = p.findings.iter().any(|f| f.remediation != *rem);
     if differs && let Some(e) = first.endpoint.as_deref() {
-        let host = r.endpoints.iter().find(|x| x.name == e).map(|x| x.host.as_str()).unwrap_or(e);
+        let host = ix.endpoint(e).map(|x| x.host.as_str()).unwrap_or(e);
         let _ = write!(
             o,
             "<p class=\"muted-text\">Steps as written for {} ({}); apply them to each endpoint listed above with its own host name.</p>",
@@ -693,9 +742,9 @@ fn evidence(o: &mut String, p: &Problem<'_>) {
 // ---------------------------------------------------------------------------------------------
 // Endpoints
 
-fn endpoint_codes(r: &Report, e: &EndpointReport) -> Vec<String> {
+fn endpoint_codes(ix: &Index<'_>, e: &EndpointReport) -> Vec<String> {
     let mut codes: Vec<String> = Vec::new();
-    for f in r.findings.iter().filter(|f| f.endpoint.as_deref() == Some(e.name.as_str())) {
+    for f in ix.findings_of(&e.name) {
         if let Some(u) = f.usage_error {
             let s = u.as_str().to_string();
             if !codes.contains(&s) {
@@ -706,7 +755,7 @@ fn endpoint_codes(r: &Report, e: &EndpointReport) -> Vec<String> {
     codes
 }
 
-fn endpoints(o: &mut String, r: &Report) {
+fn endpoints(o: &mut String, r: &Report, ix: &Index<'_>) {
     o.push_str("<section id=\"endpoints\"><h2>Endpoints</h2>");
     if r.endpoints.is_empty() {
         o.push_str("<p>No endpoint was probed.</p></section>");
@@ -718,7 +767,7 @@ fn endpoints(o: &mut String, r: &Report) {
     );
     for (i, e) in r.endpoints.iter().enumerate() {
         let v = endpoint_verdict_word(e.verdict);
-        let codes = endpoint_codes(r, e);
+        let codes = endpoint_codes(ix, e);
         let _ = write!(
             o,
             "<tr><td class=\"nw\">{}{}</td><td class=\"nw\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
@@ -740,7 +789,7 @@ fn endpoints(o: &mut String, r: &Report) {
     );
     let run_time = parse_time(&r.run.started_at);
     for (i, e) in r.endpoints.iter().enumerate() {
-        endpoint(o, r, e, i, run_time);
+        endpoint(o, ix, e, i, run_time);
     }
     o.push_str("</section>");
 }
@@ -773,7 +822,7 @@ fn failed_stage(e: &EndpointReport) -> Option<&'static str> {
     None
 }
 
-fn endpoint(o: &mut String, r: &Report, e: &EndpointReport, i: usize, run_time: Option<DateTime<Utc>>) {
+fn endpoint(o: &mut String, ix: &Index<'_>, e: &EndpointReport, i: usize, run_time: Option<DateTime<Utc>>) {
     let v = endpoint_verdict_word(e.verdict);
     let _ = write!(
         o,
@@ -784,7 +833,7 @@ fn endpoint(o: &mut String, r: &Report, e: &EndpointReport, i: usize, run_time: 
         esc(e.role.as_str()),
         esc(&e.stage)
     );
-    let codes = endpoint_codes(r, e);
+    let codes = endpoint_codes(ix, e);
     if !codes.is_empty() {
         let _ = write!(o, "<span>{}</span>", code_list(&codes));
     }
@@ -800,17 +849,11 @@ fn endpoint(o: &mut String, r: &Report, e: &EndpointReport, i: usize, run_time: 
     if let Some(n) = &e.note {
         let _ = write!(o, "<p class=\"muted-text\">{}</p>", esc(n));
     }
-    let http_finding = r.findings.iter().any(|f| {
-        f.endpoint.as_deref() == Some(e.name.as_str()) && f.code.stage() == "http" && f.severity != Severity::Info
-    });
+    let own = ix.findings_of(&e.name);
+    let http_finding = own.iter().any(|f| f.code.stage() == "http" && f.severity != Severity::Info);
     waterfall(o, e, http_finding);
     // Open the details of the stage the worst finding blames (else of the first failed stage).
-    let blamed = r
-        .findings
-        .iter()
-        .filter(|f| f.endpoint.as_deref() == Some(e.name.as_str()) && f.severity != Severity::Info)
-        .max_by_key(|f| f.severity)
-        .map(|f| f.code.stage());
+    let blamed = own.iter().filter(|f| f.severity != Severity::Info).max_by_key(|f| f.severity).map(|f| f.code.stage());
     let failed = blamed.or_else(|| failed_stage(e));
     let open = |stage: &str| if failed == Some(stage) { " open" } else { "" };
 
@@ -940,7 +983,7 @@ fn endpoint(o: &mut String, r: &Report, e: &EndpointReport, i: usize, run_time: 
 
     // HTTP
     if let Some(h) = &e.http {
-        http(o, r, e, h, open("http"));
+        http(o, ix, e, h, open("http"));
     }
     o.push_str("</article>");
 }
@@ -981,7 +1024,7 @@ fn not_reached_section(o: &mut String, e: &EndpointReport, stage: Stage, class: 
     true
 }
 
-fn http(o: &mut String, r: &Report, e: &EndpointReport, h: &super::HttpReport, open: &str) {
+fn http(o: &mut String, ix: &Index<'_>, e: &EndpointReport, h: &super::HttpReport, open: &str) {
     let st = label(&h.status);
     if h.status == HttpStatus::NotAttempted && not_reached_section(o, e, Stage::Http, "http", "HTTP") {
         return;
@@ -997,13 +1040,7 @@ fn http(o: &mut String, r: &Report, e: &EndpointReport, h: &super::HttpReport, o
     let code_tone = match (e.verdict, h.status_code) {
         (_, None) => "muted",
         (EndpointVerdict::Ok, _) => "ok",
-        _ if r
-            .findings
-            .iter()
-            .any(|f| f.endpoint.as_deref() == Some(e.name.as_str()) && f.code == Code::HttpUnexpectedStatus) =>
-        {
-            "error"
-        }
+        _ if ix.findings_of(&e.name).iter().any(|f| f.code == Code::HttpUnexpectedStatus) => "error",
         _ => "ok",
     };
     let mut rows = vec![

@@ -1,6 +1,7 @@
 //! The human summary printed after a run: what the portal would show, then the findings, then
 //! one line per endpoint.
 
+use std::collections::HashMap;
 use std::fmt::Write;
 
 use super::{EndpointVerdict, Report, Verdict, printable};
@@ -38,19 +39,15 @@ fn group(report: &Report) -> Vec<Group<'_>> {
     let mut sorted: Vec<&crate::diagnose::Finding> = report.findings.iter().collect();
     sorted.sort_by_key(|f| std::cmp::Reverse(f.severity));
     let mut groups: Vec<Group<'_>> = Vec::new();
+    // Each (code, severity, cause) → its group's index: one lookup per finding.
+    let mut index: HashMap<(crate::diagnose::Code, Severity, Option<String>), usize> = HashMap::new();
     for f in sorted {
         let cause = crate::diagnose::cause(&f.evidence);
-        let g = match groups
-            .iter_mut()
-            .find(|g| g.first.code == f.code && g.first.severity == f.severity && g.cause == cause)
-        {
-            Some(g) => g,
-            None => {
-                groups.push(Group { first: f, cause, endpoints: Vec::new(), usage: Vec::new() });
-                let last = groups.len() - 1;
-                &mut groups[last]
-            }
-        };
+        let i = *index.entry((f.code, f.severity, cause.clone())).or_insert_with(|| {
+            groups.push(Group { first: f, cause, endpoints: Vec::new(), usage: Vec::new() });
+            groups.len() - 1
+        });
+        let g = &mut groups[i];
         if let Some(e) = &f.endpoint {
             g.endpoints.push(e.clone());
         }
@@ -260,6 +257,13 @@ pub fn render(report: &Report, report_location: &str) -> String {
             .chain(w.headers[1..].iter().map(|h| h.to_string()))
             .collect::<Vec<String>>(),
     ];
+    // The portal codes of each endpoint's findings, in finding order, gathered once.
+    let mut codes_of: HashMap<&str, Vec<&str>> = HashMap::new();
+    for f in &report.findings {
+        if let (Some(e), Some(u)) = (f.endpoint.as_deref(), f.usage_error) {
+            codes_of.entry(e).or_default().push(u.as_str());
+        }
+    }
     for e in &report.endpoints {
         let verdict = match e.verdict {
             EndpointVerdict::Ok => "ok",
@@ -267,12 +271,7 @@ pub fn render(report: &Report, report_location: &str) -> String {
             EndpointVerdict::Error => "error",
             EndpointVerdict::Skipped => "skipped",
         };
-        let mut codes: Vec<&str> = report
-            .findings
-            .iter()
-            .filter(|f| f.endpoint.as_deref() == Some(e.name.as_str()))
-            .filter_map(|f| f.usage_error.map(|u| u.as_str()))
-            .collect();
+        let mut codes: Vec<&str> = codes_of.get(e.name.as_str()).cloned().unwrap_or_default();
         codes.dedup();
         let host = match &e.represents {
             Some(wild) => format!("{}:{} ({} {})", printable(&e.host), e.port, w.stands_for, printable(wild)),
