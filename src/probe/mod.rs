@@ -2,6 +2,7 @@
 //! Stages record what they observed, with timings; they never decide verdicts.
 
 pub mod connect;
+pub mod head;
 pub mod http;
 pub mod legacy;
 pub mod proxy;

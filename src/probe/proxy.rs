@@ -470,6 +470,17 @@ struct ConnectAnswer {
     content_length: Option<usize>,
 }
 
+/// Where the final answer head to CONNECT starts in `buf` (interim 1xx heads skipped), once it
+/// is complete; `None` while only interim heads have arrived.
+fn connect_head_start(buf: &[u8], addr: &SocketAddr) -> Result<Option<usize>, String> {
+    use super::head::{HeadError, final_head};
+    match final_head(buf, MAX_HEAD, 64) {
+        Ok(h) => Ok(h.map(|h| h.start)),
+        Err(HeadError::Malformed(e)) => Err(format!("the proxy {addr} did not answer with HTTP: {e}")),
+        Err(e) => Err(format!("the proxy {addr} sent {e}")),
+    }
+}
+
 async fn exchange(stream: &mut TcpStream, request: &[u8], addr: &SocketAddr) -> Result<ConnectAnswer, String> {
     stream.write_all(request).await.map_err(|e| format!("send CONNECT to the proxy {addr}: {e}"))?;
     // Read the head one byte at a time: after a 200 every following byte belongs to the tunnel.
@@ -484,7 +495,11 @@ async fn exchange(stream: &mut TcpStream, request: &[u8], addr: &SocketAddr) -> 
             ));
         }
         buf.push(byte[0]);
-        if buf.ends_with(b"\r\n\r\n") || buf.ends_with(b"\n\n") {
+        // At the end of a head: an interim answer (100 Continue) is skipped, the final one read.
+        if (buf.ends_with(b"\r\n\r\n") || buf.ends_with(b"\n\n"))
+            && let Some(start) = connect_head_start(&buf, addr)?
+        {
+            buf.drain(..start);
             break;
         }
         if buf.len() >= MAX_HEAD {
