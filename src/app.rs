@@ -76,6 +76,7 @@ pub async fn probe(cfg: &RunConfig, stop: impl Future<Output = &'static str>) ->
             url: p.redacted_url(),
             source: p.source,
             no_proxy: p.no_proxy.entries().to_vec(),
+            no_proxy_malformed: p.no_proxy.malformed().to_vec(),
         }),
         trust: TrustInfo { public: stores.public.summary.clone(), system: stores.system.summary.clone() },
         timeout_ms: u64::try_from(cfg.stage_timeout.as_millis()).unwrap_or(u64::MAX),

@@ -9,7 +9,7 @@ mod lab;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 
-use common::{Run, probe_file, run};
+use common::{Run, command, probe_file, run};
 use lab::{ConnectProxy, DnsAnswer, DnsServer, HttpBehavior, ProxyMode, TestCa, TlsServer, ok_response};
 
 const LO: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
@@ -115,4 +115,182 @@ fn a_proxy_answering_only_100_continue_is_capped() {
     let err = e["proxy"]["error"].as_str().unwrap();
     assert!(err.contains("interim (1xx) responses without a final one"), "{err}");
     assert_ne!(e["proxy"]["status"], "denied", "{e}");
+}
+
+/// Run the binary expecting a refusal before any work: exit 3, no report; returns stderr.
+fn refused(dir: &Path, args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> String {
+    let report = dir.join("refused.json");
+    let mut cmd = command(dir);
+    cmd.args(args).arg("--out").arg(&report);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(3), "{args:?}: {stderr}");
+    assert!(!report.exists(), "{args:?}: refused before probing, no report");
+    stderr
+}
+
+fn empty_probes(dir: &Path) -> String {
+    probe_file(dir, "").display().to_string()
+}
+
+// 14. Host names.
+
+#[test]
+fn invalid_host_names_are_the_callers_error_naming_the_url_and_the_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = empty_probes(dir.path());
+    let err = refused(dir.path(), &["--probes", &p, "--endpoint", "https://a..b.test/"], &[]);
+    assert!(err.contains("https://a..b.test/") && err.contains("label 2 is empty"), "{err}");
+    assert!(!err.contains("Err(") && !err.contains("DnsServerFailure"), "{err}");
+    let long = format!("tcp://{}.test:443", "a".repeat(64));
+    let err = refused(dir.path(), &["--probes", &p, "--endpoint", &long], &[]);
+    assert!(err.contains("label 1 is 64 characters long (at most 63)"), "{err}");
+    let err = refused(dir.path(), &["--probes", &p, "--endpoint", "tcp://-bad.test:443"], &[]);
+    assert!(err.contains("starts or ends with a hyphen"), "{err}");
+    // In a probe file: file, line and column.
+    let file = probe_file(dir.path(), "[[endpoint]]\nname = \"x\"\nrole = \"usage\"\nurl = \"tcp://a..b.test:1\"\n");
+    let err = refused(dir.path(), &["--probes", file.to_str().unwrap()], &[]);
+    assert!(err.contains("probes.toml:4:7: ") && err.contains("label 2 is empty"), "{err}");
+}
+
+#[test]
+fn idn_names_take_the_same_path_for_tcp_and_https() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = empty_probes(dir.path());
+    let dns = DnsServer::start(vec![("xn--bcher-kva.test", DnsAnswer::A(vec![Ipv4Addr::LOCALHOST]))]);
+    let r = run(
+        dir.path(),
+        &[
+            "--probes",
+            &p,
+            "--dns-server",
+            &dns.addr.to_string(),
+            "--endpoint",
+            "tcp://Bücher.test:1",
+            "--ntp-server",
+            "127.0.0.1:1",
+            "--timeout",
+            "1s",
+        ],
+    );
+    let e = r.endpoint("tcp://xn--bcher-kva.test:1");
+    assert_eq!(e["dns"]["status"], "ok", "resolved under its IDNA name: {e}");
+}
+
+// 15. The proxy environment.
+
+#[cfg(unix)]
+#[test]
+fn proxy_variables_that_are_not_utf8_are_refused() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let p = empty_probes(dir.path());
+    let bad = std::ffi::OsStr::from_bytes(b"http://proxy\xff.corp:3128");
+    let err = refused(dir.path(), &["--probes", &p], &[("HTTPS_PROXY", bad)]);
+    assert!(err.contains("HTTPS_PROXY") && err.contains("not UTF-8"), "{err}");
+    let err = refused(dir.path(), &["--probes", &p], &[("ALL_PROXY", bad)]);
+    assert!(err.contains("ALL_PROXY") && err.contains("not UTF-8"), "{err}");
+    let np = std::ffi::OsStr::from_bytes(b".corp\xfe.example");
+    let ok = std::ffi::OsStr::new("http://127.0.0.1:3128");
+    let err = refused(dir.path(), &["--probes", &p], &[("HTTPS_PROXY", ok), ("NO_PROXY", np)]);
+    assert!(err.contains("NO_PROXY") && err.contains("not UTF-8"), "{err}");
+}
+
+#[test]
+fn all_proxy_is_honoured_after_https_proxy() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("Lab Root CA");
+    let tls = TlsServer::start(LO, &ca.leaf(&["svc.lab.test"]), ok_response());
+    let dns = DnsServer::start(vec![("svc.lab.test", DnsAnswer::A(vec![Ipv4Addr::LOCALHOST]))]);
+    let proxy = ConnectProxy::start_with_hosts(ProxyMode::PassThrough, &[("svc.lab.test", LO)]);
+    let file = probe_file(
+        dir.path(),
+        &format!(
+            "[[endpoint]]\nname = \"svc\"\nrole = \"usage\"\nurl = \"https://svc.lab.test:{}/\"\npublic = false\n",
+            tls.addr.port()
+        ),
+    );
+    let pem = ca.write_pem(dir.path(), "ca.pem").display().to_string();
+    let report = dir.path().join("r.json");
+    let out = command(dir.path())
+        .args(["--probes", file.to_str().unwrap(), "--public-roots", &pem, "--system-roots", &pem])
+        .args(["--dns-server", &dns.addr.to_string(), "--timeout", "2s", "--ntp-server", "127.0.0.1:1"])
+        .arg("--out")
+        .arg(&report)
+        .env("ALL_PROXY", proxy.url())
+        .env("NO_PROXY", "10.0.0.0/33, a..b.example, ok.example")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    common::shape::check(&std::fs::read_to_string(&report).unwrap());
+    let e = r["endpoints"].as_array().unwrap().iter().find(|e| e["name"] == "svc").unwrap();
+    assert_eq!(e["proxy"]["status"], "ok", "{e}");
+    assert_eq!(r["config"]["proxy"]["source"], "env");
+    assert_eq!(r["config"]["proxy"]["no_proxy"], serde_json::json!(["ok.example"]));
+    assert_eq!(r["config"]["proxy"]["no_proxy_malformed"], serde_json::json!(["10.0.0.0/33", "a..b.example"]));
+    assert!(stderr.contains("NO_PROXY entry `10.0.0.0/33` is malformed"), "{stderr}");
+    assert!(stderr.contains("NO_PROXY entry `a..b.example` is malformed"), "{stderr}");
+    assert!(!proxy.requests().is_empty(), "the CONNECT went through ALL_PROXY");
+}
+
+// 19. The small ones: arguments refused up front.
+
+#[test]
+fn port_zero_is_refused_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = empty_probes(dir.path());
+    for args in [
+        vec!["--probes", &p, "--endpoint", "tcp://127.0.0.1:0"],
+        vec!["--probes", &p, "--endpoint", "https://svc.example:0/"],
+        vec!["--probes", &p, "--dns-server", "127.0.0.1:0"],
+        vec!["--probes", &p, "--proxy", "http://127.0.0.1:0"],
+        vec!["--probes", &p, "--ntp-server", "127.0.0.1:0"],
+    ] {
+        let err = refused(dir.path(), &args, &[]);
+        assert!(err.contains("port 0"), "{args:?}: {err}");
+    }
+    let err = refused(dir.path(), &["--probes", &p], &[("https_proxy", std::ffi::OsStr::new("http://10.9.9.9:0"))]);
+    assert!(err.contains("https_proxy") && err.contains("port 0"), "{err}");
+}
+
+#[test]
+fn empty_reachable_and_bad_ntp_servers_are_refused_before_probing() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = probe_file(
+        dir.path(),
+        "[[endpoint]]\nname = \"x\"\nrole = \"usage\"\nurl = \"https://x.example/\"\nreachable = []\n",
+    );
+    let err = refused(dir.path(), &["--probes", file.to_str().unwrap()], &[]);
+    assert!(err.contains("probes.toml:5:13: `reachable` is empty"), "{err}");
+    let p = empty_probes(dir.path());
+    for (server, why) in
+        [("a..b.example", "label 2 is empty"), ("ntp.corp:x", "is not a port"), ("bad host", "not allowed")]
+    {
+        let err = refused(dir.path(), &["--probes", &p, "--ntp-server", server], &[]);
+        assert!(err.contains(server) && err.contains(why), "{server}: {err}");
+    }
+}
+
+#[test]
+fn a_sub_millisecond_timeout_is_recorded_as_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = empty_probes(dir.path());
+    let r = run(dir.path(), &["--probes", &p, "--timeout", "500us", "--ntp-server", "127.0.0.1:1"]);
+    assert_eq!(r.report["config"]["timeout_ms"], 1, "rounded up to the millisecond the stages use");
+}
+
+#[test]
+fn lang_ignores_case_as_cloud_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = command(dir.path()).args(["explain", "ClockSkew", "--lang", "FR"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let fr = command(dir.path()).args(["explain", "ClockSkew", "--lang", "fr"]).output().unwrap();
+    assert_eq!(out.stdout, fr.stdout);
+    let p = empty_probes(dir.path());
+    let r = run(dir.path(), &["--probes", &p, "--lang", "ZH", "--cloud", "azurecloud", "--ntp-server", "127.0.0.1:1"]);
+    assert_eq!(r.report["config"]["lang"], "zh");
 }

@@ -180,20 +180,31 @@ pub fn estimate(mut sources: Vec<ClockSource>) -> ClockEstimate {
 
 /// Split `HOST[:PORT]` (IPv6 as `[addr]:port`); port 123 by default.
 pub fn split_host_port(s: &str) -> Option<(Host, u16)> {
+    parse_ntp_server(s).ok()
+}
+
+/// Parse an NTP server `HOST[:PORT]` (IPv6 as `[addr]:port`, port 123 by default), the host
+/// checked as the resolver will (see [`crate::catalog::validate_host_name`]). The error says
+/// which rule `s` breaks.
+pub fn parse_ntp_server(s: &str) -> Result<(Host, u16), String> {
     let s = s.trim();
+    let port_ok =
+        |port: u16| if port == 0 { Err("port 0 is not a port a server listens on".to_string()) } else { Ok(port) };
     if let Ok(sa) = s.parse::<SocketAddr>() {
-        return Some((Host::Ip(sa.ip()), sa.port()));
+        return Ok((Host::Ip(sa.ip()), port_ok(sa.port())?));
     }
     if let Ok(ip) = s.trim_matches(['[', ']']).parse::<IpAddr>() {
-        return Some((Host::Ip(ip), 123));
+        return Ok((Host::Ip(ip), 123));
     }
     let (host, port) = match s.rsplit_once(':') {
-        Some((h, p)) => (h, p.parse().ok()?),
+        Some((h, p)) => (h, p.parse().map_err(|_| format!("`{p}` is not a port (1-65535)"))?),
         None => (s, 123),
     };
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
-    let valid = !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
-    valid.then_some((Host::Name(host), port))
+    if host.is_empty() {
+        return Err("the host is empty".into());
+    }
+    let host = crate::catalog::parse_host(host).map_err(|e| format!("`{host}` is not a valid host name: {e}"))?;
+    Ok((host, port_ok(port)?))
 }
 
 /// Ask every NTP server at once (each bounded by `timeout`).
@@ -231,9 +242,12 @@ pub async fn ntp_source(resolver: &Resolver, server: String, timeout: Duration) 
             outlier: false,
             error: None,
         };
-        let Some((host, port)) = split_host_port(&server) else {
-            src.error = Some(format!("`{}` is not HOST[:PORT]", src.server));
-            return src;
+        let (host, port) = match parse_ntp_server(&server) {
+            Ok(hp) => hp,
+            Err(e) => {
+                src.error = Some(format!("`{}` is not HOST[:PORT]: {e}", src.server));
+                return src;
+            }
         };
         let ip = match host {
             Host::Ip(ip) => ip,
@@ -320,5 +334,9 @@ mod tests {
         assert_eq!(split_host_port("::1"), Some((Host::Ip("::1".parse().unwrap()), 123)));
         assert_eq!(split_host_port("ntp.corp:x"), None);
         assert_eq!(split_host_port("bad host"), None);
+        assert_eq!(split_host_port("a..b.test"), None);
+        assert_eq!(split_host_port("127.0.0.1:0"), None);
+        assert_eq!(split_host_port("ntp.corp:0"), None);
+        assert!(parse_ntp_server("a..b.test").unwrap_err().contains("label 2 is empty"));
     }
 }
