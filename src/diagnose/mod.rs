@@ -738,7 +738,22 @@ pub fn clock_findings(clock: &ClockEstimate, lang: Lang) -> Vec<Finding> {
         ClockVerdict::Unknown => (
             Code::ClockUnverified,
             Severity::Warning,
-            "no time source answered: the node's clock could not be checked".to_string(),
+            match (clock.offset_seconds, clock.uncertainty_seconds) {
+                (Some(_), Some(_)) => {
+                    let (lo, hi) = crate::clock::undecided_range(offset, unc);
+                    let crossed: Vec<String> = [crate::clock::DRIFT_SECONDS, crate::clock::SKEW_SECONDS]
+                        .iter()
+                        .filter(|b| lo <= **b && hi > **b)
+                        .map(|b| format!("{b:.0} s"))
+                        .collect();
+                    format!(
+                        "the node's clock is {offset:+.1} s ± {unc:.1} s off the reference time: anywhere from {lo:.0} to {hi:.0} s off, across the {} bound{}, too uncertain to decide (the time sources disagree or answered too slowly)",
+                        crossed.join(" and "),
+                        if crossed.len() > 1 { "s" } else { "" }
+                    )
+                }
+                _ => "no time source answered: the node's clock could not be checked".to_string(),
+            },
         ),
     };
     vec![Finding {
