@@ -294,3 +294,68 @@ fn lang_ignores_case_as_cloud_does() {
     let r = run(dir.path(), &["--probes", &p, "--lang", "ZH", "--cloud", "azurecloud", "--ntp-server", "127.0.0.1:1"]);
     assert_eq!(r.report["config"]["lang"], "zh");
 }
+
+// 17. Fleet merges.
+
+/// A real node report (`--out`) with the hostname set to `host`.
+fn node_report(dir: &Path, host: &str, fail: bool) -> (std::path::PathBuf, serde_json::Value) {
+    let p = empty_probes(dir);
+    let closed = format!("tcp://{}", lab::closed_port());
+    let mut args = vec!["--probes", &p, "--ntp-server", "127.0.0.1:1", "--timeout", "1s"];
+    if fail {
+        args.extend(["--endpoint", &closed]);
+    }
+    let r = run(dir, &args);
+    let mut v = r.report;
+    v["node"]["hostname"] = serde_json::json!(host);
+    let path = dir.join(format!("{host}.json"));
+    std::fs::write(&path, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    (path, v)
+}
+
+fn merge(dir: &Path, reports: &[&Path]) -> (i32, serde_json::Value, String) {
+    let fleet = dir.join("fleet.json");
+    let out = command(dir).arg("merge").args(reports).arg("--out").arg(&fleet).output().unwrap();
+    let f = serde_json::from_str(&std::fs::read_to_string(&fleet).unwrap()).unwrap();
+    (out.status.code().unwrap(), f, String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[test]
+fn the_same_report_merged_three_times_is_one_node_named_as_a_duplicate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, _) = node_report(dir.path(), "node-a", true);
+    let (b, _) = node_report(dir.path(), "node-b", false);
+    let a2 = dir.path().join("copy-of-a.json");
+    std::fs::copy(&a, &a2).unwrap();
+    let (code, f, stdout) = merge(dir.path(), &[&a, &b, &a2, &a]);
+    assert_eq!(f["summary"]["nodes"], 2, "{}", f["summary"]);
+    let hosts: Vec<&str> = f["nodes"].as_array().unwrap().iter().map(|n| n["hostname"].as_str().unwrap()).collect();
+    assert_eq!(hosts, ["node-a", "node-b"], "no colliding names");
+    let dups = f["summary"]["duplicates"].as_array().unwrap();
+    assert_eq!(dups.len(), 2, "{dups:?}");
+    assert!(dups[0].as_str().unwrap().contains("copy-of-a.json is the same run as"), "{dups:?}");
+    let diffs = f["summary"]["differences"].as_array().unwrap();
+    assert!(diffs.iter().all(|d| d.as_str().unwrap().contains("of 2 nodes")), "no invented differences: {diffs:?}");
+    assert!(stdout.contains("Duplicate: "), "{stdout}");
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn an_interrupted_node_with_errors_makes_the_fleet_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (b, _) = node_report(dir.path(), "node-b", false);
+    let (c, mut v) = node_report(dir.path(), "node-c", true);
+    assert!(v["summary"]["counts"]["error"].as_u64().unwrap() > 0);
+    // What an interrupted run writes: run.interrupted and exit code 3.
+    v["run"]["interrupted"] = serde_json::json!(true);
+    v["summary"]["exit_code"] = serde_json::json!(3);
+    std::fs::write(&c, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    let (code, f, _) = merge(dir.path(), &[&b, &c]);
+    assert_eq!((code, f["summary"]["exit_code"].as_u64()), (2, Some(2)), "{}", f["summary"]);
+    assert_eq!(f["summary"]["verdict"], "error");
+    // Interrupted before anything failed: that node could not be checked.
+    v["summary"]["counts"]["error"] = serde_json::json!(0);
+    std::fs::write(&c, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    let (code, f, _) = merge(dir.path(), &[&b, &c]);
+    assert_eq!((code, f["summary"]["verdict"].as_str()), (3, Some("unknown")), "{}", f["summary"]);
+}
