@@ -359,3 +359,166 @@ fn an_interrupted_node_with_errors_makes_the_fleet_an_error() {
     let (code, f, _) = merge(dir.path(), &[&b, &c]);
     assert_eq!((code, f["summary"]["verdict"].as_str()), (3, Some("unknown")), "{}", f["summary"]);
 }
+
+// 19. The small ones.
+
+#[test]
+fn a_finding_about_many_addresses_is_one_short_line_with_all_in_evidence() {
+    let dir = tempfile::tempdir().unwrap();
+    let addrs: Vec<Ipv4Addr> = (1..=60).map(|i| Ipv4Addr::new(127, 0, 2, i)).collect();
+    let dns = DnsServer::start(vec![("many.lab.test", DnsAnswer::A(addrs))]);
+    let closed = lab::closed_port().port();
+    let p = empty_probes(dir.path());
+    let target = format!("tcp://many.lab.test:{closed}");
+    let args = ["--probes", &p, "--dns-server", &dns.addr.to_string(), "--endpoint", &target];
+    let r = run(dir.path(), &[&args[..], &["--ntp-server", "127.0.0.1:1", "--timeout", "2s"]].concat());
+    let f = r.finding(&target, "TcpConnectionRefused");
+    let message = f["message"].as_str().unwrap();
+    assert!(message.len() < 200, "{} bytes: {message}", message.len());
+    assert!(message.contains("and 55 more (all in the evidence)"), "{message}");
+    assert_eq!(f["evidence"]["attempts"].as_array().unwrap().len(), 60);
+    for step in f["remediation"]["steps"].as_array().unwrap() {
+        assert!(step.as_str().unwrap().len() < 400, "{step}");
+    }
+}
+
+#[test]
+fn prometheus_label_values_carry_no_raw_carriage_return() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = lab::closed_port();
+    let file = probe_file(
+        dir.path(),
+        &format!("[[endpoint]]\nname = \"evil\\r\\nname\\t1\"\nrole = \"custom\"\nurl = \"tcp://{closed}\"\n"),
+    );
+    let prom = dir.path().join("m.prom");
+    let r = run(
+        dir.path(),
+        &[
+            "--probes",
+            file.to_str().unwrap(),
+            "--prometheus",
+            prom.to_str().unwrap(),
+            "--ntp-server",
+            "127.0.0.1:1",
+            "--timeout",
+            "1s",
+        ],
+    );
+    assert_eq!(r.code, 2);
+    let text = std::fs::read_to_string(&prom).unwrap();
+    assert!(!text.contains('\r'), "raw CR in the metrics");
+    assert!(text.contains("endpoint=\"evil\\nname 1\""), "{text}");
+    let scrape = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
+    // prometheus-parse keeps escapes as written.
+    let ok = scrape.samples.iter().filter(|s| s.metric == "azs_netprobe_endpoint_ok").collect::<Vec<_>>();
+    assert_eq!(ok.len(), 1, "one sample per endpoint, the line unbroken: {text}");
+    assert_eq!(ok[0].labels.get("endpoint"), Some("evil\\nname 1"));
+}
+
+#[test]
+fn a_dns_server_with_nothing_listening_is_said_so_not_a_firewall_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    // A UDP port with nothing bound: the node's stack answers with ICMP port unreachable.
+    let port = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap().local_addr().unwrap().port();
+    let p = empty_probes(dir.path());
+    let server = format!("127.0.0.1:{port}");
+    let r = run(
+        dir.path(),
+        &[
+            "--probes",
+            &p,
+            "--dns-server",
+            &server,
+            "--endpoint",
+            "https://svc.lab.test/",
+            "--ntp-server",
+            "127.0.0.1:1",
+            "--timeout",
+            "1s",
+        ],
+    );
+    let e = r.endpoint("https://svc.lab.test/");
+    assert_ne!(e["dns"]["status"], "timeout", "{e}");
+    let err = e["dns"]["error"].as_str().unwrap();
+    assert!(err.contains(&format!("nothing listens on {server}")) && err.contains("ICMP port unreachable"), "{err}");
+    assert!(
+        r.codes("https://svc.lab.test/").iter().all(|c| c != "DnsTimeout"),
+        "{:?}",
+        r.codes("https://svc.lab.test/")
+    );
+}
+
+#[test]
+fn a_proxy_name_that_does_not_resolve_is_said_with_the_stable_label() {
+    let dir = tempfile::tempdir().unwrap();
+    let dns = DnsServer::start(vec![("proxy.lab.test", DnsAnswer::NxDomain)]);
+    let ca = TestCa::new("Lab Root CA");
+    let r = probe_one(
+        dir.path(),
+        &ca,
+        "https://svc.lab.test/",
+        &["--dns-server", &dns.addr.to_string(), "--proxy", "http://proxy.lab.test:3128"],
+    );
+    let err = r.endpoint("svc")["proxy"]["error"].as_str().unwrap().to_string();
+    assert!(err.contains("cannot resolve the proxy proxy.lab.test (nxdomain)"), "{err}");
+    assert!(!err.contains("Nxdomain"), "{err}");
+}
+
+/// A UDP "DNS server" that answers every query with the wrong message id (hickory logs a warning).
+fn wrong_id_server() -> std::net::SocketAddr {
+    let socket = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    socket.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+    let addr = socket.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 512];
+        while let Ok((n, peer)) = socket.recv_from(&mut buf) {
+            if n < 12 {
+                continue;
+            }
+            let mut reply = buf[..n].to_vec();
+            reply[0] ^= 0x5a;
+            reply[2] |= 0x80;
+            let _ = socket.send_to(&reply, peer);
+        }
+    });
+    addr
+}
+
+#[test]
+fn logs_have_no_colours_off_a_terminal_and_no_resolver_chatter_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = empty_probes(dir.path());
+    let dns = wrong_id_server().to_string();
+    let args = [
+        "--probes",
+        &p,
+        "--dns-server",
+        &dns,
+        "--endpoint",
+        "tcp://svc.lab.test:443",
+        "--ntp-server",
+        "127.0.0.1:1",
+        "--timeout",
+        "1s",
+    ];
+    let quiet = command(dir.path())
+        .args(args)
+        .args(["--out", dir.path().join("a.json").to_str().unwrap()])
+        .env("HTTPS_PROXY", "http://127.0.0.1:9")
+        .env("NO_PROXY", "10.0.0.0/99")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&quiet.stderr);
+    assert!(stderr.contains("NO_PROXY entry `10.0.0.0/99` is malformed"), "a warning is logged: {stderr}");
+    assert!(!stderr.contains('\u{1b}'), "ANSI escapes in logs written to a pipe: {stderr:?}");
+    assert!(!stderr.contains("wrong message id"), "{stderr}");
+    // The same run at -v shows the resolver's warning: the server does provoke it.
+    let verbose = command(dir.path())
+        .args(args)
+        .args(["-v", "--out", dir.path().join("b.json").to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&verbose.stderr);
+    assert!(stderr.contains("wrong message id"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+}

@@ -432,7 +432,7 @@ pub async fn open_tunnel(
         hop.status = ProxyStatus::Unreachable;
         let why = dns.as_ref().map_or(DnsStatus::Error, |d| d.status);
         let detail = dns.as_ref().and_then(|d| d.error.clone()).unwrap_or_default();
-        hop.error = Some(format!("cannot resolve the proxy {} ({why:?}): {detail}", proxy.host));
+        hop.error = Some(format!("cannot resolve the proxy {} ({}): {detail}", proxy.host, why.as_str()));
         hop.duration_ms = ms(start.elapsed());
         return (hop, Vec::new(), None);
     }
