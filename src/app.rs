@@ -183,8 +183,9 @@ pub enum FileError {
 pub fn render(report_path: &Path, html: &Path) -> Result<(), FileError> {
     let shown = report_path.display().to_string();
     let value = report::fleet::load(report_path)?;
-    let report: Report =
-        serde_json::from_value(value).map_err(|e| FileError::Render { path: shown, reason: e.to_string() })?;
+    // The reason names the JSON field that does not fit (`endpoints[3].tcp[0].status: ...`).
+    let report: Report = serde_path_to_error::deserialize(value)
+        .map_err(|e| FileError::Render { path: shown, reason: format!("at `{}`: {}", e.path(), e.inner()) })?;
     report::check_writable(html)?;
     report::write_atomic(html, report::html::render(&report).as_bytes())?;
     Ok(())

@@ -522,3 +522,22 @@ fn logs_have_no_colours_off_a_terminal_and_no_resolver_chatter_by_default() {
     assert!(stderr.contains("wrong message id"), "{stderr}");
     assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
 }
+
+#[test]
+fn render_errors_name_the_json_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = empty_probes(dir.path());
+    let closed = format!("tcp://{}", lab::closed_port());
+    let r = run(dir.path(), &["--probes", &p, "--endpoint", &closed, "--ntp-server", "127.0.0.1:1", "--timeout", "1s"]);
+    let mut v = r.report;
+    v["endpoints"][0]["dns"]["status"] = serde_json::json!("bogus");
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    let html = dir.path().join("r.html");
+    let out =
+        command(dir.path()).args(["render", bad.to_str().unwrap(), "--html", html.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("at `endpoints[0].dns.status`: unknown variant `bogus`"), "{err}");
+    assert!(!html.exists());
+}
