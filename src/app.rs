@@ -103,6 +103,7 @@ pub async fn observe(cfg: &RunConfig, stop: impl Future<Output = &'static str>) 
             url: p.redacted_url(),
             source: p.source,
             no_proxy: p.no_proxy.entries().to_vec(),
+            no_proxy_malformed: p.no_proxy.malformed().to_vec(),
         }),
         trust: TrustInfo { public: stores.public.summary.clone(), system: stores.system.summary.clone() },
         timeout_ms: u64::try_from(cfg.stage_timeout.as_millis()).unwrap_or(u64::MAX),
@@ -350,8 +351,9 @@ pub fn render(report_path: &Path, html: &Path) -> Result<(), FileError> {
     let planned = report::plan(&[("REPORT", report_path)], &[("--html", html)])?;
     let shown = report_path.display().to_string();
     let value = report::fleet::load(report_path)?;
-    let report: Report =
-        serde_json::from_value(value).map_err(|e| FileError::Render { path: shown, reason: e.to_string() })?;
+    // The reason names the JSON field that does not fit (`endpoints[3].tcp[0].status: ...`).
+    let report: Report = serde_path_to_error::deserialize(value)
+        .map_err(|e| FileError::Render { path: shown, reason: format!("at `{}`: {}", e.path(), e.inner()) })?;
     for out in &planned {
         out.write(report::html::render(&report).as_bytes())?;
     }

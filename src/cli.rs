@@ -41,7 +41,7 @@ pub enum Command {
     Explain {
         /// e.g. TlsInterception, LoginError, RegistrationNotFound.
         code: String,
-        #[arg(long, value_enum)]
+        #[arg(long, value_enum, ignore_case = true)]
         lang: Option<Lang>,
     },
     /// Write a report as one self-contained HTML page (for tickets).
@@ -84,7 +84,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_proxy: bool,
     /// NTP servers to measure the clock against (repeatable); replaces the probe set's (time.windows.com).
-    #[arg(long = "ntp-server", value_name = "HOST[:PORT]")]
+    #[arg(long = "ntp-server", value_name = "HOST[:PORT]", value_parser = parse_ntp_server)]
     pub ntp_servers: Vec<String>,
     /// PEM file replacing the built-in public trust anchors (webpki-roots).
     #[arg(long, value_name = "PEM")]
@@ -99,7 +99,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE|-")]
     pub out: Option<String>,
     /// Language of remediation text.
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, ignore_case = true)]
     pub lang: Option<Lang>,
     /// Most endpoints probed at once.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
@@ -123,7 +123,24 @@ fn parse_dns_server(s: &str) -> Result<SocketAddr, String> {
     if let Ok(ip) = s.parse::<IpAddr>() {
         return Ok(SocketAddr::new(ip, 53));
     }
-    s.parse::<SocketAddr>().map_err(|_| format!("`{s}` is not IP or IP:PORT (IPv6 with a port: [::1]:53)"))
+    let sa = s.parse::<SocketAddr>().map_err(|_| format!("`{s}` is not IP or IP:PORT (IPv6 with a port: [::1]:53)"))?;
+    if sa.port() == 0 {
+        return Err(format!("`{s}`: port 0 is not a port a DNS server listens on (1-65535)"));
+    }
+    Ok(sa)
+}
+
+/// `--ntp-server HOST[:PORT]`, checked as the probe will read it (the text is kept as given).
+fn parse_ntp_server(s: &str) -> Result<String, String> {
+    crate::clock::parse_ntp_server(s).map_err(|e| format!("`{s}` is not HOST[:PORT]: {e}"))?;
+    Ok(s.to_string())
+}
+
+/// A stage timeout rounded up to whole milliseconds: the report records milliseconds, and
+/// what it records is what the stages use.
+fn whole_millis(d: std::time::Duration) -> std::time::Duration {
+    let ms = d.as_nanos().div_ceil(1_000_000);
+    std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX))
 }
 
 /// Longest `--timeout` accepted: one stage waiting longer than this is no longer a probe, and
@@ -159,7 +176,12 @@ impl RunArgs {
             (None, true) => ProxyRequest::Disabled,
             (None, false) => ProxyRequest::FromEnvironment,
         };
-        let proxy = proxy::resolve(&proxy, |name| std::env::var(name).ok())?;
+        let proxy = proxy::resolve_os(&proxy, |name| std::env::var_os(name))?;
+        for entry in proxy.iter().flat_map(|p| p.no_proxy.malformed()) {
+            tracing::warn!(
+                "NO_PROXY entry `{entry}` is malformed and exempts nothing (see config.proxy in the report)"
+            );
+        }
         let out = match self.out.as_deref() {
             None => OutputTarget::Default,
             Some("-") => OutputTarget::Stdout,
@@ -176,7 +198,7 @@ impl RunArgs {
             ntp_servers,
             public_roots: trust(self.public_roots),
             system_roots: trust(self.system_roots),
-            stage_timeout: self.timeout.unwrap_or(crate::config::DEFAULT_TIMEOUT),
+            stage_timeout: whole_millis(self.timeout.unwrap_or(crate::config::DEFAULT_TIMEOUT)),
             out,
             lang: self.lang.unwrap_or_default(),
             concurrency: self.concurrency.map_or(DEFAULT_CONCURRENCY, usize::from),

@@ -75,17 +75,22 @@ fn one_cause_each(e: &anyhow::Error) -> String {
 }
 
 fn init_tracing(verbose: u8) {
+    use std::io::IsTerminal;
+    // At the default level the resolver library's own warnings (a reply with the wrong message
+    // id, which the probe already handles) are noise: only its errors are shown.
     let default = match verbose {
-        0 => "warn",
+        0 => "warn,hickory_proto=error,hickory_resolver=error,hickory_net=error",
         1 => "info",
         2 => "debug",
         _ => "trace",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // Colours only for a terminal: logs redirected to a file or a pipe stay plain text.
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         // Fields may carry peer data (names, headers): printable, never raw controls.
         .fmt_fields(azs_netprobe::report::text::log_fields())

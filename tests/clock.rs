@@ -246,3 +246,46 @@ fn libfaketime_shifts_the_probe_clock_for_real() {
     assert!(report["findings"].as_array().unwrap().iter().any(|f| f["code"] == "ClockSkew"));
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn impossible_sntp_replies_are_rejected_with_a_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let backwards = SntpServer::start(SntpMode::TransmitBeforeReceive);
+    let zero = SntpServer::start(SntpMode::ZeroReceive);
+    let held = SntpServer::start(SntpMode::HeldTooLong);
+    let good = SntpServer::start(SntpMode::Offset(0.0));
+    let ntp = [backwards.arg(), zero.arg(), held.arg(), good.arg()];
+    let r = lab_run(dir.path(), 1, 0, None, &ntp, &[]);
+    let src =
+        |s: &str| r.report["clock"]["sources"].as_array().unwrap().iter().find(|x| x["server"] == s).unwrap().clone();
+    for (server, reason) in [
+        (&backwards, "transmit before receive"),
+        (&zero, "no receive timestamp"),
+        (&held, "longer than the whole round trip"),
+    ] {
+        let s = src(&server.arg());
+        assert!(s["error"].as_str().unwrap().contains(reason), "{s}");
+        assert_eq!(s["offset_seconds"], json!(null), "{s}");
+        assert_eq!(server.requests(), 1);
+    }
+    assert!(src(&good.arg())["offset_seconds"].as_f64().unwrap().abs() < 1.0);
+    assert_eq!(r.report["clock"]["verdict"], "ok");
+}
+
+#[test]
+fn one_good_source_and_one_600_s_off_is_undecided_not_ok() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = SntpServer::start(SntpMode::Offset(0.0));
+    let off = SntpServer::start(SntpMode::Offset(-600.0));
+    let r = lab_run(dir.path(), 0, 0, None, &[good.arg(), off.arg()], &[]);
+    let clock = &r.report["clock"];
+    assert!((offset(&r) - 300.0).abs() < 1.0, "{clock}");
+    assert!((clock["uncertainty_seconds"].as_f64().unwrap() - 300.0).abs() < 1.0, "{clock}");
+    assert_eq!(clock["verdict"], "unknown", "300 ± 300 s could be fine or skew: {clock}");
+    assert_eq!(clock_findings(&r), vec!["ClockUnverified"]);
+    let f = r.report["findings"].as_array().unwrap().iter().find(|f| f["code"] == "ClockUnverified").unwrap();
+    let message = f["message"].as_str().unwrap();
+    assert!(message.contains("anywhere from 0 to 600 s off, across the 60 s and 300 s bounds"), "{message}");
+    assert!(message.contains("too uncertain to decide"), "{message}");
+    assert_eq!(r.code, 1);
+}

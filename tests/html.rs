@@ -506,6 +506,8 @@ fn fleet_of(nodes: &[(&str, &str)]) -> fleet::FleetReport {
         .map(|(host, file)| {
             let mut v = example_value(file);
             v["node"]["hostname"] = json!(host);
+            // Each node its own run: one report merged twice is a duplicate, not a node.
+            v["run"]["id"] = json!(format!("run-{host}"));
             (format!("{host}.json"), v)
         })
         .collect();

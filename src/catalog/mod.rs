@@ -11,7 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub use target::{Host, Target, TargetError};
+pub use target::{Host, HostNameError, Target, TargetError, parse_host, validate_host_name};
 
 /// What an endpoint is for; decides the portal code a failure maps to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
@@ -125,7 +125,7 @@ struct ProbeFile {
     #[serde(default)]
     uncovered: Vec<String>,
     #[serde(default)]
-    ntp_servers: Vec<String>,
+    ntp_servers: Vec<toml::Spanned<String>>,
     #[serde(default, rename = "endpoint")]
     endpoints: Vec<EndpointEntry>,
 }
@@ -199,6 +199,15 @@ impl ProbeSet {
             Some(span) => at(span.start, e.message().trim().to_string()),
             None => CatalogError::InvalidNoPosition { file: file.into(), message: e.message().trim().to_string() },
         })?;
+        let mut ntp_servers = Vec::with_capacity(parsed.ntp_servers.len());
+        for server in parsed.ntp_servers {
+            let span = server.span();
+            let server = server.into_inner();
+            if let Err(e) = crate::clock::parse_ntp_server(&server) {
+                return Err(at(span.start, format!("ntp server `{server}` is not HOST[:PORT]: {e}")));
+            }
+            ntp_servers.push(server);
+        }
         let mut seen = HashSet::new();
         let mut endpoints = Vec::with_capacity(parsed.endpoints.len());
         for e in parsed.endpoints {
@@ -215,6 +224,13 @@ impl ProbeSet {
                 Some(list) => {
                     let span = list.span();
                     let list = list.into_inner();
+                    if list.is_empty() {
+                        return Err(at(
+                            span.start,
+                            "`reachable` is empty: no status could prove the path (leave it out for any status below 500)"
+                                .into(),
+                        ));
+                    }
                     if let Some(bad) = list.iter().find(|s| !(100..=599).contains(*s)) {
                         return Err(at(span.start, format!("`{bad}` is not an HTTP status (100-599)")));
                     }
@@ -243,7 +259,7 @@ impl ProbeSet {
             sha256: hex::encode(Sha256::digest(text.as_bytes())),
             description: parsed.description,
             uncovered: parsed.uncovered,
-            ntp_servers: parsed.ntp_servers,
+            ntp_servers,
             endpoints,
         })
     }
@@ -340,6 +356,18 @@ mod tests {
         let unknown = "[[endpoint]]\nname = \"a\"\nrole = \"usage\"\nurl = \"https://a.example\"\nport = 1\n";
         let err = ProbeSet::parse(unknown, "u.toml", "x").unwrap_err().to_string();
         assert!(err.starts_with("u.toml:5:1: "), "{err}");
+
+        let empty = "[[endpoint]]\nname = \"a\"\nrole = \"usage\"\nurl = \"https://a.example\"\nreachable = []\n";
+        let err = ProbeSet::parse(empty, "r.toml", "x").unwrap_err().to_string();
+        assert!(err.starts_with("r.toml:5:13: `reachable` is empty"), "{err}");
+
+        let ntp = "ntp_servers = [\"time.windows.com\", \"a..b:123\"]\n";
+        let err = ProbeSet::parse(ntp, "n.toml", "x").unwrap_err().to_string();
+        assert!(err.starts_with("n.toml:1:36: ntp server `a..b:123`"), "{err}");
+
+        let bad_host = "[[endpoint]]\nname = \"a\"\nrole = \"usage\"\nurl = \"https://a..example/\"\n";
+        let err = ProbeSet::parse(bad_host, "h.toml", "x").unwrap_err().to_string();
+        assert!(err.starts_with("h.toml:4:7: ") && err.contains("label 2 is empty"), "{err}");
     }
 
     #[test]

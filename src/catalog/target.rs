@@ -56,6 +56,91 @@ pub enum TargetError {
     TcpExtra(String),
     #[error("`{0}`: credentials in an endpoint URL are not accepted")]
     Credentials(String),
+    #[error("`{0}`: port 0 is not a port a server listens on (1-65535)")]
+    PortZero(String),
+    #[error("`{0}`: `{1}` is not a valid host name: {2}")]
+    HostName(String, String, HostNameError),
+}
+
+/// Longest host name the resolver and TLS accept (without the trailing dot).
+pub const MAX_NAME_LEN: usize = 253;
+/// Longest label of a host name.
+pub const MAX_LABEL_LEN: usize = 63;
+
+/// The rule a host name breaks, as the resolver (RFC 1035) and TLS (rustls' DnsName) apply them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HostNameError {
+    #[error("the name is empty")]
+    Empty,
+    #[error("the name is {0} characters long (at most {MAX_NAME_LEN})")]
+    TooLong(usize),
+    #[error("label {0} is empty (two dots in a row, or a leading dot)")]
+    EmptyLabel(usize),
+    #[error("label {0} is {1} characters long (at most {MAX_LABEL_LEN})")]
+    LabelTooLong(usize, usize),
+    #[error("label {0} starts or ends with a hyphen")]
+    Hyphen(usize),
+    #[error("{0:?} is not allowed (letters, digits, hyphens and underscores only)")]
+    Char(char),
+    #[error("the last label is all digits (it reads as an IP address)")]
+    NumericTld,
+    /// The URL parser (IDNA mapping, IPv4 forms) refuses it.
+    #[error("{0} (as the URL parser reads host names: IDNA, IPv4 forms)")]
+    Syntax(String),
+}
+
+/// Check an ASCII host name (IDN already in its `xn--` form, no trailing dot) against the rules
+/// the resolver and TLS apply: 1 to 253 characters, labels of 1 to 63 letters, digits, hyphens
+/// or underscores, no label starting or ending with a hyphen, a last label that is not all digits.
+pub fn validate_host_name(name: &str) -> Result<(), HostNameError> {
+    if name.is_empty() {
+        return Err(HostNameError::Empty);
+    }
+    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))) {
+        return Err(HostNameError::Char(c));
+    }
+    if name.len() > MAX_NAME_LEN {
+        return Err(HostNameError::TooLong(name.len()));
+    }
+    let mut last = "";
+    for (i, label) in name.split('.').enumerate() {
+        let n = i + 1;
+        if label.is_empty() {
+            return Err(HostNameError::EmptyLabel(n));
+        }
+        if label.len() > MAX_LABEL_LEN {
+            return Err(HostNameError::LabelTooLong(n, label.len()));
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err(HostNameError::Hyphen(n));
+        }
+        last = label;
+    }
+    if last.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(HostNameError::NumericTld);
+    }
+    Ok(())
+}
+
+/// A host as the URL parser of special schemes (https) reads it: percent-decoded, IDNA-mapped
+/// to ASCII (`xn--`), lower-case, IPv4 in all its forms; then checked with [`validate_host_name`].
+/// One trailing dot (the root) is dropped. Used for tcp:// hosts too, so both schemes agree.
+pub fn parse_host(raw: &str) -> Result<Host, HostNameError> {
+    // ASCII the URL parser would refuse with a vaguer reason ("invalid international domain name").
+    if let Some(c) = raw.chars().find(|c| c.is_ascii() && !(c.is_ascii_alphanumeric() || "-_.%[]:".contains(*c))) {
+        return Err(HostNameError::Char(c));
+    }
+    let host = url::Host::parse(raw).map_err(|e| HostNameError::Syntax(e.to_string()))?;
+    match host {
+        url::Host::Ipv4(ip) => Ok(Host::Ip(IpAddr::V4(ip))),
+        url::Host::Ipv6(ip) => Ok(Host::Ip(IpAddr::V6(ip))),
+        url::Host::Domain(d) => {
+            let d = d.to_ascii_lowercase();
+            let name = d.strip_suffix('.').unwrap_or(&d);
+            validate_host_name(name)?;
+            Ok(Host::Name(name.to_string()))
+        }
+    }
 }
 
 impl Target {
@@ -65,10 +150,12 @@ impl Target {
             return Err(TargetError::Credentials(s.into()));
         }
         let host = match url.host() {
-            // Non-special schemes (tcp://) leave IPv4 literals as opaque domains.
+            // Non-special schemes (tcp://) leave the host opaque (percent-encoded, no IDNA, IPv4
+            // literals as names): parse it as https:// does, so both schemes agree.
             Some(url::Host::Domain(d)) => match d.parse::<IpAddr>() {
                 Ok(ip) => Host::Ip(ip),
-                Err(_) => Host::Name(d.trim_end_matches('.').to_ascii_lowercase()),
+                Err(_) if d.is_empty() => return Err(TargetError::NoHost(s.into())),
+                Err(_) => parse_host(d).map_err(|e| TargetError::HostName(s.into(), d.into(), e))?,
             },
             Some(url::Host::Ipv4(ip)) => Host::Ip(IpAddr::V4(ip)),
             Some(url::Host::Ipv6(ip)) => Host::Ip(IpAddr::V6(ip)),
@@ -76,6 +163,9 @@ impl Target {
         };
         if matches!(&host, Host::Name(n) if n.is_empty()) {
             return Err(TargetError::NoHost(s.into()));
+        }
+        if url.port() == Some(0) {
+            return Err(TargetError::PortZero(s.into()));
         }
         match url.scheme() {
             "https" => {
@@ -178,7 +268,45 @@ mod tests {
         assert!(matches!(Target::parse("http://x.example"), Err(TargetError::Scheme(..))));
         assert!(matches!(Target::parse("tcp://x.example"), Err(TargetError::NoPort(..))));
         assert!(matches!(Target::parse("tcp://x.example:1/a"), Err(TargetError::TcpExtra(..))));
+        assert!(matches!(Target::parse("tcp://x.example:0"), Err(TargetError::PortZero(..))));
+        assert!(matches!(Target::parse("https://x.example:0/"), Err(TargetError::PortZero(..))));
         assert!(matches!(Target::parse("https://u:p@x.example/"), Err(TargetError::Credentials(..))));
         assert!(matches!(Target::parse("login.microsoftonline.com"), Err(TargetError::Parse(..))));
+    }
+
+    #[test]
+    fn host_names_obey_the_resolver_and_tls_rules() {
+        let rule = |u: &str| match Target::parse(u) {
+            Err(TargetError::HostName(_, _, rule)) => Some(rule),
+            Err(e) => panic!("{u}: {e}"),
+            Ok(_) => None,
+        };
+        assert_eq!(rule("https://a..b.test/"), Some(HostNameError::EmptyLabel(2)));
+        assert_eq!(rule("tcp://a..b.test:1"), Some(HostNameError::EmptyLabel(2)));
+        assert_eq!(rule("https://a.b.test../"), Some(HostNameError::EmptyLabel(4)));
+        assert_eq!(rule("https://a.b.test./"), None, "one trailing dot is the root");
+        let long = "a".repeat(64);
+        assert_eq!(rule(&format!("https://{long}.test/")), Some(HostNameError::LabelTooLong(1, 64)));
+        assert_eq!(rule(&format!("tcp://{long}.test:1")), Some(HostNameError::LabelTooLong(1, 64)));
+        let name = vec!["a".repeat(63); 4].join(".");
+        assert_eq!(rule(&format!("https://{name}/")), Some(HostNameError::TooLong(255)));
+        assert_eq!(rule("https://-a.test/"), Some(HostNameError::Hyphen(1)));
+        assert_eq!(rule("tcp://a-.test:1"), Some(HostNameError::Hyphen(1)));
+        assert_eq!(rule("tcp://a*b.test:1"), Some(HostNameError::Char('*')));
+        assert!(matches!(rule("tcp://a.123:1"), Some(HostNameError::Syntax(_))));
+        assert_eq!(validate_host_name("a.123"), Err(HostNameError::NumericTld));
+        assert!(matches!(rule("tcp://a%00b.test:1"), Some(HostNameError::Syntax(_))));
+        assert_eq!(rule("https://_srv.a.test/"), None);
+        // IDN: the same ASCII form for tcp:// as for https://.
+        let https = Target::parse("https://Bücher.example/").unwrap();
+        let tcp = Target::parse("tcp://Bücher.example:443").unwrap();
+        assert_eq!(https.host(), &Host::Name("xn--bcher-kva.example".into()));
+        assert_eq!(tcp.host(), https.host());
+        assert_eq!(Target::parse("tcp://0x7f.1:5").unwrap().host(), &Host::Ip("127.0.0.1".parse().unwrap()));
+        let err = Target::parse("https://a..b.test/").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "`https://a..b.test/`: `a..b.test` is not a valid host name: label 2 is empty (two dots in a row, or a leading dot)"
+        );
     }
 }

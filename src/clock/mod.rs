@@ -162,14 +162,7 @@ pub fn estimate(mut sources: Vec<ClockSource>) -> ClockEstimate {
         let u = median(sources.iter().filter_map(|s| s.uncertainty_seconds).collect()).unwrap_or(0.0);
         (m, u.max((hi - lo) / 2.0))
     };
-    let lower = offset.abs() - uncertainty;
-    let verdict = if lower > SKEW_SECONDS {
-        ClockVerdict::Error
-    } else if lower > DRIFT_SECONDS {
-        ClockVerdict::Warning
-    } else {
-        ClockVerdict::Ok
-    };
+    let verdict = verdict(offset, uncertainty);
     ClockEstimate {
         offset_seconds: Some(round3(offset)),
         uncertainty_seconds: Some(round3(uncertainty)),
@@ -178,22 +171,65 @@ pub fn estimate(mut sources: Vec<ClockSource>) -> ClockEstimate {
     }
 }
 
+/// Widest uncertainty (seconds) for which an interval that crosses a bound still gets the
+/// verdict of its lower end (the benefit of the doubt, for offsets close to a bound). Wider and
+/// the verdict is `unknown`: the interval could be on either side.
+pub const DECIDABLE_UNCERTAINTY_SECONDS: f64 = 5.0;
+
+fn band(abs_offset: f64) -> ClockVerdict {
+    if abs_offset > SKEW_SECONDS {
+        ClockVerdict::Error
+    } else if abs_offset > DRIFT_SECONDS {
+        ClockVerdict::Warning
+    } else {
+        ClockVerdict::Ok
+    }
+}
+
+/// The verdict of `offset ± uncertainty` (seconds): the band (ok ≤ 60 s < warning ≤ 300 s <
+/// error) the whole interval lies in; `unknown` when the interval crosses a bound by more than
+/// [`DECIDABLE_UNCERTAINTY_SECONDS`] of uncertainty, or is not finite.
+pub fn verdict(offset: f64, uncertainty: f64) -> ClockVerdict {
+    if !offset.is_finite() || !uncertainty.is_finite() || uncertainty < 0.0 {
+        return ClockVerdict::Unknown;
+    }
+    let (lower, upper) = undecided_range(offset, uncertainty);
+    let (low, high) = (band(lower), band(upper));
+    if low == high || uncertainty <= DECIDABLE_UNCERTAINTY_SECONDS { low } else { ClockVerdict::Unknown }
+}
+
+/// The smallest and largest |offset| that `offset ± uncertainty` allows, seconds.
+pub fn undecided_range(offset: f64, uncertainty: f64) -> (f64, f64) {
+    ((offset.abs() - uncertainty).max(0.0), offset.abs() + uncertainty)
+}
+
 /// Split `HOST[:PORT]` (IPv6 as `[addr]:port`); port 123 by default.
 pub fn split_host_port(s: &str) -> Option<(Host, u16)> {
+    parse_ntp_server(s).ok()
+}
+
+/// Parse an NTP server `HOST[:PORT]` (IPv6 as `[addr]:port`, port 123 by default), the host
+/// checked as the resolver will (see [`crate::catalog::validate_host_name`]). The error says
+/// which rule `s` breaks.
+pub fn parse_ntp_server(s: &str) -> Result<(Host, u16), String> {
     let s = s.trim();
+    let port_ok =
+        |port: u16| if port == 0 { Err("port 0 is not a port a server listens on".to_string()) } else { Ok(port) };
     if let Ok(sa) = s.parse::<SocketAddr>() {
-        return Some((Host::Ip(sa.ip()), sa.port()));
+        return Ok((Host::Ip(sa.ip()), port_ok(sa.port())?));
     }
     if let Ok(ip) = s.trim_matches(['[', ']']).parse::<IpAddr>() {
-        return Some((Host::Ip(ip), 123));
+        return Ok((Host::Ip(ip), 123));
     }
     let (host, port) = match s.rsplit_once(':') {
-        Some((h, p)) => (h, p.parse().ok()?),
+        Some((h, p)) => (h, p.parse().map_err(|_| format!("`{p}` is not a port (1-65535)"))?),
         None => (s, 123),
     };
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
-    let valid = !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
-    valid.then_some((Host::Name(host), port))
+    if host.is_empty() {
+        return Err("the host is empty".into());
+    }
+    let host = crate::catalog::parse_host(host).map_err(|e| format!("`{host}` is not a valid host name: {e}"))?;
+    Ok((host, port_ok(port)?))
 }
 
 /// Ask every NTP server at once (each bounded by `timeout`).
@@ -231,9 +267,12 @@ pub async fn ntp_source(resolver: &Resolver, server: String, timeout: Duration) 
             outlier: false,
             error: None,
         };
-        let Some((host, port)) = split_host_port(&server) else {
-            src.error = Some(format!("`{}` is not HOST[:PORT]", src.server));
-            return src;
+        let (host, port) = match parse_ntp_server(&server) {
+            Ok(hp) => hp,
+            Err(e) => {
+                src.error = Some(format!("`{}` is not HOST[:PORT]: {e}", src.server));
+                return src;
+            }
         };
         let ip = match host {
             Host::Ip(ip) => ip,
@@ -308,8 +347,26 @@ mod tests {
         let e = estimate(vec![src(0.0), src(400.0)]);
         assert_eq!(e.offset_seconds, Some(200.0));
         assert_eq!(e.uncertainty_seconds, Some(200.0));
-        assert_eq!(e.verdict, ClockVerdict::Ok, "200 ± 200 s cannot be called drift");
+        assert_eq!(e.verdict, ClockVerdict::Unknown, "200 ± 200 s: anything from ok to skew, so undecided");
         assert!(e.sources.iter().all(|s| !s.outlier));
+    }
+
+    #[test]
+    fn too_uncertain_to_decide_is_unknown_never_ok() {
+        // One good source and one 600 s off: 300 ± 300 s.
+        let mut good = src(0.0);
+        good.uncertainty_seconds = Some(0.01);
+        let e = estimate(vec![good, src(600.0)]);
+        assert_eq!((e.offset_seconds, e.uncertainty_seconds), (Some(300.0), Some(300.0)));
+        assert_eq!(e.verdict, ClockVerdict::Unknown);
+        assert_eq!(verdict(-500_000_000.0, 500_000_000.0), ClockVerdict::Unknown);
+        assert_eq!(verdict(400.0, 200.0), ClockVerdict::Unknown, "warning or error");
+        assert_eq!(verdict(1000.0, 200.0), ClockVerdict::Error, "wholly beyond 300 s");
+        assert_eq!(verdict(180.0, 100.0), ClockVerdict::Warning, "wholly between 60 and 300 s");
+        assert_eq!(verdict(10.0, 40.0), ClockVerdict::Ok, "wholly within 60 s");
+        assert_eq!(verdict(299.0, 3.0), ClockVerdict::Warning, "close to a bound: benefit of the doubt");
+        assert_eq!(verdict(f64::NAN, 1.0), ClockVerdict::Unknown);
+        assert_eq!(verdict(1.0, f64::INFINITY), ClockVerdict::Unknown);
     }
 
     #[test]
@@ -320,5 +377,9 @@ mod tests {
         assert_eq!(split_host_port("::1"), Some((Host::Ip("::1".parse().unwrap()), 123)));
         assert_eq!(split_host_port("ntp.corp:x"), None);
         assert_eq!(split_host_port("bad host"), None);
+        assert_eq!(split_host_port("a..b.test"), None);
+        assert_eq!(split_host_port("127.0.0.1:0"), None);
+        assert_eq!(split_host_port("ntp.corp:0"), None);
+        assert!(parse_ntp_server("a..b.test").unwrap_err().contains("label 2 is empty"));
     }
 }

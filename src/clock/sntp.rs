@@ -52,7 +52,7 @@ pub struct Sample {
     pub stratum: u8,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SntpError {
     #[error("reply of {0} bytes is too short for NTP (48 at least)")]
     Short(usize),
@@ -68,6 +68,14 @@ pub enum SntpError {
     Mismatch,
     #[error("the reply carries no transmit timestamp")]
     NoTime,
+    #[error("the reply carries no receive timestamp")]
+    NoReceiveTime,
+    #[error("the reply says it was sent {0:.3} s before the request was received (transmit before receive)")]
+    TransmitBeforeReceive(f64),
+    #[error(
+        "the server says it held the request {held:.3} s, longer than the whole round trip we measured ({rtt:.3} s)"
+    )]
+    HeldLongerThanRoundTrip { held: f64, rtt: f64 },
 }
 
 /// Check and compute one reply. `t1` is the transmit timestamp we sent; `t1_at`/`t4_at` our
@@ -101,11 +109,24 @@ pub fn parse_reply(reply: &[u8], t1: u64, t1_at: SystemTime, t4_at: SystemTime) 
     if transmit == 0 {
         return Err(SntpError::NoTime);
     }
+    if receive == 0 {
+        return Err(SntpError::NoReceiveTime);
+    }
     let (t1s, t4s) = (unix_secs(t1_at), unix_secs(t4_at));
     let t2 = from_ntp(receive, t1s);
     let t3 = from_ntp(transmit, t1s);
+    // Impossible replies: the server cannot send before it received, nor hold the request
+    // longer than the round trip it was part of.
+    let held = t3 - t2;
+    if held < 0.0 {
+        return Err(SntpError::TransmitBeforeReceive(-held));
+    }
+    let rtt = (t4s - t1s).max(0.0);
+    if held > rtt {
+        return Err(SntpError::HeldLongerThanRoundTrip { held, rtt });
+    }
     let server_minus_us = ((t2 - t1s) + (t3 - t4s)) / 2.0;
-    let delay = ((t4s - t1s) - (t3 - t2)).max(0.0);
+    let delay = rtt - held;
     Ok(Sample { offset: -server_minus_us, delay, stratum })
 }
 
@@ -187,6 +208,18 @@ mod tests {
         assert_eq!(parse_reply(&reply(2, 0, t1 + 1, ok, ok), t1, now, now), Err(SntpError::Mismatch));
         assert_eq!(parse_reply(&reply(2, 0, t1, ok, 0), t1, now, now), Err(SntpError::NoTime));
         assert_eq!(parse_reply(b"garbage", t1, now, now), Err(SntpError::Short(7)));
+        assert_eq!(parse_reply(&reply(2, 0, t1, 0, ok), t1, now, now), Err(SntpError::NoReceiveTime));
+        let later = now + Duration::from_millis(10);
+        let before = to_ntp(now - Duration::from_secs(5));
+        assert!(matches!(
+            parse_reply(&reply(2, 0, t1, ok, before), t1, now, later),
+            Err(SntpError::TransmitBeforeReceive(d)) if (d - 5.0).abs() < 1e-3
+        ));
+        let held = to_ntp(now + Duration::from_secs(2));
+        assert!(matches!(
+            parse_reply(&reply(2, 0, t1, ok, held), t1, now, later),
+            Err(SntpError::HeldLongerThanRoundTrip { held, rtt }) if (held - 2.0).abs() < 1e-3 && rtt < 0.02
+        ));
         let mut client = reply(2, 0, t1, ok, ok);
         client[0] = 0b00_100_011;
         assert_eq!(parse_reply(&client, t1, now, now), Err(SntpError::Mode(3)));

@@ -75,7 +75,7 @@ impl Ctx<'_> {
         }
         if !self.obs.dns.addresses.is_empty() {
             let a: Vec<String> = self.obs.dns.addresses.iter().map(|a| a.to_string()).collect();
-            vars.insert("addresses".into(), a.join(", "));
+            vars.insert("addresses".into(), listed(&a));
         }
         for (k, v) in &evidence {
             if let Value::String(s) = v {
@@ -93,6 +93,19 @@ impl Ctx<'_> {
             evidence,
             remediation: remediation::remediation(code, self.lang, &vars),
         });
+    }
+}
+
+/// Most items a finding's message (or a remediation step) lists; the evidence keeps them all.
+pub const ITEMS_SHOWN: usize = 5;
+
+/// `a, b, c, d, e and 495 more (all in the evidence)`: a list for a message line, short
+/// however long the list is.
+pub fn listed<S: AsRef<str>>(items: &[S]) -> String {
+    let shown = items.iter().take(ITEMS_SHOWN).map(AsRef::as_ref).collect::<Vec<_>>().join(", ");
+    match items.len().saturating_sub(ITEMS_SHOWN) {
+        0 => shown,
+        more => format!("{shown} and {more} more (all in the evidence)"),
     }
 }
 
@@ -217,7 +230,7 @@ fn dns_findings(c: &mut Ctx<'_>) {
             c.push(
                 Code::DnsPrivateAddress,
                 sev,
-                format!("{host} is a public endpoint but resolves to {}", private.join(", ")),
+                format!("{host} is a public endpoint but resolves to {}", listed(&private)),
                 ev,
             );
         }
@@ -284,7 +297,7 @@ fn tcp_findings(c: &mut Ctx<'_>) -> bool {
         )
     } else {
         let addrs: Vec<String> = failed.iter().map(|a| a.address.to_string()).collect();
-        (c.failure_severity(), format!("TCP connection to {host} port {port} {what} ({})", addrs.join(", ")))
+        (c.failure_severity(), format!("TCP connection to {host} port {port} {what} ({})", listed(&addrs)))
     };
     c.push(
         code,
@@ -366,7 +379,7 @@ fn tls_findings(c: &mut Ctx<'_>) -> bool {
             c.push(
                 Code::TlsMalformedCertificate,
                 sev,
-                format!("{host} presented a certificate that cannot be decoded: {}", bad.join(", ")),
+                format!("{host} presented a certificate that cannot be decoded: {}", listed(&bad)),
                 evidence,
             );
             return false;
@@ -743,7 +756,22 @@ pub fn clock_findings(clock: &ClockEstimate, lang: Lang) -> Vec<Finding> {
         ClockVerdict::Unknown => (
             Code::ClockUnverified,
             Severity::Warning,
-            "no time source answered: the node's clock could not be checked".to_string(),
+            match (clock.offset_seconds, clock.uncertainty_seconds) {
+                (Some(_), Some(_)) => {
+                    let (lo, hi) = crate::clock::undecided_range(offset, unc);
+                    let crossed: Vec<String> = [crate::clock::DRIFT_SECONDS, crate::clock::SKEW_SECONDS]
+                        .iter()
+                        .filter(|b| lo <= **b && hi > **b)
+                        .map(|b| format!("{b:.0} s"))
+                        .collect();
+                    format!(
+                        "the node's clock is {offset:+.1} s ± {unc:.1} s off the reference time: anywhere from {lo:.0} to {hi:.0} s off, across the {} bound{}, too uncertain to decide (the time sources disagree or answered too slowly)",
+                        crossed.join(" and "),
+                        if crossed.len() > 1 { "s" } else { "" }
+                    )
+                }
+                _ => "no time source answered: the node's clock could not be checked".to_string(),
+            },
         ),
     };
     vec![Finding {
@@ -760,6 +788,15 @@ pub fn clock_findings(clock: &ClockEstimate, lang: Lang) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_lists_are_summarised() {
+        let many: Vec<String> = (0..500).map(|i| format!("10.0.{}.{}", i / 256, i % 256)).collect();
+        let line = listed(&many);
+        assert_eq!(line, "10.0.0.0, 10.0.0.1, 10.0.0.2, 10.0.0.3, 10.0.0.4 and 495 more (all in the evidence)");
+        assert_eq!(listed(&["a", "b"]), "a, b");
+        assert_eq!(listed::<&str>(&[]), "");
+    }
 
     #[test]
     fn private_ranges() {

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use super::head::HeadError;
 use super::{HttpObservation, HttpStatus, ms};
 
 /// Most bytes read while waiting for the end of the response head.
@@ -66,9 +67,19 @@ pub async fn get<S: AsyncRead + AsyncWrite + Unpin>(
                 ));
             }
             buf.extend_from_slice(&chunk[..n]);
+            // Interim 1xx heads (103 Early Hints, 100 Continue) are skipped: the final head decides.
+            let start = match super::head::final_head(&buf, MAX_HEAD_BYTES, MAX_HEADERS) {
+                Ok(Some(h)) => h.start,
+                Ok(None) => continue,
+                Err(HeadError::TooLarge(n, _)) => {
+                    return Err(format!("{authority} sent {n} bytes without ending the response head"));
+                }
+                Err(HeadError::Malformed(e)) => return Err(format!("{authority} sent a malformed HTTP response: {e}")),
+                Err(e @ HeadError::TooManyInterim(_)) => return Err(format!("{authority} sent {e}")),
+            };
             let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
             let mut resp = httparse::Response::new(&mut headers);
-            match resp.parse(&buf) {
+            match resp.parse(&buf[start..]) {
                 Ok(httparse::Status::Complete(_)) => {
                     let header = |name: &str| header(resp.headers, name);
                     let proxy_headers: Vec<String> = resp

@@ -3,6 +3,7 @@
 
 pub mod budget;
 pub mod connect;
+pub mod head;
 pub mod http;
 pub mod legacy;
 pub mod proxy;
@@ -39,6 +40,23 @@ pub enum DnsStatus {
     NotNeeded,
     /// The run was stopped first.
     NotAttempted,
+}
+
+impl DnsStatus {
+    /// The stable label, as in the report (`nxdomain`, `servfail`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DnsStatus::Ok => "ok",
+            DnsStatus::Nxdomain => "nxdomain",
+            DnsStatus::Servfail => "servfail",
+            DnsStatus::Refused => "refused",
+            DnsStatus::Timeout => "timeout",
+            DnsStatus::NoAddresses => "no_addresses",
+            DnsStatus::Error => "error",
+            DnsStatus::NotNeeded => "not_needed",
+            DnsStatus::NotAttempted => "not_attempted",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -567,5 +585,18 @@ impl Slots {
                 Slot::Empty => EndpointObservation::skipped(spec.clone()),
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dns_status_labels_are_the_serde_names() {
+        use DnsStatus::*;
+        for s in [Ok, Nxdomain, Servfail, Refused, Timeout, NoAddresses, Error, NotNeeded, NotAttempted] {
+            assert_eq!(serde_json::json!(s), s.as_str());
+        }
     }
 }

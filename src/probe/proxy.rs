@@ -251,6 +251,12 @@ pub enum ProxyUrlError {
     NoHost { origin: String },
     #[error("the proxy URL from {origin} has a path, query or fragment; expected http://[user:pass@]host:port")]
     Extra { origin: String },
+    #[error("the proxy URL from {origin} has port 0; expected http://[user:pass@]host:port with a port 1-65535")]
+    PortZero { origin: String },
+    #[error("the proxy URL from {origin} has an invalid host name: {reason}")]
+    HostName { origin: String, reason: String },
+    #[error("{name} holds bytes that are not UTF-8: it cannot be read, so the proxy it configures cannot be probed")]
+    NotUtf8 { name: String },
 }
 
 fn decode(s: &str) -> String {
@@ -276,13 +282,21 @@ pub fn parse_proxy_url(
         return Err(ProxyUrlError::Extra { origin: origin.into() });
     }
     let host = match url.host() {
-        Some(url::Host::Domain(d)) if !d.is_empty() => Host::Name(d.trim_end_matches('.').to_ascii_lowercase()),
+        Some(url::Host::Domain(d)) if !d.is_empty() => {
+            let name = d.strip_suffix('.').unwrap_or(d).to_ascii_lowercase();
+            crate::catalog::validate_host_name(&name)
+                .map_err(|e| ProxyUrlError::HostName { origin: origin.into(), reason: e.to_string() })?;
+            Host::Name(name)
+        }
         Some(url::Host::Ipv4(ip)) => Host::Ip(IpAddr::V4(ip)),
         Some(url::Host::Ipv6(ip)) => Host::Ip(IpAddr::V6(ip)),
         _ => return Err(ProxyUrlError::NoHost { origin: origin.into() }),
     };
     let credentials = (!url.username().is_empty() || url.password().is_some())
         .then(|| Credentials { user: decode(url.username()), password: decode(url.password().unwrap_or("")) });
+    if url.port() == Some(0) {
+        return Err(ProxyUrlError::PortZero { origin: origin.into() });
+    }
     Ok(ProxyConfig { host, port: url.port().unwrap_or(1080), credentials, source, no_proxy })
 }
 
@@ -312,6 +326,8 @@ enum NoProxyEntry {
 pub struct NoProxy {
     entries: Vec<NoProxyEntry>,
     raw: Vec<String>,
+    /// Entries that are none of the forms above (reported, never silently dropped).
+    malformed: Vec<String>,
 }
 
 impl NoProxy {
@@ -338,11 +354,17 @@ impl NoProxy {
                 };
                 let name =
                     name.trim_start_matches("*.").trim_start_matches('.').trim_end_matches('.').to_ascii_lowercase();
-                (!name.is_empty()).then_some(NoProxyEntry::Domain { name, port })
+                // A name the resolver would refuse can match no endpoint: malformed.
+                match crate::catalog::parse_host(&name) {
+                    Ok(Host::Name(name)) => Some(NoProxyEntry::Domain { name, port }),
+                    _ => None,
+                }
             };
             if let Some(e) = entry {
                 out.entries.push(e);
                 out.raw.push(item.to_string());
+            } else {
+                out.malformed.push(item.to_string());
             }
         }
         out
@@ -351,6 +373,11 @@ impl NoProxy {
     /// The entries as given (for the report).
     pub fn entries(&self) -> &[String] {
         &self.raw
+    }
+
+    /// The entries that could not be read (a bad CIDR, an invalid name), as given; they exempt nothing.
+    pub fn malformed(&self) -> &[String] {
+        &self.malformed
     }
 
     /// The entry that exempts `host:port`, if any.
@@ -403,15 +430,39 @@ pub fn resolve(
     request: &ProxyRequest,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Option<ProxyConfig>, ProxyUrlError> {
-    let first =
-        |names: &[&'static str]| names.iter().find_map(|n| env(n).filter(|v| !v.trim().is_empty()).map(|v| (*n, v)));
-    let no_proxy = first(&["no_proxy", "NO_PROXY"]).map(|(_, v)| NoProxy::parse(&v)).unwrap_or_default();
+    resolve_os(request, |n| env(n).map(std::ffi::OsString::from))
+}
+
+/// The variables naming the proxy for https:// URLs, in curl's order.
+pub const PROXY_VARIABLES: [&str; 4] = ["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"];
+
+/// [`resolve`] from the raw environment (`std::env::var_os`): a variable the run would use
+/// that holds bytes that are not UTF-8 is an error ([`ProxyUrlError::NotUtf8`]), never taken as
+/// unset. As curl does for https:// URLs: `https_proxy`, `HTTPS_PROXY`, then `all_proxy`,
+/// `ALL_PROXY`; `no_proxy`, then `NO_PROXY`. Empty (blank) variables count as unset.
+pub fn resolve_os(
+    request: &ProxyRequest,
+    env: impl Fn(&str) -> Option<std::ffi::OsString>,
+) -> Result<Option<ProxyConfig>, ProxyUrlError> {
+    let first = |names: &[&'static str]| -> Result<Option<(&'static str, String)>, ProxyUrlError> {
+        for n in names {
+            let Some(v) = env(n) else { continue };
+            let v = v.into_string().map_err(|_| ProxyUrlError::NotUtf8 { name: (*n).into() })?;
+            if !v.trim().is_empty() {
+                return Ok(Some((*n, v)));
+            }
+        }
+        Ok(None)
+    };
+    let no_proxy = || -> Result<NoProxy, ProxyUrlError> {
+        Ok(first(&["no_proxy", "NO_PROXY"])?.map(|(_, v)| NoProxy::parse(&v)).unwrap_or_default())
+    };
     match request {
         ProxyRequest::Disabled => Ok(None),
-        ProxyRequest::Explicit(url) => parse_proxy_url(url, "--proxy", ProxySource::Flag, no_proxy).map(Some),
-        ProxyRequest::FromEnvironment => match first(&["https_proxy", "HTTPS_PROXY"]) {
+        ProxyRequest::Explicit(url) => parse_proxy_url(url, "--proxy", ProxySource::Flag, no_proxy()?).map(Some),
+        ProxyRequest::FromEnvironment => match first(&PROXY_VARIABLES)? {
             None => Ok(None),
-            Some((name, url)) => parse_proxy_url(&url, name, ProxySource::Env, no_proxy).map(Some),
+            Some((name, url)) => parse_proxy_url(&url, name, ProxySource::Env, no_proxy()?).map(Some),
         },
     }
 }
@@ -573,7 +624,7 @@ async fn open_tunnel_unscrubbed(
         hop.status = ProxyStatus::Unreachable;
         let why = dns.as_ref().map_or(DnsStatus::Error, |d| d.status);
         let detail = dns.as_ref().and_then(|d| d.error.clone()).unwrap_or_default();
-        hop.error = Some(format!("cannot resolve the proxy {} ({why:?}): {detail}", proxy.host));
+        hop.error = Some(format!("cannot resolve the proxy {} ({}): {detail}", proxy.host, why.as_str()));
         hop.duration_ms = ms(start.elapsed());
         return (hop, Vec::new(), None);
     }
@@ -662,6 +713,17 @@ struct ConnectAnswer {
     content_length: Option<usize>,
 }
 
+/// Where the final answer head to CONNECT starts in `buf` (interim 1xx heads skipped), once it
+/// is complete; `None` while only interim heads have arrived.
+fn connect_head_start(buf: &[u8], addr: &SocketAddr) -> Result<Option<usize>, String> {
+    use super::head::{HeadError, final_head};
+    match final_head(buf, MAX_HEAD, 64) {
+        Ok(h) => Ok(h.map(|h| h.start)),
+        Err(HeadError::Malformed(e)) => Err(format!("the proxy {addr} did not answer with HTTP: {e}")),
+        Err(e) => Err(format!("the proxy {addr} sent {e}")),
+    }
+}
+
 async fn exchange(stream: &mut TcpStream, request: &[u8], addr: &SocketAddr) -> Result<ConnectAnswer, String> {
     stream.write_all(request).await.map_err(|e| format!("send CONNECT to the proxy {addr}: {e}"))?;
     // Read the head one byte at a time: after a 200 every following byte belongs to the tunnel.
@@ -676,7 +738,11 @@ async fn exchange(stream: &mut TcpStream, request: &[u8], addr: &SocketAddr) -> 
             ));
         }
         buf.push(byte[0]);
-        if buf.ends_with(b"\r\n\r\n") || buf.ends_with(b"\n\n") {
+        // At the end of a head: an interim answer (100 Continue) is skipped, the final one read.
+        if (buf.ends_with(b"\r\n\r\n") || buf.ends_with(b"\n\n"))
+            && let Some(start) = connect_head_start(&buf, addr)?
+        {
+            buf.drain(..start);
             break;
         }
         if buf.len() >= MAX_HEAD {
@@ -791,6 +857,29 @@ mod tests {
         let cut = &format!("... Basic {token}")[..20];
         assert!(s.scrub_excerpt(cut).ends_with("Basic ***"), "{}", s.scrub_excerpt(cut));
         assert_eq!(s.scrub("nothing to see: lab-proxy"), "nothing to see: lab-proxy");
+    }
+
+    #[test]
+    fn all_proxy_after_https_proxy_and_unreadable_variables() {
+        let p = resolve(&ProxyRequest::FromEnvironment, env(&[("ALL_PROXY", "all:1"), ("all_proxy", "low:2")]))
+            .unwrap()
+            .unwrap();
+        assert_eq!((p.host.bare(), p.port), ("low".into(), 2));
+        let p = resolve(&ProxyRequest::FromEnvironment, env(&[("ALL_PROXY", "all:1"), ("HTTPS_PROXY", "h:3")]))
+            .unwrap()
+            .unwrap();
+        assert_eq!((p.host.bare(), p.port), ("h".into(), 3));
+        #[cfg(unix)]
+        {
+            use std::os::unix::ffi::OsStringExt;
+            let bad = |n: &str| (n == "HTTPS_PROXY").then(|| std::ffi::OsString::from_vec(b"http://p\xff:1".to_vec()));
+            let err = resolve_os(&ProxyRequest::FromEnvironment, bad).unwrap_err();
+            assert_eq!(err, ProxyUrlError::NotUtf8 { name: "HTTPS_PROXY".into() });
+            assert_eq!(resolve_os(&ProxyRequest::Disabled, bad).unwrap(), None, "--no-proxy reads nothing");
+        }
+        let np = NoProxy::parse("ok.example, 10.0.0.0/33, a..b, x:99999, .corp");
+        assert_eq!(np.entries(), ["ok.example", ".corp"]);
+        assert_eq!(np.malformed(), ["10.0.0.0/33", "a..b", "x:99999"]);
     }
 
     #[test]

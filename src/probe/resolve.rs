@@ -26,6 +26,8 @@ pub struct Resolver {
     /// The servers queries go to, as shown in the report.
     pub servers: Vec<String>,
     timeout: Duration,
+    /// Servers found not listening (ICMP port unreachable), checked once, on the first timeout.
+    not_listening: tokio::sync::OnceCell<Vec<String>>,
 }
 
 fn server_list(config: &ResolverConfig) -> Vec<String> {
@@ -53,6 +55,7 @@ impl Resolver {
                         in_flight: tokio::sync::Semaphore::new(MAX_NAMES_IN_FLIGHT),
                         servers: Vec::new(),
                         timeout,
+                        not_listening: tokio::sync::OnceCell::new(),
                     };
                 }
             },
@@ -80,7 +83,13 @@ impl Resolver {
         let mut builder = TokioResolver::builder_with_config(config, TokioRuntimeProvider::default());
         *builder.options_mut() = opts;
         let inner = builder.build().map_err(|e| format!("cannot build the resolver: {e}"));
-        Resolver { inner, in_flight: tokio::sync::Semaphore::new(MAX_NAMES_IN_FLIGHT), servers, timeout }
+        Resolver {
+            inner,
+            in_flight: tokio::sync::Semaphore::new(MAX_NAMES_IN_FLIGHT),
+            servers,
+            timeout,
+            not_listening: tokio::sync::OnceCell::new(),
+        }
     }
 
     /// Resolve at most `n` names at once from now on (fewer than [`MAX_NAMES_IN_FLIGHT`]: a
@@ -116,7 +125,8 @@ impl Resolver {
             Ok(pair) => pair,
             Err(_) => {
                 let msg = format!("no answer for {host} within {} ms", self.timeout.as_millis());
-                return DnsObservation::failed(DnsStatus::Timeout, server, ms(start.elapsed()), msg);
+                let obs = DnsObservation::failed(DnsStatus::Timeout, server, ms(start.elapsed()), msg);
+                return self.explain_timeout(obs).await;
             }
         };
         let duration_ms = ms(start.elapsed());
@@ -187,7 +197,7 @@ impl Resolver {
             }
             cnames = chain;
         }
-        DnsObservation {
+        let obs = DnsObservation {
             status,
             server,
             duration_ms: ms(start.elapsed()),
@@ -195,8 +205,61 @@ impl Resolver {
             cnames,
             error: Some(error),
             local,
-        }
+        };
+        if obs.status == DnsStatus::Timeout { self.explain_timeout(obs).await } else { obs }
     }
+
+    /// A timeout where every server is known not to listen (the node's stack got ICMP port
+    /// unreachable: the resolver library's unconnected sockets never see it) is no firewall
+    /// silence but a server that is not there: status `error`, saying so.
+    async fn explain_timeout(&self, mut obs: DnsObservation) -> DnsObservation {
+        let servers: Vec<SocketAddr> = self.servers.iter().filter_map(|s| s.parse().ok()).collect();
+        if servers.is_empty() {
+            return obs;
+        }
+        let wait = (self.timeout / 4).clamp(Duration::from_millis(20), Duration::from_millis(500));
+        let dead = self
+            .not_listening
+            .get_or_init(|| async {
+                let checks =
+                    servers.iter().map(|a| async move { not_listening(*a, wait).await.then(|| a.to_string()) });
+                futures::future::join_all(checks).await.into_iter().flatten().collect()
+            })
+            .await;
+        if !dead.is_empty() && dead.len() == servers.len() {
+            obs.status = DnsStatus::Error;
+            obs.error = Some(format!(
+                "nothing listens on {} (ICMP port unreachable: no DNS server runs at that address and port); {}",
+                dead.join(", "),
+                obs.error.as_deref().unwrap_or("no answer")
+            ));
+        }
+        obs
+    }
+}
+
+/// Whether `addr` answers a UDP datagram with ICMP port unreachable (seen as a refused or reset
+/// connection on a connected socket) within `wait`. Sends one query for the root's NS records.
+async fn not_listening(addr: SocketAddr, wait: Duration) -> bool {
+    let bind: SocketAddr = if addr.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
+    let Ok(socket) = tokio::net::UdpSocket::bind(bind).await else { return false };
+    if socket.connect(addr).await.is_err() {
+        return false;
+    }
+    // ID, flags (RD), one question: the root (empty name), type NS, class IN.
+    let query = [0x4e, 0x50, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 1];
+    if let Err(e) = socket.send(&query).await {
+        return refused(&e);
+    }
+    let mut buf = [0u8; 512];
+    match tokio::time::timeout(wait, socket.recv(&mut buf)).await {
+        Ok(Err(e)) => refused(&e),
+        _ => false,
+    }
+}
+
+fn refused(e: &std::io::Error) -> bool {
+    matches!(e.kind(), std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::ConnectionReset)
 }
 
 /// `host → alias → ... → last`.

@@ -87,6 +87,9 @@ pub struct FleetSummary {
     pub usage_errors: Vec<String>,
     /// One sentence per problem some nodes have and others do not.
     pub differences: Vec<String>,
+    /// Reports given more than once (the same `run.id`): each is merged once, and named here.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub duplicates: Vec<String>,
 }
 
 /// Why reports could not be merged (exit 3).
@@ -154,9 +157,29 @@ pub fn merge(reports: &[(String, Value)], generated_at: String) -> Result<FleetR
     if reports.is_empty() {
         return Err(MergeError::Empty);
     }
+    // The same report given twice (the same run) is one node, named as a duplicate.
+    let mut duplicates = Vec::new();
+    let mut runs: BTreeMap<String, &str> = BTreeMap::new();
+    let reports: Vec<&(String, Value)> = reports
+        .iter()
+        .filter(|(source, r)| match s(&r["run"]["id"]) {
+            Some(id) => match runs.get(&id) {
+                Some(first) => {
+                    duplicates.push(format!("{source} is the same run as {first} (run {id}): merged once"));
+                    false
+                }
+                None => {
+                    runs.insert(id, source.as_str());
+                    true
+                }
+            },
+            None => true,
+        })
+        .collect();
     let mut nodes = Vec::new();
+    let mut codes = Vec::new();
     let mut names: Vec<String> = Vec::new();
-    for (source, r) in reports {
+    for (source, r) in reports.iter().copied() {
         let mut hostname = s(&r["node"]["hostname"]).unwrap_or_else(|| source.clone());
         // Two reports from one host (two runs) stay apart.
         if names.contains(&hostname) {
@@ -165,6 +188,7 @@ pub fn merge(reports: &[(String, Value)], generated_at: String) -> Result<FleetR
         names.push(hostname.clone());
         let summary = &r["summary"];
         let count = |k: &str| summary["counts"][k].as_u64().unwrap_or(0) as usize;
+        codes.push(fleet_code(r));
         nodes.push(FleetNode {
             hostname,
             source: source.clone(),
@@ -186,7 +210,7 @@ pub fn merge(reports: &[(String, Value)], generated_at: String) -> Result<FleetR
     }
     // Endpoints: in first-seen order, each node's verdict.
     let mut endpoints: Vec<FleetEndpoint> = Vec::new();
-    for ((_, r), node) in reports.iter().zip(&names) {
+    for ((_, r), node) in reports.iter().copied().zip(&names) {
         for e in r["endpoints"].as_array().into_iter().flatten() {
             let name = s(&e["name"]).unwrap_or_default();
             let idx = match endpoints.iter().position(|x| x.name == name) {
@@ -210,7 +234,7 @@ pub fn merge(reports: &[(String, Value)], generated_at: String) -> Result<FleetR
     }
     // Problems: findings grouped by code, endpoint and cause.
     let mut groups: BTreeMap<(String, Option<String>, Option<String>), FleetProblem> = BTreeMap::new();
-    for ((_, r), node) in reports.iter().zip(&names) {
+    for ((_, r), node) in reports.iter().copied().zip(&names) {
         for f in r["findings"].as_array().into_iter().flatten() {
             let code = s(&f["code"]).unwrap_or_default();
             let endpoint = s(&f["endpoint"]);
@@ -249,16 +273,16 @@ pub fn merge(reports: &[(String, Value)], generated_at: String) -> Result<FleetR
             format!("{}{on}{why}: only {} of {} nodes: {}", p.code, p.nodes.len(), names.len(), p.nodes.join(", "))
         })
         .collect();
-    // A node whose report carries no exit code (an older schema) counts as a warning, never as
-    // "could not run" (3), which is the merge's own failure.
-    let exit_code = nodes.iter().map(|n| if n.exit_code > 2 { 1 } else { n.exit_code }).max().unwrap_or(0);
+    // The worst node decides: errors (2), then a node that could not finish (3), then warnings.
+    let exit_code = codes.iter().copied().max_by_key(|c| code_rank(*c)).unwrap_or(0);
     let mut usage_errors: Vec<String> = nodes.iter().flat_map(|n| n.usage_errors.clone()).collect();
     usage_errors.sort();
     usage_errors.dedup();
     let verdict = match exit_code {
         0 => "ok",
         1 => "warning",
-        _ => "error",
+        2 => "error",
+        _ => "unknown",
     };
     Ok(FleetReport {
         schema_version: FLEET_SCHEMA_VERSION.into(),
@@ -271,11 +295,41 @@ pub fn merge(reports: &[(String, Value)], generated_at: String) -> Result<FleetR
             nodes_with_errors: nodes.iter().filter(|n| n.errors > 0).count(),
             usage_errors,
             differences,
+            duplicates,
         },
         nodes,
         endpoints,
         problems,
     })
+}
+
+/// What one node report counts for in the fleet's exit code: its own exit code when it is 0-2;
+/// an incomplete (interrupted, exit 3) report with errors is 2, without errors 3 (the node could
+/// not be checked); a report without an exit code (an older schema) by its verdict, a warning
+/// when it has none either.
+fn fleet_code(r: &Value) -> u8 {
+    let summary = &r["summary"];
+    let errors = summary["counts"]["error"].as_u64().unwrap_or(0);
+    match summary["exit_code"].as_u64() {
+        Some(c @ 0..=2) => c as u8,
+        Some(_) if errors > 0 => 2,
+        Some(_) => 3,
+        None => match summary["verdict"].as_str() {
+            Some("error") => 2,
+            Some("ok") => 0,
+            _ => 1,
+        },
+    }
+}
+
+/// Severity order of exit codes: 2 (errors) is worst, then 3 (could not check), 1, 0.
+fn code_rank(code: u8) -> u8 {
+    match code {
+        2 => 3,
+        3 => 2,
+        1 => 1,
+        _ => 0,
+    }
 }
 
 #[cfg(test)]
@@ -294,7 +348,7 @@ mod tests {
             "message": "private", "evidence": {"servers": "10.0.0.53:53"}}),
         );
         json!({"schema_version": "1", "tool": {"name": "azs-netprobe", "version": "0.1.0"},
-            "node": {"hostname": host}, "run": {"id": "x", "interrupted": false},
+            "node": {"hostname": host}, "run": {"id": format!("run-{host}"), "interrupted": false},
             "summary": {"verdict": if intercepted {"error"} else {"warning"}, "exit_code": if intercepted {2} else {1},
                 "usage_errors": if intercepted {json!(["CertificateValidationError"])} else {json!([])},
                 "counts": {"error": if intercepted {1} else {0}, "warning": 1, "info": 0}},
@@ -318,6 +372,51 @@ mod tests {
         let dns = f.problems.iter().find(|p| p.code == "DnsPrivateAddress").unwrap();
         assert!(dns.all_nodes);
         assert_eq!(f.endpoints[0].results.len(), 3);
+    }
+
+    #[test]
+    fn the_same_report_twice_is_one_node_named_as_a_duplicate() {
+        let a = node("xrp1", false);
+        let b = node("xrp2", true);
+        let reports = vec![
+            ("a.json".into(), a.clone()),
+            ("b.json".into(), b),
+            ("a2.json".into(), a.clone()),
+            ("a3.json".into(), a),
+        ];
+        let f = merge(&reports, "t".into()).unwrap();
+        assert_eq!(f.summary.nodes, 2);
+        assert_eq!(f.nodes.iter().map(|n| n.hostname.as_str()).collect::<Vec<_>>(), ["xrp1", "xrp2"]);
+        assert_eq!(
+            f.summary.duplicates,
+            [
+                "a2.json is the same run as a.json (run run-xrp1): merged once",
+                "a3.json is the same run as a.json (run run-xrp1): merged once"
+            ]
+        );
+        assert_eq!(f.summary.differences, vec!["TlsInterception on usage (Zscaler): only 1 of 2 nodes: xrp2"]);
+        // Only copies: one node, no differences invented.
+        let same = vec![("a.json".into(), node("xrp1", true)), ("b.json".into(), node("xrp1", true))];
+        let f = merge(&same, "t".into()).unwrap();
+        assert_eq!((f.summary.nodes, f.summary.differences.len(), f.summary.duplicates.len()), (1, 0, 1));
+    }
+
+    #[test]
+    fn the_worst_node_decides_and_an_interrupted_node_with_errors_is_an_error() {
+        let mut interrupted = node("xrp2", true);
+        interrupted["run"]["interrupted"] = json!(true);
+        interrupted["summary"]["exit_code"] = json!(3);
+        let f = merge(&[("a.json".into(), node("xrp1", false)), ("b.json".into(), interrupted.clone())], "t".into())
+            .unwrap();
+        assert_eq!((f.summary.exit_code, f.summary.verdict.as_str()), (2, "error"));
+        // Interrupted with nothing found: the node could not be checked (3), worse than a warning.
+        interrupted["summary"]["counts"]["error"] = json!(0);
+        let f = merge(&[("a.json".into(), node("xrp1", false)), ("b.json".into(), interrupted.clone())], "t".into())
+            .unwrap();
+        assert_eq!((f.summary.exit_code, f.summary.verdict.as_str()), (3, "unknown"));
+        // ... and errors elsewhere still decide.
+        let f = merge(&[("a.json".into(), node("xrp1", true)), ("b.json".into(), interrupted)], "t".into()).unwrap();
+        assert_eq!(f.summary.exit_code, 2);
     }
 
     #[test]

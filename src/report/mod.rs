@@ -110,6 +110,10 @@ pub struct ProxyInfo {
     pub source: ProxySource,
     /// NO_PROXY / no_proxy entries: endpoints they match are reached directly.
     pub no_proxy: Vec<String>,
+    /// NO_PROXY / no_proxy entries that could not be read (a bad CIDR, an invalid name): they
+    /// exempt nothing. Left out when there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub no_proxy_malformed: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -6,8 +6,22 @@ use std::fmt::Write;
 use super::Report;
 use crate::probe::{DnsStatus, HttpStatus, TcpStatus, TlsStatus};
 
+/// A label value in the text exposition format: backslash, double quote and line feed escaped
+/// as the format defines (it defines no other escape); a tab becomes a space and any other
+/// control character (a carriage return) is dropped, since parsers would break the line there.
 fn label(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push(' '),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 struct Family<'a> {

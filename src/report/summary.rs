@@ -75,6 +75,9 @@ pub fn render_fleet(fleet: &super::fleet::FleetReport, location: &str) -> String
     if !s.usage_errors.is_empty() {
         let _ = writeln!(out, "The portal would show: {}", printable(&s.usage_errors.join(", ")));
     }
+    for d in &s.duplicates {
+        let _ = writeln!(out, "Duplicate: {d}");
+    }
     if s.differences.is_empty() {
         out.push_str("\nEvery node sees the same problems.\n");
     } else {

@@ -77,6 +77,8 @@ pub struct Proxy {
     pub url: String,
     pub source: ProxySource,
     pub no_proxy: Vec<String>,
+    #[serde(default)]
+    pub no_proxy_malformed: Vec<String>,
 }
 
 #[derive(Deserialize)]

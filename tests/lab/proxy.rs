@@ -76,6 +76,10 @@ pub enum ProxyMode {
     /// Reads (and records) the CONNECT request, then never answers; the
     /// connection is held until the client closes it or the proxy is dropped.
     NeverAnswer,
+    /// `HTTP/1.1 100 Continue\r\n\r\n` (an interim answer), then as `PassThrough`.
+    ContinueFirst,
+    /// `HTTP/1.1 100 Continue\r\n\r\n` over and over, never a final answer (hostile).
+    EndlessContinue,
 }
 
 /// A CONNECT proxy listening on 127.0.0.1:<ephemeral>; stops on drop.
@@ -328,6 +332,17 @@ async fn serve(mut client: TcpStream, shared: Arc<Shared>) {
                 drain(&mut client).await;
                 return;
             }
+            ProxyMode::ContinueFirst => {
+                if client.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await.is_err() {
+                    return;
+                }
+            }
+            ProxyMode::EndlessContinue => loop {
+                if client.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await.is_err() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            },
         }
         return tunnel(client, &request, buf, &shared).await;
     }

@@ -22,6 +22,12 @@ pub enum SntpMode {
     Garbage,
     /// Never answers.
     Silent,
+    /// Impossible: the transmit timestamp is 10 s before the receive timestamp.
+    TransmitBeforeReceive,
+    /// Impossible: the receive timestamp is zero.
+    ZeroReceive,
+    /// Impossible: the server says it held the request 10 s (T3 − T2), longer than any round trip.
+    HeldTooLong,
 }
 
 pub struct SntpServer {
@@ -58,6 +64,7 @@ fn answer(mode: SntpMode, request: &[u8], received: SystemTime) -> Option<Vec<u8
         SntpMode::Offset(o) => (0u8, 2u8, o),
         SntpMode::KissOfDeath => (0, 0, 0.0),
         SntpMode::Unsynchronised => (3, 16, 0.0),
+        SntpMode::TransmitBeforeReceive | SntpMode::ZeroReceive | SntpMode::HeldTooLong => (0, 2, 0.0),
     };
     p[0] = (li << 6) | (4 << 3) | 4;
     p[1] = stratum;
@@ -69,6 +76,18 @@ fn answer(mode: SntpMode, request: &[u8], received: SystemTime) -> Option<Vec<u8
     p[16..24].copy_from_slice(&ntp_timestamp(received, offset - 16.0).to_be_bytes());
     p[32..40].copy_from_slice(&ntp_timestamp(received, offset).to_be_bytes());
     p[40..48].copy_from_slice(&ntp_timestamp(SystemTime::now(), offset).to_be_bytes());
+    match mode {
+        SntpMode::TransmitBeforeReceive => {
+            p[40..48].copy_from_slice(&ntp_timestamp(received, offset - 10.0).to_be_bytes());
+        }
+        SntpMode::ZeroReceive => p[32..40].fill(0),
+        SntpMode::HeldTooLong => {
+            // T2 10 s before the request arrived: the server claims a 10 s hold; the mean of T2
+            // and T3 stays honest, so only the hold gives it away.
+            p[32..40].copy_from_slice(&ntp_timestamp(received, offset - 10.0).to_be_bytes());
+        }
+        _ => {}
+    }
     Some(p)
 }
 

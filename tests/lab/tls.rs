@@ -33,6 +33,10 @@ pub enum HttpBehavior {
     NeverRespond,
     /// Writes `HTTP/1.1 200 OK\r\n` then one header line every 100 ms forever.
     EndlessHead,
+    /// Reads the request head, writes one interim head per code in `interim` (e.g. `103 Early
+    /// Hints` with a `Link` header, `100 Continue`), then `then` as [`HttpBehavior::Respond`]
+    /// does. With `then: None` the interim heads repeat forever (a hostile server).
+    Interim { interim: Vec<u16>, then: Option<(u16, String)> },
 }
 
 /// 200 with `Date: <now>` (the time of each response, see [`NOW`]),
@@ -145,6 +149,33 @@ async fn serve(stream: tokio::net::TcpStream, shared: Arc<Shared>) {
             if tls.write_all(out.as_bytes()).await.is_ok() {
                 let _ = tls.flush().await;
                 let _ = tls.shutdown().await;
+            }
+        }
+        HttpBehavior::Interim { interim, then } => {
+            let mut tls = tls;
+            let head = read_head(&mut tls).await;
+            record(&shared, head);
+            let one = |code: u16| match code {
+                103 => "HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload; as=style\r\n\r\n".to_string(),
+                100 => "HTTP/1.1 100 Continue\r\n\r\n".to_string(),
+                102 => "HTTP/1.1 102 Processing\r\n\r\n".to_string(),
+                c => format!("HTTP/1.1 {c} Interim\r\n\r\n"),
+            };
+            let mut out: String = interim.iter().map(|c| one(*c)).collect();
+            match then {
+                Some((status, body)) => {
+                    out.push_str(&render_response(*status, &[("Server".into(), "lab".into())], body, false));
+                    if tls.write_all(out.as_bytes()).await.is_ok() {
+                        let _ = tls.flush().await;
+                        let _ = tls.shutdown().await;
+                    }
+                }
+                None => loop {
+                    if tls.write_all(out.as_bytes()).await.is_err() || tls.flush().await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                },
             }
         }
         HttpBehavior::NeverRespond => {
