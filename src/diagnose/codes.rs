@@ -57,6 +57,9 @@ codes! {
     TlsChainTooLong => "tls",
     /// A presented certificate is not valid DER.
     TlsMalformedCertificate => "tls",
+    /// The handshake stalls on full-size segments and completes with a small MSS: a path-MTU
+    /// black hole (ICMP "fragmentation needed" / "packet too big" filtered). Never interception.
+    TlsPathMtuBlackHole => "tls",
     HttpTimeout => "http",
     HttpUnexpectedStatus => "http",
     /// The server answered with something that is not an HTTP response, or closed the connection first.
@@ -120,7 +123,7 @@ pub fn usage_error(code: Code, login_role: bool) -> Option<UsageError> {
         | TlsHandshakeFailed
         | HttpUnexpectedStatus
         | HttpProtocolError => UsageError::NetworkError,
-        TlsHandshakeTimeout | HttpTimeout => UsageError::RequestTimedOut,
+        TlsHandshakeTimeout | TlsPathMtuBlackHole | HttpTimeout => UsageError::RequestTimedOut,
         TlsInterception
         | TlsUntrustedRoot
         | TlsCertificateExpired

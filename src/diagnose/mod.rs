@@ -3,6 +3,7 @@
 
 pub mod codes;
 pub mod explain;
+mod families;
 pub mod remediation;
 
 use std::collections::BTreeMap;
@@ -642,6 +643,7 @@ pub fn endpoint(obs: &EndpointObservation, lang: Lang, now: DateTime<Utc>, clock
     if connected && finished(Stage::Tls) && tls_findings(&mut c) && finished(Stage::Http) {
         http_findings(&mut c);
     }
+    families::amend(&mut c);
     Diagnosis { findings: c.out, interception: c.interception }
 }
 
@@ -870,6 +872,8 @@ mod tcp_tests {
             tls: None,
             http: None,
             local_limit: None,
+            address_order: None,
+            families: vec![],
         }
     }
 

@@ -3,9 +3,12 @@
 
 pub mod budget;
 pub mod connect;
+pub mod families;
 pub mod head;
 pub mod http;
 pub mod legacy;
+pub mod order;
+pub mod pmtu;
 pub mod proxy;
 pub mod resolve;
 pub mod tls;
@@ -158,6 +161,12 @@ pub struct TlsObservation {
     /// protocol_version, or a ServerHello of an older version).
     pub version_refused: bool,
     pub error: Option<String>,
+    /// Bytes received from and sent to the server during the handshake (None: no handshake).
+    pub bytes_received: Option<u64>,
+    pub bytes_sent: Option<u64>,
+    /// After a handshake that timed out once the ClientHello went out: the retry on a
+    /// connection advertising a small MSS (path-MTU black holes, see [`pmtu`]).
+    pub mss_retry: Option<pmtu::MssRetry>,
 }
 
 impl TlsObservation {
@@ -176,6 +185,9 @@ impl TlsObservation {
             legacy_version: None,
             version_refused: false,
             error: None,
+            bytes_received: None,
+            bytes_sent: None,
+            mss_retry: None,
         }
     }
 }
@@ -296,6 +308,10 @@ pub struct EndpointObservation {
     /// after it observed nothing about the network. The endpoint is skipped and the run
     /// incomplete (exit 3).
     pub local_limit: Option<LocalLimit>,
+    /// Direct connections: the node's order of the resolved addresses (RFC 6724).
+    pub address_order: Option<families::AddressOrder>,
+    /// Direct HTTPS: TLS and HTTP over one connected address of each family.
+    pub families: Vec<families::FamilyObservation>,
 }
 
 /// A stage the probe could not run for its own resource limits.
@@ -337,6 +353,8 @@ impl EndpointObservation {
             tls: https.then(TlsObservation::not_attempted),
             http: https.then(HttpObservation::not_attempted),
             local_limit: None,
+            address_order: None,
+            families: Vec::new(),
         }
     }
 }
@@ -411,6 +429,7 @@ impl Prober {
             },
             _ => None,
         };
+        let mut other = None;
         let (attempts, chosen) = match via {
             Some(p) => {
                 obs.starts.connect = Some(self.now_ms());
@@ -428,7 +447,9 @@ impl Prober {
                 }
                 obs.starts.connect = Some(self.now_ms());
                 progress.enter(&obs, Stage::Tcp);
-                connect::connect_all(&addrs, self.timeout).await
+                let c = families::connect(&addrs, self.timeout).await;
+                (obs.address_order, other) = (Some(c.order), c.other);
+                (c.attempts, c.chosen)
             }
         };
         for a in &attempts {
@@ -445,9 +466,11 @@ impl Prober {
         let (Some((addr, stream)), Target::Https { path, .. }) = (chosen, &spec.target) else {
             return obs;
         };
+        let other = other.map(|(a, s)| families::spawn(self.stores.clone(), a, s, &host, port, path, self.timeout));
         obs.starts.tls = Some(self.now_ms());
         progress.enter(&obs, Stage::Tls);
-        let (mut tls_obs, tls_stream) = tls::handshake(&self.stores, stream, &host.bare(), self.timeout).await;
+        let (mut tls_obs, tls_stream) =
+            pmtu::handshake(&self.stores, stream, &host.bare(), self.timeout, via.is_none()).await;
         tls_obs.address = Some(addr);
         // A server that turned down TLS 1.2/1.3 may still speak an old version: ask once, on a
         // new connection (through a new tunnel when a proxy is in the path), within what is
@@ -488,6 +511,7 @@ impl Prober {
             tracing::debug!(endpoint = %spec.name, status = ?http.status, code = ?http.status_code, ms = http.duration_ms, "http");
             obs.http = Some(http);
         }
+        families::record(&mut obs, other).await;
         obs
     }
 

@@ -10,16 +10,31 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
+use std::sync::atomic::Ordering;
+
+use super::pmtu::{Counted, Counts};
 use super::{TlsObservation, TlsStatus, TrustObservation, ms};
 use crate::trust::{TrustStores, chain};
 
-/// Handshake over `stream` for `host` (SNI is sent for names, not for IP literals).
+/// Handshake over `stream` for `host` (SNI is sent for names, not for IP literals). The bytes
+/// received and sent during the handshake are in the observation.
 pub async fn handshake(
     stores: &TrustStores,
     stream: TcpStream,
     host: &str,
     timeout: Duration,
-) -> (TlsObservation, Option<TlsStream<TcpStream>>) {
+) -> (TlsObservation, Option<TlsStream<Counted<TcpStream>>>) {
+    handshake_counting(stores, stream, host, timeout, Arc::new(Counts::default())).await
+}
+
+/// [`handshake`], counting the bytes into `counts` as they pass (readable while it runs).
+pub async fn handshake_counting(
+    stores: &TrustStores,
+    stream: TcpStream,
+    host: &str,
+    timeout: Duration,
+    counts: Arc<Counts>,
+) -> (TlsObservation, Option<TlsStream<Counted<TcpStream>>>) {
     let start = Instant::now();
     let mut obs = TlsObservation::not_attempted();
     let server_name = match ServerName::try_from(host.to_string()) {
@@ -49,8 +64,11 @@ pub async fn handshake(
         };
     let peer = stream.peer_addr().ok();
     let connector = TlsConnector::from(Arc::new(config));
+    let stream = Counted::new(stream, counts.clone());
     let result = tokio::time::timeout(timeout, connector.connect(server_name, stream)).await;
     obs.duration_ms = ms(start.elapsed());
+    obs.bytes_received = Some(counts.received.load(Ordering::Relaxed));
+    obs.bytes_sent = Some(counts.sent.load(Ordering::Relaxed));
     if let Some(rec) = recorder.take() {
         obs.chain = rec.chain.iter().map(|c| chain::facts(c)).collect();
         obs.trust = Some(TrustObservation {
@@ -64,7 +82,11 @@ pub async fn handshake(
     match result {
         Err(_) => {
             obs.status = TlsStatus::Timeout;
-            obs.error = Some(format!("TLS handshake with {at}: no answer within {} ms", timeout.as_millis()));
+            let got = obs.bytes_received.unwrap_or(0);
+            obs.error = Some(format!(
+                "TLS handshake with {at}: not complete within {} ms ({got} bytes received after the ClientHello)",
+                timeout.as_millis()
+            ));
             (obs, None)
         }
         Ok(Err(e)) => {

@@ -56,6 +56,8 @@ fn tls(t: &TlsObservation, interception: Option<&crate::trust::intercept::Interc
         alert: t.alert.clone(),
         legacy_version: t.legacy_version.clone(),
         error: t.error.clone(),
+        bytes_received: t.bytes_received,
+        mss_retry: t.mss_retry.clone(),
     }
 }
 
@@ -167,6 +169,17 @@ pub fn build(input: BuildInput<'_>) -> Report {
                 proxy: o.proxy.clone(),
                 tls: o.tls.as_ref().map(|t| tls(t, interception)),
                 http: o.http.as_ref().map(http),
+                families: o
+                    .families
+                    .iter()
+                    .map(|f| FamilyReport {
+                        family: f.family,
+                        address: f.address.to_string(),
+                        first: f.first,
+                        tls: tls(&f.tls, None),
+                        http: http(&f.http),
+                    })
+                    .collect(),
             }
         })
         .collect();

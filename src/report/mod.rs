@@ -161,6 +161,23 @@ pub struct EndpointReport {
     pub tls: Option<TlsReport>,
     /// Null for tcp:// endpoints.
     pub http: Option<HttpReport>,
+    /// Direct HTTPS: TLS and HTTP over one connected address of each address family (the
+    /// top-level `tls` and `http` are those of the first in the node's address order). Empty
+    /// through a proxy, for tcp:// endpoints and in older reports.
+    #[serde(default)]
+    pub families: Vec<FamilyReport>,
+}
+
+/// TLS and HTTP over one connected address of one family.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct FamilyReport {
+    /// `ipv4` or `ipv6`.
+    pub family: crate::probe::families::Family,
+    pub address: String,
+    /// This family comes first in the node's address order (RFC 6724; the OS tries it first).
+    pub first: bool,
+    pub tls: TlsReport,
+    pub http: HttpReport,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -202,6 +219,13 @@ pub struct TlsReport {
     /// After a failed handshake: the version the server picked when offered only TLS 1.0/1.1.
     pub legacy_version: Option<String>,
     pub error: Option<String>,
+    /// Bytes received from the server during the handshake (null: no handshake, older reports).
+    #[serde(default)]
+    pub bytes_received: Option<u64>,
+    /// After a handshake that timed out once the ClientHello went out: the retry on a fresh
+    /// connection advertising a small MSS (path-MTU black hole test); null otherwise.
+    #[serde(default)]
+    pub mss_retry: Option<crate::probe::pmtu::MssRetry>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -446,6 +446,15 @@ impl Strings for EndpointReport {
         self.proxy.strings(f);
         self.tls.strings(f);
         self.http.strings(f);
+        self.families.strings(f);
+    }
+}
+
+impl Strings for super::FamilyReport {
+    fn strings(&mut self, f: &mut dyn FnMut(&'static str, &mut String)) {
+        fields!(f; "endpoints.families.address" => self.address);
+        self.tls.strings(f);
+        self.http.strings(f);
     }
 }
 
@@ -492,6 +501,9 @@ impl Strings for TlsReport {
             "endpoints.tls.legacy_version" => self.legacy_version,
             "endpoints.tls.error" => self.error,
         );
+        if let Some(r) = &mut self.mss_retry {
+            fields!(f; "endpoints.tls.mss_retry.error" => r.error);
+        }
         self.chain.strings(f);
         self.trust.strings(f);
         self.interception.strings(f);
