@@ -985,6 +985,7 @@ fn endpoint(o: &mut String, ix: &Index<'_>, e: &EndpointReport, i: usize, run_ti
     if let Some(h) = &e.http {
         http(o, ix, e, h, open("http"));
     }
+    o.push_str(&super::families::html(e));
     o.push_str("</article>");
 }
 

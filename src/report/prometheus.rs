@@ -121,6 +121,7 @@ pub fn render(r: &Report) -> String {
     {
         f.sample("azs_netprobe_findings", &[("severity", sev)], n as f64);
     }
+    families(&mut f, r);
     f.head("azs_netprobe_finding", "gauge", "1 per finding code, endpoint and severity present in the run.");
     let mut seen = std::collections::BTreeSet::new();
     for x in &r.findings {
@@ -136,4 +137,32 @@ pub fn render(r: &Report) -> String {
         }
     }
     out
+}
+
+/// TLS and HTTP success over each address family of each endpoint (`families[]`).
+fn families(f: &mut Family<'_>, r: &Report) {
+    let rows: Vec<_> = r.endpoints.iter().flat_map(|e| e.families.iter().map(move |x| (e, x))).collect();
+    if rows.is_empty() {
+        return;
+    }
+    f.head(
+        "azs_netprobe_family_tls_success",
+        "gauge",
+        "1 when the TLS handshake succeeded over the endpoint's address of that family (first: the family the node tries first).",
+    );
+    for (e, x) in &rows {
+        let first = if x.first { "true" } else { "false" };
+        let labels = [("endpoint", e.name.as_str()), ("family", x.family.as_str()), ("first", first)];
+        f.sample("azs_netprobe_family_tls_success", &labels, b(x.tls.status == TlsStatus::Ok));
+    }
+    f.head(
+        "azs_netprobe_family_http_success",
+        "gauge",
+        "1 when the HTTP request succeeded over the endpoint's address of that family.",
+    );
+    for (e, x) in &rows {
+        let first = if x.first { "true" } else { "false" };
+        let labels = [("endpoint", e.name.as_str()), ("family", x.family.as_str()), ("first", first)];
+        f.sample("azs_netprobe_family_http_success", &labels, b(x.http.status == HttpStatus::Ok));
+    }
 }

@@ -290,6 +290,7 @@ pub fn render(report: &Report, report_location: &str) -> String {
         ]);
     }
     out.push_str(&table(&rows));
+    out.push_str(&super::families::text(report));
     let clock = &report.clock;
     match clock.offset_seconds {
         Some(o) => {

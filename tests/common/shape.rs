@@ -162,6 +162,24 @@ pub struct Endpoint {
     pub proxy: Option<ProxyHop>,
     pub tls: Option<Tls>,
     pub http: Option<Http>,
+    pub families: Vec<FamilyEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FamilyEntry {
+    pub family: AddressFamily,
+    pub address: String,
+    pub first: bool,
+    pub tls: Tls,
+    pub http: Http,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AddressFamily {
+    Ipv4,
+    Ipv6,
 }
 
 #[derive(Deserialize)]
@@ -310,6 +328,27 @@ pub struct Tls {
     pub alert: Option<String>,
     pub legacy_version: Option<String>,
     pub error: Option<String>,
+    pub bytes_received: Option<u64>,
+    pub mss_retry: Option<MssRetry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MssRetry {
+    pub mss: u32,
+    pub status: RetryStatus,
+    pub duration_ms: u64,
+    pub bytes_received: u64,
+    pub error: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RetryStatus {
+    Ok,
+    Timeout,
+    Failed,
+    NotSupported,
 }
 
 #[derive(Deserialize)]
