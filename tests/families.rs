@@ -332,6 +332,7 @@ fn ipv6_first_and_silent_is_an_error_naming_the_family() {
     let ca = pki(dir.path(), &["dual.test"]);
     let (lab, dns) =
         dual_stack(dir.path(), "ok@192.0.2.2:443,silent@[2001:db8::2]:443", "dual.test=192.0.2.2 2001:db8::2");
+    let (html_path, prom_path) = (dir.path().join("r.html"), dir.path().join("r.prom"));
     let run = lab.probe(
         0,
         dir.path(),
@@ -347,6 +348,10 @@ fn ipv6_first_and_silent_is_an_error_naming_the_family() {
             &ca,
             "--timeout",
             "3s",
+            "--html",
+            html_path.to_str().unwrap(),
+            "--prometheus",
+            prom_path.to_str().unwrap(),
         ],
     );
     let e = &run.report["endpoints"][0];
@@ -372,6 +377,18 @@ fn ipv6_first_and_silent_is_an_error_naming_the_family() {
     assert!(run.elapsed < Duration::from_secs(3 + 3 + 2), "{:?}", run.elapsed);
     // The families reach the text summary.
     assert!(run.stdout.contains("IPv6") && run.stdout.contains("IPv4"), "{}", run.stdout);
+    // ... the HTML page and the Prometheus metrics.
+    let html = std::fs::read_to_string(dir.path().join("r.html")).unwrap();
+    assert!(html.contains("Address families (2)") && html.contains("family-ipv6"), "no families in the HTML");
+    let prom = std::fs::read_to_string(dir.path().join("r.prom")).unwrap();
+    assert!(
+        prom.contains("azs_netprobe_family_tls_success{endpoint=\"ep\",family=\"ipv6\",first=\"true\"} 0"),
+        "{prom}"
+    );
+    assert!(
+        prom.contains("azs_netprobe_family_tls_success{endpoint=\"ep\",family=\"ipv4\",first=\"false\"} 1"),
+        "{prom}"
+    );
 }
 
 /// IPv6 resets the connection after the ClientHello; IPv4 is healthy.
