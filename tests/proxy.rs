@@ -373,3 +373,100 @@ fn through_a_real_tinyproxy() {
     assert_eq!(r.codes("svc"), vec!["ProxyAuthenticationRequired"]);
     assert_eq!(r.endpoint("svc")["proxy"]["http_status"], 401, "tinyproxy answers wrong credentials with 401");
 }
+
+/// Issue 12 item 1: a proxy's refusal is classified by what it means, from the status and the
+/// proxy's own words; the message quotes the status line, Server and the page's first words.
+#[test]
+fn proxy_refusals_are_classified_by_meaning() {
+    let dir = tempfile::tempdir().unwrap();
+    let svc = service();
+    let hosts = [("svc.lab.test", LO)];
+    let squid_page = "<html><head><title>ERROR: The requested URL could not be retrieved</title>\
+        <style type=\"text/css\">body { font-family: verdana }</style></head><body><h1>ERROR</h1>\
+        <p>The system returned: <i>(111) Connection refused</i></p><p>ERR_CONNECT_FAIL</p></body></html>";
+    let cases: &[(u16, &str, &str, &str)] = &[
+        // tinyproxy 1.11's page for an upstream it cannot reach.
+        (
+            500,
+            "Unable to connect",
+            "<html><body><h1>Unable to connect</h1><p>Could not connect to the remote host.</p></body></html>",
+            "upstream_failed",
+        ),
+        (502, "Bad Gateway", "", "upstream_failed"),
+        (503, "Service Unavailable", squid_page, "upstream_failed"),
+        (504, "Gateway Timeout", "<p>The gateway timed out</p>", "upstream_failed"),
+        (
+            503,
+            "Service Unavailable",
+            "<p>Unable to determine IP address from host name svc.lab.test</p>",
+            "upstream_failed",
+        ),
+        (404, "Not Found", "<p>Unable to resolve the host name svc.lab.test</p>", "upstream_failed"),
+        (403, "Forbidden", "<h1>Access Denied</h1><p>Blocked by policy: category Cloud Services</p>", "denied"),
+        (403, "Filtered", "<p>The request you made has been filtered</p>", "denied"),
+        (500, "Internal Server Error", "<p>Blocked by policy: this site is not allowed</p>", "denied"),
+        (400, "Bad Request", "", "denied"),
+        (405, "Method Not Allowed", "", "denied"),
+        (429, "Too Many Requests", "", "denied"),
+        (501, "Not Implemented", "<p>CONNECT is not supported</p>", "denied"),
+    ];
+    for (code, reason, body, status) in cases {
+        let mode = ProxyMode::Status { code: *code, reason: (*reason).into(), body: (*body).into() };
+        let proxy = ConnectProxy::start_with_hosts(mode, &hosts);
+        let args = with(base_args(dir.path(), &svc, "usage"), &["--proxy", &proxy.url()]);
+        let r = go(dir.path(), &args);
+        let e = r.endpoint("svc");
+        let case = format!("{code} {reason}");
+        assert_eq!(e["proxy"]["status"], *status, "{case}: {e}");
+        assert_eq!(e["proxy"]["http_status"], *code, "{case}");
+        assert_eq!(e["proxy"]["reason"], *reason, "{case}");
+        let finding = if *status == "denied" { "ProxyDenied" } else { "ProxyUpstreamFailed" };
+        assert_eq!(r.codes("svc"), vec![finding], "{case}");
+        let f = r.finding("svc", finding);
+        assert_eq!(f["usage_error"], "NetworkError");
+        let msg = f["message"].as_str().unwrap();
+        assert!(msg.contains(&format!("\"HTTP {code} {reason}\"")), "{case}: status line quoted: {msg}");
+        assert!(msg.contains("Server: lab-proxy"), "{case}: {msg}");
+        assert_eq!(f["evidence"]["reason"], *reason);
+        if *status == "upstream_failed" {
+            assert!(msg.contains("could not reach svc.lab.test"), "{msg}");
+        } else {
+            assert!(msg.contains("refused CONNECT") && msg.contains("policy"), "{msg}");
+        }
+        if !body.is_empty() {
+            let excerpt = e["proxy"]["body_excerpt"].as_str().unwrap();
+            assert!(!excerpt.contains('<') && !excerpt.contains("font-family"), "markup and styles removed: {excerpt}");
+            let first = excerpt.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
+            assert!(msg.contains(&first), "{case}: the page's first words quoted: {msg}");
+        }
+    }
+}
+
+/// Issue 12 item 1, with the real tinyproxy: CONNECT to a loopback port where nothing listens is
+/// answered `500 Unable to connect`, which is the proxy's upstream failing, not its policy.
+#[test]
+fn tinyproxy_unable_to_connect_is_upstream_failed() {
+    if !common::require("tinyproxy", lab::Tinyproxy::binary().is_some(), "apt-get install -y tinyproxy-bin") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = lab::Tinyproxy::start(None).expect("tinyproxy starts");
+    let port = lab::closed_port().port();
+    let file = probe_file(
+        dir.path(),
+        &format!(
+            "[[endpoint]]\nname = \"svc\"\nrole = \"login\"\nurl = \"https://127.0.0.1:{port}/\"\npublic = false\n"
+        ),
+    );
+    let r = run(dir.path(), &["run", "--probes", file.to_str().unwrap(), "--proxy", &proxy.url(), "--timeout", "3s"]);
+    let e = r.endpoint("svc");
+    assert_eq!(e["proxy"]["http_status"], 500, "{e}");
+    assert_eq!(e["proxy"]["status"], "upstream_failed", "{e}");
+    assert_eq!(e["proxy"]["reason"], "Unable to connect", "{e}");
+    assert!(e["proxy"]["server"].as_str().unwrap_or("").starts_with("tinyproxy/"), "{e}");
+    assert_eq!(r.codes("svc"), vec!["ProxyUpstreamFailed"]);
+    let f = r.finding("svc", "ProxyUpstreamFailed");
+    assert_eq!(f["usage_error"], "LoginError");
+    let msg = f["message"].as_str().unwrap();
+    assert!(msg.contains("\"HTTP 500 Unable to connect\"") && msg.contains("tinyproxy/"), "{msg}");
+}

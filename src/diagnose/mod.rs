@@ -18,7 +18,7 @@ pub use remediation::Remediation;
 use crate::catalog::Role;
 use crate::clock::{ClockEstimate, ClockVerdict};
 use crate::config::Lang;
-use crate::probe::proxy::ProxyStatus;
+use crate::probe::proxy::{ProxyHop, ProxyStatus};
 use crate::probe::{DnsStatus, EndpointObservation, HttpStatus, Stage, TcpStatus, TlsStatus};
 use crate::trust::TrustVerdict;
 use crate::trust::intercept::{self, Interception, PathFacts};
@@ -627,6 +627,25 @@ pub fn endpoint(obs: &EndpointObservation, lang: Lang, now: DateTime<Utc>, clock
     Diagnosis { findings: c.out, interception: c.interception }
 }
 
+/// The proxy's status line as quoted in messages: `"HTTP 500 Unable to connect"`.
+fn proxy_status_line(hop: &ProxyHop) -> String {
+    let code = hop.http_status.map_or_else(|| "-".to_string(), |s| s.to_string());
+    match &hop.reason {
+        Some(r) => format!("\"HTTP {code} {r}\""),
+        None => format!("\"HTTP {code}\""),
+    }
+}
+
+/// The first words of the proxy's page as quoted in messages (at most 20 words), or nothing.
+fn proxy_page_words(hop: &ProxyHop) -> String {
+    let Some(text) = hop.body_excerpt.as_deref() else {
+        return String::new();
+    };
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let more = if words.len() > 20 { " …" } else { "" };
+    format!(": \"{}{more}\"", words[..words.len().min(20)].join(" "))
+}
+
 /// Findings of the proxy hop; true when the tunnel is open.
 fn proxy_findings(c: &mut Ctx<'_>) -> bool {
     let Some(hop) = c.obs.proxy.clone() else {
@@ -683,17 +702,27 @@ fn proxy_findings(c: &mut Ctx<'_>) -> bool {
         }
         ProxyStatus::Denied | ProxyStatus::Error => {
             evidence.insert("body_excerpt".into(), json!(hop.body_excerpt));
+            evidence.insert("reason".into(), json!(hop.reason));
             let why = match hop.http_status {
-                Some(s) => format!("answered HTTP {s}{headers}"),
+                Some(_) => format!(
+                    "answered {}{headers}{}; that is its own refusal (policy), not a failure to reach the endpoint",
+                    proxy_status_line(&hop),
+                    proxy_page_words(&hop)
+                ),
                 None => hop.error.clone().unwrap_or_else(|| "did not answer with HTTP".into()),
             };
             (Code::ProxyDenied, format!("the proxy {url} refused CONNECT {host}:{port}: {why}"))
         }
         ProxyStatus::UpstreamFailed => {
             evidence.insert("body_excerpt".into(), json!(hop.body_excerpt));
+            evidence.insert("reason".into(), json!(hop.reason));
             (
                 Code::ProxyUpstreamFailed,
-                format!("the proxy {url} could not reach {host}:{port} itself (HTTP {code_text}{headers})"),
+                format!(
+                    "the proxy {url} could not reach {host}:{port} itself: it answered {}{headers}{}",
+                    proxy_status_line(&hop),
+                    proxy_page_words(&hop)
+                ),
             )
         }
         ProxyStatus::Timeout => (

@@ -277,9 +277,12 @@ pub struct ProxyHop {
     pub authenticate: Vec<String>,
     /// Whether Proxy-Authorization was sent.
     pub credentials_sent: bool,
+    /// The reason phrase of the proxy's status line (`Unable to connect` in `HTTP/1.0 500 Unable to connect`),
+    /// control characters removed, at most 128 characters.
+    pub reason: Option<String>,
     pub server: Option<String>,
     pub via: Option<String>,
-    /// The first bytes of the proxy's answer body (a block page), control characters removed.
+    /// The first words of the proxy's answer page (markup, styles and scripts removed) (a block page), control characters removed.
     pub body_excerpt: Option<String>,
     /// The NO_PROXY entry that exempted the endpoint (status `bypassed`).
     pub bypass_rule: Option<String>,
@@ -303,6 +306,7 @@ impl ProxyHop {
             address: None,
             authenticate: Vec::new(),
             credentials_sent: proxy.credentials.is_some(),
+            reason: None,
             server: None,
             via: None,
             body_excerpt: None,
@@ -316,6 +320,8 @@ impl ProxyHop {
 const MAX_HEAD: usize = 64 * 1024;
 /// Most bytes of a refusal body kept.
 const MAX_EXCERPT: usize = 512;
+/// Most bytes of a refusal page read to tell what it says (error pages put their words after the styles).
+const MAX_PAGE: usize = 16 * 1024;
 
 /// Authentication schemes named in Proxy-Authenticate header values.
 pub fn auth_schemes<'a>(values: impl Iterator<Item = &'a str>) -> Vec<String> {
@@ -356,6 +362,118 @@ fn excerpt(body: &[u8]) -> Option<String> {
         .collect();
     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
     (!text.is_empty()).then_some(text)
+}
+
+/// Words of proxy error pages saying the proxy could not reach or resolve the endpoint itself
+/// (tinyproxy, Squid, Sophos, Zscaler, Blue Coat, nginx and generic gateways), lower case.
+const UPSTREAM_WORDS: &[&str] = &[
+    "unable to connect",
+    "could not connect",
+    "cannot connect",
+    "can't connect",
+    "failed to connect",
+    "connection refused",
+    "connection timed out",
+    "connection failed",
+    "connect failed",
+    "err_connect_fail",
+    "err_dns_fail",
+    "unable to resolve",
+    "could not resolve",
+    "cannot resolve",
+    "unable to determine ip address",
+    "name resolution",
+    "dns lookup failed",
+    "host not found",
+    "unknown host",
+    "no route to host",
+    "network is unreachable",
+    "remote server not responding",
+    "upstream",
+    "gateway timeout",
+    "bad gateway",
+];
+
+/// Words of proxy policy pages (an administrator's rule refused the request), lower case.
+const POLICY_WORDS: &[&str] = &[
+    "access denied",
+    "access control",
+    "err_access_denied",
+    "blocked",
+    "policy",
+    "filtered",
+    "not allowed",
+    "forbidden",
+    "prohibited",
+    "restricted",
+    "category",
+];
+
+/// What a proxy's refusal of CONNECT means, from its status and its own words (reason phrase and
+/// page text): the page's words win over the status class, because proxies differ in the status
+/// they pick (tinyproxy answers `500 Unable to connect` for an upstream it cannot reach).
+/// Upstream words -> [`ProxyStatus::UpstreamFailed`]; policy words -> [`ProxyStatus::Denied`];
+/// otherwise 500, 502, 503 and 504 are upstream failures and every other status a refusal.
+pub fn refusal_meaning(code: u16, reason: &str, page: &str) -> ProxyStatus {
+    let said = format!("{reason} {page}").to_lowercase();
+    let has = |words: &[&str]| words.iter().any(|w| said.contains(w));
+    // A policy page may mention the upstream it protects ("upstream policy"): policy words win
+    // only on a status that is itself a refusal.
+    let refusal_status = matches!(code, 400..=499);
+    if has(UPSTREAM_WORDS) && !(refusal_status && has(POLICY_WORDS)) {
+        ProxyStatus::UpstreamFailed
+    } else if has(POLICY_WORDS) {
+        ProxyStatus::Denied
+    } else if matches!(code, 500 | 502..=504) {
+        ProxyStatus::UpstreamFailed
+    } else {
+        ProxyStatus::Denied
+    }
+}
+
+/// The readable text of a proxy's answer page: markup, `<style>`/`<script>`/`<head>`-only content
+/// except the title, and the common character entities decoded; whitespace collapsed.
+pub fn page_text(body: &[u8]) -> String {
+    let raw = String::from_utf8_lossy(body);
+    let mut out = String::with_capacity(raw.len().min(MAX_PAGE));
+    let lower = raw.to_ascii_lowercase();
+    let mut i = 0;
+    while i < raw.len() {
+        let Some(rel) = raw[i..].find('<') else {
+            out.push_str(&raw[i..]);
+            break;
+        };
+        out.push_str(&raw[i..i + rel]);
+        let tag_start = i + rel;
+        // Skip the contents of elements that are not text.
+        let skipped = ["style", "script"].iter().find_map(|name| {
+            let open = format!("<{name}");
+            lower[tag_start..].starts_with(&open).then(|| {
+                let close = format!("</{name}");
+                lower[tag_start..].find(&close).map_or(raw.len(), |end| tag_start + end + close.len())
+            })
+        });
+        let from = skipped.unwrap_or(tag_start);
+        i = match raw[from..].find('>') {
+            Some(end) => from + end + 1,
+            None => raw.len(),
+        };
+        out.push(' ');
+    }
+    let decoded = out
+        .replace("&nbsp;", " ")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&");
+    decoded
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Resolve the proxy, connect to it (every address, the first that answers is used) and ask for a
@@ -429,6 +547,7 @@ pub async fn open_tunnel(
         }
         Ok(Ok(answer)) => {
             hop.http_status = Some(answer.code);
+            hop.reason = answer.reason;
             hop.server = answer.server;
             hop.via = answer.via;
             hop.authenticate = answer.authenticate;
@@ -436,7 +555,7 @@ pub async fn open_tunnel(
                 200..=299 => ProxyStatus::Ok,
                 // tinyproxy answers wrong Basic credentials with 401 and WWW-Authenticate.
                 401 | 407 => ProxyStatus::AuthRequired,
-                502..=504 => ProxyStatus::UpstreamFailed,
+                // Refined below from what the page says.
                 _ => ProxyStatus::Denied,
             };
             if hop.status == ProxyStatus::Ok {
@@ -445,7 +564,7 @@ pub async fn open_tunnel(
             // Keep the first bytes of the refusal page, without waiting long for them.
             let wait = timeout.min(Duration::from_millis(500));
             let mut body = Vec::new();
-            let want = answer.content_length.unwrap_or(MAX_EXCERPT).min(MAX_EXCERPT);
+            let want = answer.content_length.unwrap_or(MAX_PAGE).min(MAX_PAGE);
             let _ = tokio::time::timeout(wait, async {
                 let mut chunk = [0u8; 512];
                 while body.len() < want {
@@ -456,7 +575,12 @@ pub async fn open_tunnel(
                 }
             })
             .await;
-            hop.body_excerpt = excerpt(&body);
+            let body = &body[..body.len().min(want)];
+            let text = page_text(body);
+            if hop.status == ProxyStatus::Denied {
+                hop.status = refusal_meaning(answer.code, hop.reason.as_deref().unwrap_or(""), &text);
+            }
+            hop.body_excerpt = excerpt(text.as_bytes());
             (hop, attempts, None)
         }
     }
@@ -464,6 +588,7 @@ pub async fn open_tunnel(
 
 struct ConnectAnswer {
     code: u16,
+    reason: Option<String>,
     server: Option<String>,
     via: Option<String>,
     authenticate: Vec<String>,
@@ -509,6 +634,10 @@ async fn exchange(stream: &mut TcpStream, request: &[u8], addr: &SocketAddr) -> 
     );
     Ok(ConnectAnswer {
         code: resp.code.unwrap_or(0),
+        reason: resp
+            .reason
+            .map(|r| r.chars().filter(|c| !c.is_control()).take(128).collect::<String>().trim().to_string())
+            .filter(|r| !r.is_empty()),
         server: header("server"),
         via: header("via"),
         authenticate,

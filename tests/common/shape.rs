@@ -272,6 +272,7 @@ pub struct ProxyHop {
     pub address: Option<String>,
     pub authenticate: Vec<String>,
     pub credentials_sent: bool,
+    pub reason: Option<String>,
     pub server: Option<String>,
     pub via: Option<String>,
     pub body_excerpt: Option<String>,
