@@ -61,6 +61,9 @@ codes! {
     HttpUnexpectedStatus => "http",
     /// The server answered with something that is not an HTTP response, or closed the connection first.
     HttpProtocolError => "http",
+    /// A Microsoft service's edge (Azure Front Door) refused the request itself: 403 "The request is
+    /// blocked" with an `x-azure-ref` reference ID.
+    HttpBlockedAtServiceEdge => "http",
     ClockSkew => "clock",
     ClockDrift => "clock",
     ClockUnverified => "clock",
@@ -119,7 +122,8 @@ pub fn usage_error(code: Code, login_role: bool) -> Option<UsageError> {
         | ProxyUpstreamFailed
         | TlsHandshakeFailed
         | HttpUnexpectedStatus
-        | HttpProtocolError => UsageError::NetworkError,
+        | HttpProtocolError
+        | HttpBlockedAtServiceEdge => UsageError::NetworkError,
         TlsHandshakeTimeout | HttpTimeout => UsageError::RequestTimedOut,
         TlsInterception
         | TlsUntrustedRoot
@@ -158,5 +162,7 @@ mod tests {
         assert_eq!(usage_error(Code::TlsUntrustedRoot, false), Some(UsageError::CertificateValidationError));
         assert_eq!(usage_error(Code::ClockSkew, true), Some(UsageError::Unauthorized));
         assert_eq!(usage_error(Code::ClockDrift, false), None);
+        assert_eq!(usage_error(Code::HttpBlockedAtServiceEdge, false), Some(UsageError::NetworkError));
+        assert_eq!(usage_error(Code::HttpBlockedAtServiceEdge, true), Some(UsageError::LoginError));
     }
 }

@@ -166,6 +166,12 @@ pub struct HttpObservation {
     pub via: Option<String>,
     /// Response headers that proxies add (Via, X-Cache, ...), as `Name: value`: signs of a proxy in the path.
     pub proxy_headers: Vec<String>,
+    /// The service edge's reference ID of this request (`X-Azure-Ref`, else `X-MSEdge-Ref`), printable,
+    /// at most 256 characters: what Microsoft support asks for when its edge refuses a request.
+    pub edge_ref: Option<String>,
+    /// For a status of 400 and above: the first words of the response page (markup removed, at most
+    /// 512 bytes read past the head within the stage's bound, capped at 500 ms).
+    pub body_excerpt: Option<String>,
     pub error: Option<String>,
     /// When the request was sent and the response head received (node clock), for HTTP Date.
     pub sent_at: Option<SystemTime>,
@@ -182,6 +188,8 @@ impl HttpObservation {
             server: None,
             via: None,
             proxy_headers: Vec::new(),
+            edge_ref: None,
+            body_excerpt: None,
             error: None,
             sent_at: None,
             received_at: None,

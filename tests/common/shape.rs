@@ -373,6 +373,8 @@ pub struct Http {
     pub server: Option<String>,
     pub via: Option<String>,
     pub proxy_headers: Vec<String>,
+    pub edge_ref: Option<String>,
+    pub body_excerpt: Option<String>,
     pub error: Option<String>,
 }
 
