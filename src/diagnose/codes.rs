@@ -34,6 +34,8 @@ codes! {
     DnsTimeout => "dns",
     DnsNoAddresses => "dns",
     DnsPrivateAddress => "dns",
+    /// An answer in an RFC 6890 special-purpose range (198.18.0.0/15 of fake-IP DNS, 0.0.0.0 sinkholes, ...).
+    DnsSpecialAddress => "dns",
     TcpConnectionRefused => "tcp",
     TcpConnectTimeout => "tcp",
     TcpUnreachable => "tcp",
@@ -112,6 +114,7 @@ pub fn usage_error(code: Code, login_role: bool) -> Option<UsageError> {
         | DnsTimeout
         | DnsNoAddresses
         | DnsPrivateAddress
+        | DnsSpecialAddress
         | TcpConnectionRefused
         | TcpConnectTimeout
         | TcpUnreachable

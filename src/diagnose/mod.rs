@@ -4,6 +4,7 @@
 pub mod codes;
 pub mod explain;
 pub mod remediation;
+pub mod special;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -207,8 +208,17 @@ fn dns_findings(c: &mut Ctx<'_>) {
         c.push(code, sev, format!("{host} {what} (DNS servers: {servers})"), evidence);
         return;
     }
+    if dns.status == DnsStatus::Ok {
+        special_address_finding(c, evidence.clone());
+    }
+    let dns = &c.obs.dns;
     if c.obs.spec.public && dns.status == DnsStatus::Ok {
-        let private: Vec<String> = dns.addresses.iter().filter(|a| is_private(a)).map(|a| a.to_string()).collect();
+        let private: Vec<String> = dns
+            .addresses
+            .iter()
+            .filter(|a| is_private(a) && special::special_range(a).is_none())
+            .map(|a| a.to_string())
+            .collect();
         if !private.is_empty() {
             let mut ev = evidence;
             ev.insert("private_addresses".into(), json!(private));
@@ -222,6 +232,61 @@ fn dns_findings(c: &mut Ctx<'_>) {
             );
         }
     }
+}
+
+/// DnsSpecialAddress: answers in an RFC 6890 special-purpose range. Its severity is that of the
+/// failure it causes: the endpoint's failure severity when no address connected, a warning when
+/// the special addresses failed but another address connected or when a special address did
+/// connect (something on the path answers for it), info when a proxy makes the connection.
+fn special_address_finding(c: &mut Ctx<'_>, mut evidence: Map<String, Value>) {
+    let host = c.obs.spec.target.host().bare();
+    let special: Vec<(IpAddr, special::SpecialRange)> =
+        c.obs.dns.addresses.iter().filter_map(|a| special::special_range(a).map(|r| (*a, r))).collect();
+    let Some((first_ip, first)) = special.first().copied() else {
+        return;
+    };
+    let addrs: Vec<String> = special.iter().map(|(a, _)| a.to_string()).collect();
+    let mut ranges: Vec<String> = special.iter().map(|(_, r)| format!("{} ({})", r.cidr, r.name)).collect();
+    ranges.dedup();
+    evidence.insert("special_addresses".into(), json!(addrs));
+    evidence.insert("range".into(), json!(first.cidr));
+    evidence.insert("range_name".into(), json!(first.name));
+    evidence.insert("usual_cause".into(), json!(first.usual_cause));
+    evidence.insert("ranges".into(), json!(ranges));
+    evidence.insert("cnames".into(), json!(c.obs.dns.cnames));
+    let is_special = |ip: &IpAddr| special.iter().any(|(a, _)| a == ip);
+    let tcp = &c.obs.tcp;
+    let special_failed = tcp.iter().any(|a| is_special(&a.address.ip()) && a.status != TcpStatus::Ok);
+    let any_connected = tcp.iter().any(|a| a.status == TcpStatus::Ok);
+    let (severity, outcome) = if c.proxied() {
+        (Severity::Info, "the proxy resolves the name for the connection".to_string())
+    } else if special_failed && !any_connected {
+        (
+            c.failure_severity(),
+            "no connection could be made: the connection failures below follow from this answer".into(),
+        )
+    } else if special_failed {
+        (Severity::Warning, "connections to it fail while another address connects".into())
+    } else if tcp.iter().any(|a| is_special(&a.address.ip()) && a.status == TcpStatus::Ok) {
+        (
+            Severity::Warning,
+            format!("{first_ip} did connect: something on this node or its path answers for that range"),
+        )
+    } else {
+        (c.failure_severity(), "it cannot be the real service".into())
+    };
+    let servers = c.obs.dns.server.clone().unwrap_or_else(|| "the OS resolver".into());
+    c.push(
+        Code::DnsSpecialAddress,
+        severity,
+        format!(
+            "{host} resolves to {} (DNS servers: {servers}), in the special-purpose range {}; usual cause: {}; {outcome}",
+            addrs.join(", "),
+            ranges.join(", "),
+            first.usual_cause
+        ),
+        evidence,
+    );
 }
 
 fn tcp_findings(c: &mut Ctx<'_>) -> bool {
@@ -285,12 +350,28 @@ fn tcp_findings(c: &mut Ctx<'_>) -> bool {
         let addrs: Vec<String> = failed.iter().map(|a| a.address.to_string()).collect();
         (c.failure_severity(), format!("TCP connection to {host} port {port} {what} ({})", addrs.join(", ")))
     };
-    c.push(
-        code,
-        severity,
-        message,
-        obj(&[("host", json!(host)), ("port", json!(port)), ("attempts", json!(attempts))]),
-    );
+    let mut evidence = obj(&[("host", json!(host)), ("port", json!(port)), ("attempts", json!(attempts))]);
+    // Root cause: failures to addresses that DNS should never have given (special-purpose
+    // ranges) follow from that answer, not from a firewall or the host.
+    let ranges: Vec<special::SpecialRange> =
+        failed.iter().filter_map(|a| special::special_range(&a.address.ip())).collect();
+    let (severity, message) = if !ranges.is_empty() && ranges.len() == failed.len() {
+        evidence.insert("root_cause".into(), json!(Code::DnsSpecialAddress.as_str()));
+        let what = message.trim_end_matches(';').to_string();
+        (
+            Severity::Info,
+            format!(
+                "{what}: this follows from {} ({} is in {}, {}), not from a firewall",
+                Code::DnsSpecialAddress.as_str(),
+                first.address.ip(),
+                ranges[0].cidr,
+                ranges[0].name
+            ),
+        )
+    } else {
+        (severity, message)
+    };
+    c.push(code, severity, message, evidence);
     connected
 }
 
@@ -873,7 +954,7 @@ fn zone_like_offset(offset: f64, uncertainty: f64) -> Option<ZoneOffset> {
     let residual = (offset.abs() - quarters * 900.0).abs();
     // 15-minute steps exist only as :30 and :45 (e.g. India +5:30, Nepal +5:45), besides whole hours.
     let minutes = (quarters as u64 % 4) * 15;
-    if quarters < 2.0 || quarters > 26.0 * 4.0 || minutes == 15 || residual > ZONE_STEP_TOLERANCE_SECONDS + uncertainty
+    if !(2.0..=26.0 * 4.0).contains(&quarters) || minutes == 15 || residual > ZONE_STEP_TOLERANCE_SECONDS + uncertainty
     {
         return None;
     }
