@@ -471,7 +471,8 @@ fn tls_findings(c: &mut Ctx<'_>) -> bool {
         let expected = &c.obs.spec.expected_issuers;
         let proxy = c.obs.proxy.as_ref().filter(|h| h.status == ProxyStatus::Ok).map(|h| h.url.clone());
         let headers = c.obs.http.as_ref().map(|h| h.proxy_headers.clone()).unwrap_or_default();
-        let path = PathFacts { proxy: proxy.as_deref(), proxy_headers: &headers };
+        let path =
+            PathFacts { proxy: proxy.as_deref(), proxy_headers: &headers, system_anchor: trust.system_anchor.as_ref() };
         let reference_now = c.reference_now();
         let verdict = intercept::analyse(&tls.chain, trust.public, trust.system, expected, &path, reference_now);
         let weak = intercept::weak_signatures(&tls.chain);
