@@ -470,3 +470,74 @@ fn tinyproxy_unable_to_connect_is_upstream_failed() {
     let msg = f["message"].as_str().unwrap();
     assert!(msg.contains("\"HTTP 500 Unable to connect\"") && msg.contains("tinyproxy/"), "{msg}");
 }
+
+/// Issue 12 item 3: the NO_PROXY forms operators write (`*.domain`, `.domain`, `domain`,
+/// WinHTTP's `<local>`) are accepted; where curl, Go, .NET and WinHTTP read an entry differently
+/// for an endpoint, the endpoint's proxy object lists each reading and an info finding says so.
+#[test]
+fn no_proxy_forms_that_clients_read_differently_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let svc = service();
+    let dead = format!("http://{}", lab::closed_port());
+    let args = base_args(dir.path(), &svc, "usage");
+    let run_env = |no_proxy: &str| {
+        let path = dir.path().join("report.json");
+        let out = command(dir.path())
+            .args(&args)
+            .arg("--out")
+            .arg(&path)
+            .env("HTTPS_PROXY", &dead)
+            .env("NO_PROXY", no_proxy)
+            .output()
+            .unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        common::shape::check(&text);
+        let report: Value = serde_json::from_str(&text).unwrap();
+        (out.status.code(), report)
+    };
+    let reading = |r: &Value, client: &str| {
+        r["endpoints"][0]["proxy"]["bypass_readings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["client"] == client)
+            .map(|x| x["bypassed"].as_bool().unwrap())
+    };
+    let ambiguous =
+        |r: &Value| r["findings"].as_array().unwrap().iter().find(|f| f["code"] == "ProxyBypassAmbiguous").cloned();
+    // (NO_PROXY, status, [probe, curl, go, dotnet, winhttp])
+    let cases: &[(&str, &str, [bool; 5])] = &[
+        ("*.lab.test", "bypassed", [true, false, true, false, true]),
+        (".lab.test", "bypassed", [true, true, true, true, false]),
+        ("lab.test", "bypassed", [true, true, true, false, false]),
+    ];
+    for (rule, status, expect) in cases {
+        let (code, r) = run_env(rule);
+        let e = &r["endpoints"][0];
+        assert_eq!(e["proxy"]["status"], *status, "{rule}: {e}");
+        assert_eq!(code, Some(0), "{rule}: an info finding only");
+        for (client, want) in ["probe", "curl", "go", "dotnet", "winhttp"].iter().zip(expect) {
+            assert_eq!(reading(&r, client), Some(*want), "{rule}: {client}");
+        }
+        let f = ambiguous(&r).unwrap_or_else(|| panic!("{rule}: {}", r["findings"]));
+        assert_eq!(f["severity"], "info");
+        assert_eq!(f["usage_error"], Value::Null);
+        assert_eq!(f["evidence"]["readings"], e["proxy"]["bypass_readings"]);
+        let msg = f["message"].as_str().unwrap();
+        assert!(msg.contains("svc.lab.test") && msg.contains(&format!("`{rule}`")), "{msg}");
+        assert!(msg.contains("this probe connected directly"), "{msg}");
+        assert!(f["remediation"]["summary"].as_str().unwrap().contains(rule));
+    }
+    // The exact name: every client agrees, nothing to report.
+    let (code, r) = run_env("svc.lab.test");
+    assert_eq!(code, Some(0));
+    assert_eq!(r["endpoints"][0]["proxy"]["status"], "bypassed");
+    assert_eq!(r["endpoints"][0]["proxy"]["bypass_readings"], json!([]));
+    assert!(ambiguous(&r).is_none());
+    // `<local>` does not cover a dotted name: the (dead) proxy is used, and every client agrees.
+    let (code, r) = run_env("<local>");
+    assert_eq!(code, Some(2));
+    assert_eq!(r["endpoints"][0]["proxy"]["status"], "unreachable");
+    assert!(ambiguous(&r).is_none());
+    assert_eq!(r["config"]["proxy"]["no_proxy"], json!(["<local>"]));
+}

@@ -44,6 +44,9 @@ codes! {
     ProxyAuthenticationRequired => "proxy",
     ProxyDenied => "proxy",
     ProxyUpstreamFailed => "proxy",
+    /// Info: NO_PROXY (or a WinHTTP bypass list with the same entries) means different things to
+    /// curl, Go, .NET and WinHTTP for this endpoint; the readings are in the endpoint's proxy object.
+    ProxyBypassAmbiguous => "proxy",
     TlsInterception => "tls",
     TlsUntrustedRoot => "tls",
     TlsCertificateExpired => "tls",
@@ -108,7 +111,7 @@ pub fn usage_error(code: Code, login_role: bool) -> Option<UsageError> {
     use Code::*;
     let base = match code {
         ClockSkew => return Some(UsageError::Unauthorized),
-        ClockDrift | ClockUnverified => return None,
+        ClockDrift | ClockUnverified | ProxyBypassAmbiguous => return None,
         DnsNameNotFound
         | DnsServerFailure
         | DnsTimeout

@@ -19,7 +19,7 @@ pub use remediation::Remediation;
 use crate::catalog::Role;
 use crate::clock::{ClockEstimate, ClockVerdict};
 use crate::config::Lang;
-use crate::probe::proxy::{ProxyHop, ProxyStatus};
+use crate::probe::proxy::{BypassClient, ProxyHop, ProxyStatus};
 use crate::probe::{DnsStatus, EndpointObservation, HttpObservation, HttpStatus, Stage, TcpStatus, TlsStatus};
 use crate::trust::TrustVerdict;
 use crate::trust::intercept::{self, Interception, PathFacts};
@@ -759,6 +759,7 @@ pub fn endpoint(obs: &EndpointObservation, lang: Lang, now: DateTime<Utc>, clock
         return Diagnosis::default();
     }
     dns_findings(&mut c);
+    bypass_findings(&mut c);
     let connected = if c.proxied() {
         finished(Stage::Proxy) && proxy_findings(&mut c)
     } else {
@@ -787,6 +788,59 @@ fn proxy_page_words(hop: &ProxyHop) -> String {
     let words: Vec<&str> = text.split_whitespace().collect();
     let more = if words.len() > 20 { " …" } else { "" };
     format!(": \"{}{more}\"", words[..words.len().min(20)].join(" "))
+}
+
+/// ProxyBypassAmbiguous (info): the bypass list's entries mean different things to the clients
+/// that read it, for this endpoint; the report applies this probe's reading and says so.
+fn bypass_findings(c: &mut Ctx<'_>) {
+    let Some(hop) = c.obs.proxy.as_ref() else {
+        return;
+    };
+    if hop.bypass_readings.is_empty() {
+        return;
+    }
+    let readings = hop.bypass_readings.clone();
+    let host = c.obs.spec.target.host().bare();
+    let describe = |bypassed: bool| {
+        let v: Vec<String> = readings
+            .iter()
+            .filter(|r| r.bypassed == bypassed && r.client != BypassClient::Probe)
+            .map(|r| match &r.rule {
+                Some(rule) => format!("{} (`{rule}`)", r.client.as_str()),
+                None => r.client.as_str().to_string(),
+            })
+            .collect();
+        if v.is_empty() { "none".to_string() } else { v.join(", ") }
+    };
+    let applied = readings.iter().find(|r| r.client == BypassClient::Probe);
+    let applied_text = match applied {
+        Some(r) if r.bypassed => {
+            format!(
+                "this probe connected directly (its reading: curl's, plus `*.domain` and `<local>`; rule `{}`)",
+                r.rule.as_deref().unwrap_or("?")
+            )
+        }
+        _ => "this probe used the proxy (its reading: curl's, plus `*.domain` and `<local>`)".to_string(),
+    };
+    let rules: Vec<String> =
+        readings.iter().filter_map(|r| r.rule.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let evidence = obj(&[
+        ("host", json!(host)),
+        ("rules", json!(rules)),
+        ("rule", json!(rules.join(", "))),
+        ("readings", json!(readings)),
+        ("applied", json!(applied.map(|r| r.bypassed))),
+    ]);
+    c.push(
+        Code::ProxyBypassAmbiguous,
+        Severity::Info,
+        format!(
+            "the proxy bypass list is read differently for {host}: bypassed by {}; proxied by {}; {applied_text}",
+            describe(true),
+            describe(false)
+        ),
+        evidence,
+    );
 }
 
 /// Findings of the proxy hop; true when the tunnel is open.

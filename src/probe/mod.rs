@@ -363,7 +363,9 @@ impl Prober {
         let via = match (&self.proxy, https) {
             (Some(p), true) => match p.no_proxy.matches(&host, port) {
                 Some(rule) => {
-                    obs.proxy = Some(proxy::ProxyHop::bypassed(p, rule));
+                    let mut hop = proxy::ProxyHop::bypassed(p, rule);
+                    hop.bypass_readings = p.no_proxy.readings(&host, port);
+                    obs.proxy = Some(hop);
                     None
                 }
                 None => Some(p),
@@ -374,7 +376,9 @@ impl Prober {
             Some(p) => {
                 obs.starts.connect = Some(self.now_ms());
                 progress.enter(&obs, Stage::Proxy);
-                let (hop, attempts, tunnel) = proxy::open_tunnel(&self.resolver, p, &host, port, self.timeout).await;
+                let (mut hop, attempts, tunnel) =
+                    proxy::open_tunnel(&self.resolver, p, &host, port, self.timeout).await;
+                hop.bypass_readings = p.no_proxy.readings(&host, port);
                 tracing::debug!(endpoint = %spec.name, proxy = %hop.url, status = ?hop.status, code = ?hop.http_status, "proxy");
                 let chosen = tunnel.and_then(|t| hop.address.map(|a| (a, t)));
                 obs.proxy = Some(hop);

@@ -110,15 +110,30 @@ pub fn parse_proxy_url(
     Ok(ProxyConfig { host, port: url.port().unwrap_or(1080), credentials, source, no_proxy })
 }
 
+/// How a NO_PROXY domain entry was written: clients read the forms differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DomainForm {
+    /// `contoso.com`
+    Plain,
+    /// `.contoso.com`
+    LeadingDot,
+    /// `*.contoso.com`
+    Wildcard,
+}
+
 /// One NO_PROXY entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum NoProxyEntry {
     All,
-    /// A domain: matches itself and its subdomains (a leading dot is ignored, as curl does).
+    /// A domain: `contoso.com` and `.contoso.com` match the name and its subdomains (as curl
+    /// reads them); `*.contoso.com` matches its subdomains only (as Go and WinHTTP read it).
     Domain {
         name: String,
         port: Option<u16>,
+        form: DomainForm,
     },
+    /// WinHTTP's `<local>`: every host name without a dot.
+    Local,
     Ip {
         ip: IpAddr,
         port: Option<u16>,
@@ -131,7 +146,10 @@ enum NoProxyEntry {
 
 /// NO_PROXY as curl reads it: comma (or space) separated; `*` alone exempts everything; a
 /// domain exempts itself and its subdomains; IP literals and CIDR ranges match addresses given as
-/// literals; `host:port` (this tool's addition, as Go reads it) exempts one port only.
+/// literals; `host:port` (this tool's addition, as Go reads it) exempts one port only. Also the
+/// forms operators copy from other clients: `*.domain` (its subdomains, as Go and WinHTTP read
+/// it) and WinHTTP's `<local>` (names without a dot). Where clients read an entry differently,
+/// [`NoProxy::readings`] says how.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NoProxy {
     entries: Vec<NoProxyEntry>,
@@ -144,6 +162,8 @@ impl NoProxy {
         for item in s.split([',', ' ', '\t']).map(str::trim).filter(|i| !i.is_empty()) {
             let entry = if item == "*" {
                 Some(NoProxyEntry::All)
+            } else if item.eq_ignore_ascii_case("<local>") {
+                Some(NoProxyEntry::Local)
             } else if let Some((net, bits)) = item.split_once('/') {
                 match (net.trim_matches(['[', ']']).parse::<IpAddr>(), bits.parse::<u8>()) {
                     (Ok(net), Ok(bits)) if bits <= if net.is_ipv4() { 32 } else { 128 } => {
@@ -160,9 +180,16 @@ impl NoProxy {
                     Some((n, p)) if p.parse::<u16>().is_ok() => (n, p.parse::<u16>().ok()),
                     _ => (item, None),
                 };
+                let form = if name.starts_with("*.") {
+                    DomainForm::Wildcard
+                } else if name.starts_with('.') {
+                    DomainForm::LeadingDot
+                } else {
+                    DomainForm::Plain
+                };
                 let name =
                     name.trim_start_matches("*.").trim_start_matches('.').trim_end_matches('.').to_ascii_lowercase();
-                (!name.is_empty()).then_some(NoProxyEntry::Domain { name, port })
+                (!name.is_empty()).then_some(NoProxyEntry::Domain { name, port, form })
             };
             if let Some(e) = entry {
                 out.entries.push(e);
@@ -177,22 +204,110 @@ impl NoProxy {
         &self.raw
     }
 
-    /// The entry that exempts `host:port`, if any.
+    /// The entry that exempts `host:port`, if any, as this probe reads the list (see [`NoProxy`]
+    /// and [`BypassClient::Probe`]).
     pub fn matches(&self, host: &Host, port: u16) -> Option<&str> {
+        self.matches_as(BypassClient::Probe, host, port)
+    }
+
+    /// The entry that exempts `host:port` as `client` reads the list.
+    pub fn matches_as(&self, client: BypassClient, host: &Host, port: u16) -> Option<&str> {
         let port_ok = |p: &Option<u16>| p.is_none_or(|p| p == port);
         self.entries.iter().zip(&self.raw).find_map(|(e, raw)| {
             let hit = match (e, host) {
                 (NoProxyEntry::All, _) => true,
-                (NoProxyEntry::Domain { name, port: p }, Host::Name(h)) => {
-                    port_ok(p) && (h == name || h.strip_suffix(name.as_str()).is_some_and(|pre| pre.ends_with('.')))
+                (NoProxyEntry::Domain { name, port: p, form }, Host::Name(h)) => {
+                    let same = h == name;
+                    let sub = h.strip_suffix(name.as_str()).is_some_and(|pre| pre.ends_with('.'));
+                    use BypassClient as C;
+                    use DomainForm as F;
+                    port_ok(p)
+                        && match (client, form) {
+                            (C::Probe | C::Curl | C::Go, F::Plain)
+                            | (C::Probe | C::Curl | C::Dotnet, F::LeadingDot) => same || sub,
+                            (C::Probe | C::Go | C::Winhttp, F::Wildcard) | (C::Go, F::LeadingDot) => sub,
+                            (C::Dotnet | C::Winhttp, F::Plain) => same,
+                            (C::Curl | C::Dotnet, F::Wildcard) | (C::Winhttp, F::LeadingDot) => false,
+                        }
+                }
+                (NoProxyEntry::Local, Host::Name(h)) => {
+                    matches!(client, BypassClient::Probe | BypassClient::Winhttp) && !h.contains('.')
                 }
                 (NoProxyEntry::Ip { ip, port: p }, Host::Ip(h)) => port_ok(p) && ip == h,
-                (NoProxyEntry::Cidr { net, bits }, Host::Ip(h)) => in_cidr(*h, *net, *bits),
+                (NoProxyEntry::Cidr { net, bits }, Host::Ip(h)) => {
+                    matches!(client, BypassClient::Probe | BypassClient::Curl | BypassClient::Go)
+                        && in_cidr(*h, *net, *bits)
+                }
                 _ => false,
             };
             hit.then_some(raw.as_str())
         })
     }
+
+    /// How each client reads the list for `host:port`, when they do not all agree with this
+    /// probe's reading; empty when they do (or the list is empty).
+    pub fn readings(&self, host: &Host, port: u16) -> Vec<BypassReading> {
+        if self.entries.is_empty() {
+            return Vec::new();
+        }
+        let all: Vec<BypassReading> = BypassClient::ALL
+            .iter()
+            .map(|c| {
+                let rule = self.matches_as(*c, host, port).map(str::to_string);
+                BypassReading { client: *c, bypassed: rule.is_some(), rule }
+            })
+            .collect();
+        if all.iter().all(|r| r.bypassed == all[0].bypassed) { Vec::new() } else { all }
+    }
+}
+
+/// A client whose reading of NO_PROXY (or of a WinHTTP bypass list holding the same entries) the
+/// report compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BypassClient {
+    /// This probe: curl's reading, plus `*.domain` as its subdomains and WinHTTP's `<local>`.
+    Probe,
+    /// curl and libcurl: a name matches itself and its subdomains, a leading dot is ignored; `*`
+    /// alone is the only wildcard (`*.domain` matches nothing); CIDR ranges.
+    Curl,
+    /// Go's net/http (golang.org/x/net/http/httpproxy): `domain` matches itself and subdomains,
+    /// `.domain` and `*.domain` only subdomains; CIDR ranges.
+    Go,
+    /// .NET's HttpEnvironmentProxy (Linux, macOS): `.domain` matches itself and subdomains,
+    /// `domain` only itself; no wildcards, no CIDR.
+    Dotnet,
+    /// WinHTTP's bypass list (`netsh winhttp set proxy ... bypass-list=`): whole-name patterns
+    /// with `*` wildcards (`*.domain`: subdomains only; `domain`: itself only; `.domain`:
+    /// nothing), `<local>`: names without a dot; no CIDR.
+    Winhttp,
+}
+
+impl BypassClient {
+    /// Every client, this probe first.
+    pub const ALL: [BypassClient; 5] =
+        [BypassClient::Probe, BypassClient::Curl, BypassClient::Go, BypassClient::Dotnet, BypassClient::Winhttp];
+
+    /// The stable label (as serialized).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BypassClient::Probe => "probe",
+            BypassClient::Curl => "curl",
+            BypassClient::Go => "go",
+            BypassClient::Dotnet => "dotnet",
+            BypassClient::Winhttp => "winhttp",
+        }
+    }
+}
+
+/// One client's reading of the bypass list for one endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct BypassReading {
+    pub client: BypassClient,
+    /// Whether this client would connect directly.
+    pub bypassed: bool,
+    /// The entry that exempts the endpoint for this client.
+    pub rule: Option<String>,
 }
 
 fn in_cidr(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
@@ -286,6 +401,9 @@ pub struct ProxyHop {
     pub body_excerpt: Option<String>,
     /// The NO_PROXY entry that exempted the endpoint (status `bypassed`).
     pub bypass_rule: Option<String>,
+    /// How curl, Go, .NET and WinHTTP read the bypass list for this endpoint, when they do not all
+    /// agree with this probe's reading (then a ProxyBypassAmbiguous finding says so); else empty.
+    pub bypass_readings: Vec<BypassReading>,
     pub error: Option<String>,
 }
 
@@ -311,6 +429,7 @@ impl ProxyHop {
             via: None,
             body_excerpt: None,
             bypass_rule: None,
+            bypass_readings: Vec::new(),
             error: None,
         }
     }
@@ -705,6 +824,33 @@ mod tests {
         assert_eq!(np.matches(&ip("192.168.1.5"), 443), Some("192.168.1.5"));
         assert_eq!(NoProxy::parse("*").matches(&name("login.microsoftonline.com"), 443), Some("*"));
         assert_eq!(NoProxy::parse("").matches(&name("x"), 1), None);
+    }
+
+    #[test]
+    fn no_proxy_forms_each_client_reads() {
+        let name = |s: &str| Host::Name(s.into());
+        let np = NoProxy::parse("*.contoso.com, <local>");
+        assert_eq!(np.matches(&name("login.contoso.com"), 443), Some("*.contoso.com"));
+        assert_eq!(np.matches(&name("contoso.com"), 443), None, "*.domain: subdomains only");
+        assert_eq!(np.matches(&name("intranet"), 443), Some("<local>"));
+        assert_eq!(np.matches(&name("intranet.corp"), 443), None);
+        let readings = |list: &str, host: &str| -> Vec<(&'static str, bool)> {
+            NoProxy::parse(list).readings(&name(host), 443).iter().map(|r| (r.client.as_str(), r.bypassed)).collect()
+        };
+        let all = |v: [bool; 5]| -> Vec<(&'static str, bool)> {
+            BypassClient::ALL.iter().map(|c| c.as_str()).zip(v).collect()
+        };
+        assert_eq!(readings("*.contoso.com", "a.contoso.com"), all([true, false, true, false, true]));
+        assert_eq!(readings(".contoso.com", "contoso.com"), all([true, true, false, true, false]));
+        assert_eq!(readings("contoso.com", "a.contoso.com"), all([true, true, true, false, false]));
+        assert_eq!(readings("<local>", "intranet"), all([true, false, false, false, true]));
+        assert_eq!(readings("10.0.0.0/8", "x"), Vec::new(), "names: no CIDR reading");
+        let ip = NoProxy::parse("10.0.0.0/8").readings(&Host::Ip("10.1.2.3".parse().unwrap()), 443);
+        assert_eq!(ip.iter().map(|r| r.bypassed).collect::<Vec<_>>(), vec![true, true, true, false, false]);
+        // Agreement: nothing to report.
+        assert!(readings("contoso.com", "contoso.com").is_empty());
+        assert!(readings("*", "anything.example").is_empty());
+        assert!(readings("", "x").is_empty());
     }
 
     #[test]

@@ -277,7 +277,26 @@ pub struct ProxyHop {
     pub via: Option<String>,
     pub body_excerpt: Option<String>,
     pub bypass_rule: Option<String>,
+    pub bypass_readings: Vec<BypassReading>,
     pub error: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BypassReading {
+    pub client: BypassClient,
+    pub bypassed: bool,
+    pub rule: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BypassClient {
+    Probe,
+    Curl,
+    Go,
+    Dotnet,
+    Winhttp,
 }
 
 #[derive(Deserialize)]
