@@ -311,11 +311,10 @@ fn a_transparent_interceptor_is_caught_by_product_expected_issuers_or_proxy_head
 /// mitmproxy from PyPI, as a user would meet it (installed by .ci/run).
 #[test]
 fn a_real_mitmproxy_is_detected_and_named() {
-    let Some(mitm) = lab::Mitmproxy::start() else {
-        assert!(std::env::var_os("CI").is_none(), "CI must install mitmproxy (.ci/run)");
-        eprintln!("mitmproxy is not installed here: skipped (CI installs it)");
+    if !common::require("mitmdump", lab::Mitmproxy::binary().is_some(), common::INSTALL_MITMPROXY) {
         return;
-    };
+    }
+    let mitm = lab::Mitmproxy::start().expect("mitmdump is installed");
     let dir = tempfile::tempdir().unwrap();
     let pki = public_pki();
     let real = TlsServer::start(LO, &pki.issuing.leaf(&["127.0.0.1"]), ok_response());
@@ -359,10 +358,10 @@ fn a_real_mitmproxy_is_detected_and_named() {
 
 #[test]
 fn a_sha1_leaf_is_a_weak_signature() {
-    let Some(pki) = lab::sha1_pki(&["login.lab.test"]) else {
-        assert!(std::env::var_os("CI").is_none(), "CI has openssl");
+    if !common::require("openssl", lab::openssl_binary().is_some(), common::INSTALL_OPENSSL) {
         return;
-    };
+    }
+    let pki = lab::sha1_pki(&["login.lab.test"]).expect("openssl is installed");
     let dir = tempfile::tempdir().unwrap();
     let s = TlsServer::start(LO, &pki.leaf, ok_response());
     let r = probe_at(dir.path(), s.addr.port(), "", None, &pki.ca_pem, &pki.ca_pem);
@@ -374,10 +373,10 @@ fn a_sha1_leaf_is_a_weak_signature() {
 
 #[test]
 fn a_tls10_only_server_is_detected_not_just_failed() {
-    let Some(old) = lab::tls10_only_server() else {
-        assert!(std::env::var_os("CI").is_none(), "CI has openssl");
+    if !common::require("openssl", lab::openssl_binary().is_some(), common::INSTALL_OPENSSL) {
         return;
-    };
+    }
+    let old = lab::tls10_only_server().expect("openssl is installed");
     let dir = tempfile::tempdir().unwrap();
     let ca = old.ca_pem.clone().unwrap();
     let r = probe_at(dir.path(), old.addr.port(), "", None, &ca, &ca);
@@ -395,10 +394,10 @@ fn a_tls10_only_server_is_detected_not_just_failed() {
 /// tunnel (an old inspection device answering inside the tunnel is found the same way).
 #[test]
 fn a_tls10_only_server_behind_a_proxy_is_detected_through_the_tunnel() {
-    let Some(old) = lab::tls10_only_server() else {
-        assert!(std::env::var_os("CI").is_none(), "CI has openssl");
+    if !common::require("openssl", lab::openssl_binary().is_some(), common::INSTALL_OPENSSL) {
         return;
-    };
+    }
+    let old = lab::tls10_only_server().expect("openssl is installed");
     let dir = tempfile::tempdir().unwrap();
     let ca = old.ca_pem.clone().unwrap();
     let proxy = lab::ConnectProxy::start_with_hosts(
@@ -442,7 +441,7 @@ fn product_names_need_cn_and_o_and_unknown_cas_name_their_root() {
 /// CA it was given; each product's CA is named, through the whole chain and the OS anchor.
 #[test]
 fn a_real_squid_ssl_bump_is_named_by_its_ca() {
-    if !common::require("squid (ssl-bump)", lab::Squid::binary().is_some(), "apt-get install -y squid-openssl") {
+    if !common::require("squid (ssl-bump)", lab::Squid::binary().is_some(), common::INSTALL_SQUID) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -328,11 +328,10 @@ fn transparent_proxy_headers_are_captured() {
 /// Debian's tinyproxy, as a user would meet it (installed by .ci/run).
 #[test]
 fn through_a_real_tinyproxy() {
-    let Some(plain) = lab::Tinyproxy::start(None) else {
-        assert!(std::env::var_os("CI").is_none(), "CI must install tinyproxy-bin (.ci/run)");
-        eprintln!("tinyproxy is not installed here: skipped (CI installs it)");
+    if !common::require("tinyproxy", lab::Tinyproxy::binary().is_some(), common::INSTALL_TINYPROXY) {
         return;
-    };
+    }
+    let plain = lab::Tinyproxy::start(None).expect("tinyproxy is installed");
     let authed = lab::Tinyproxy::start(Some(("probe", "Tiny-Pass.42"))).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let ca = TestCa::new("Lab Root CA");
@@ -446,7 +445,7 @@ fn proxy_refusals_are_classified_by_meaning() {
 /// answered `500 Unable to connect`, which is the proxy's upstream failing, not its policy.
 #[test]
 fn tinyproxy_unable_to_connect_is_upstream_failed() {
-    if !common::require("tinyproxy", lab::Tinyproxy::binary().is_some(), "apt-get install -y tinyproxy-bin") {
+    if !common::require("tinyproxy", lab::Tinyproxy::binary().is_some(), common::INSTALL_TINYPROXY) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -86,6 +86,14 @@ pub fn probe_file(dir: &Path, text: &str) -> PathBuf {
     p
 }
 
+/// The lines that install what the tests meet (scripts/test.sh runs them).
+pub const INSTALL_TINYPROXY: &str = "apt-get install -y tinyproxy-bin";
+pub const INSTALL_SQUID: &str = "apt-get install -y squid-openssl";
+pub const INSTALL_OPENSSL: &str = "apt-get install -y openssl";
+pub const INSTALL_FAKETIME: &str = "apt-get install -y faketime";
+pub const INSTALL_CHROMIUM: &str = "apt-get install -y chromium fonts-dejavu-core";
+pub const INSTALL_MITMPROXY: &str = "python3 -m pip install mitmproxy==11.0.2";
+
 /// Set to `1` to let a test run on a machine without the third-party programs the tests meet
 /// (tinyproxy, squid, mitmproxy, openssl, libfaketime, Chromium): their tests are then skipped,
 /// each noted in [`skip_log`], and scripts/test.sh prints how many at the end. Unset, a missing
