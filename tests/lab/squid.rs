@@ -41,6 +41,8 @@ pub struct Squid {
 }
 
 fn chmod_all(path: &Path) {
+    #[cfg(not(unix))]
+    let _ = path;
     #[cfg(unix)]
     {
         let mode = if path.is_dir() { 0o777 } else { 0o666 };
