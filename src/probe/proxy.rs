@@ -403,6 +403,7 @@ pub struct ProxyHop {
     pub bypass_rule: Option<String>,
     /// How curl, Go, .NET and WinHTTP read the bypass list for this endpoint, when they do not all
     /// agree with this probe's reading (then a ProxyBypassAmbiguous finding says so); else empty.
+    #[serde(default)]
     pub bypass_readings: Vec<BypassReading>,
     pub error: Option<String>,
 }
