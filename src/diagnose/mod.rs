@@ -357,11 +357,14 @@ fn tcp_findings(c: &mut Ctx<'_>) -> bool {
         failed.iter().filter_map(|a| special::special_range(&a.address.ip())).collect();
     let (severity, message) = if !ranges.is_empty() && ranges.len() == failed.len() {
         evidence.insert("root_cause".into(), json!(Code::DnsSpecialAddress.as_str()));
-        let what = message.trim_end_matches(';').to_string();
+        // The stage's own guess at a cause (a firewall dropping packets) does not apply here.
+        let outcome = what.split(" (").next().unwrap_or(&what);
+        let addrs: Vec<String> = failed.iter().map(|a| a.address.to_string()).collect();
         (
             Severity::Info,
             format!(
-                "{what}: this follows from {} ({} is in {}, {}), not from a firewall",
+                "TCP connection to {host} port {port} {outcome} ({}): this follows from {} ({} is in {}, {}), not from a firewall",
+                addrs.join(", "),
                 Code::DnsSpecialAddress.as_str(),
                 first.address.ip(),
                 ranges[0].cidr,
