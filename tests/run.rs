@@ -525,3 +525,27 @@ fn azure_front_door_refusal_is_blocked_at_service_edge() {
     assert_eq!(r.endpoint("plain")["http"]["edge_ref"], serde_json::Value::Null);
     assert_eq!(r.report["summary"]["usage_errors"], json!(["NetworkError", "LoginError"]));
 }
+
+/// Reading an error page (issue 12 item 8) never shifts what the HTTP stage measures: its
+/// duration is the response head's arrival, and so is the time the Date header is judged at.
+#[test]
+fn reading_an_error_page_does_not_shift_the_head_timing() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("Lab Root CA");
+    let hold = TlsServer::start(LO, &ca.leaf(&["svc.lab.test"]), HttpBehavior::HeadThenHold { status: 403 });
+    let dns = DnsServer::start(vec![("svc.lab.test", DnsAnswer::A(vec![Ipv4Addr::LOCALHOST]))]);
+    let file = probe_file(
+        dir.path(),
+        &endpoint("held", "usage", &format!("https://svc.lab.test:{}/", hold.addr.port()), "reachable = [200]"),
+    );
+    let mut a = vec!["--probes".to_string(), file.display().to_string(), "--dns-server".into(), dns.addr.to_string()];
+    a.extend(trust_args(dir.path(), &ca));
+    a.extend(["--timeout".to_string(), "3s".to_string()]);
+    let r = run(dir.path(), &args(&a));
+    let e = r.endpoint("held");
+    assert_eq!(e["http"]["status_code"], 403);
+    assert_eq!(r.codes("held"), vec!["HttpUnexpectedStatus"]);
+    // The page read waits up to 500 ms for a body that never comes; the head came at once.
+    assert!(e["http"]["duration_ms"].as_u64().unwrap() < 300, "{}", e["http"]);
+    assert!(r.report["clock"]["uncertainty_seconds"].as_f64().unwrap() < 1.3, "{}", r.report["clock"]);
+}

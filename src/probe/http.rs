@@ -91,7 +91,8 @@ pub async fn get<S: AsyncRead + AsyncWrite + Unpin>(
                         .map(|h| format!("{}: {}", h.name, String::from_utf8_lossy(h.value)))
                         .collect();
                     let (date, server, via) = (header("date"), header("server"), header("via"));
-                    return Ok((code, date, server, via, proxy_headers, edge_ref, body_start));
+                    let content_length = header("content-length").and_then(|v| v.trim().parse::<usize>().ok());
+                    return Ok((code, date, server, via, proxy_headers, edge_ref, content_length, body_start));
                 }
                 Ok(httparse::Status::Partial) if buf.len() >= MAX_HEAD_BYTES => {
                     return Err(format!("{authority} sent {} bytes without ending the response head", buf.len()));
@@ -101,19 +102,24 @@ pub async fn get<S: AsyncRead + AsyncWrite + Unpin>(
             }
         }
     };
-    match tokio::time::timeout(timeout, exchange).await {
+    let result = tokio::time::timeout(timeout, exchange).await;
+    // The head's arrival: what the stage's duration and the HTTP Date estimate use (the error
+    // page read below must not shift them).
+    let (head_elapsed, received_at) = (start.elapsed(), SystemTime::now());
+    match result {
         Err(_) => {
             obs.status = HttpStatus::Timeout;
             obs.error = Some(format!("no complete response head from {authority} within {} ms", timeout.as_millis()));
         }
         Ok(Err(e)) => obs.error = Some(e),
-        Ok(Ok((code, date, server, via, proxy_headers, edge_ref, mut body))) => {
+        Ok(Ok((code, date, server, via, proxy_headers, edge_ref, content_length, mut body))) => {
             if code >= 400 {
                 // The page of a refusal says who refused: read a little of it, briefly.
                 let wait = timeout.saturating_sub(start.elapsed()).min(Duration::from_millis(500));
+                let want = content_length.unwrap_or(MAX_BODY_EXCERPT).min(MAX_BODY_EXCERPT);
                 let _ = tokio::time::timeout(wait, async {
                     let mut chunk = [0u8; 512];
-                    while body.len() < MAX_BODY_EXCERPT {
+                    while body.len() < want {
                         match stream.read(&mut chunk).await {
                             Ok(0) | Err(_) => break,
                             Ok(n) => body.extend_from_slice(&chunk[..n]),
@@ -134,8 +140,8 @@ pub async fn get<S: AsyncRead + AsyncWrite + Unpin>(
             obs.proxy_headers = proxy_headers;
         }
     }
-    obs.duration_ms = ms(start.elapsed());
+    obs.duration_ms = ms(head_elapsed);
     obs.sent_at = Some(sent_at);
-    obs.received_at = Some(SystemTime::now());
+    obs.received_at = Some(received_at);
     obs
 }

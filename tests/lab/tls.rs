@@ -33,6 +33,9 @@ pub enum HttpBehavior {
     NeverRespond,
     /// Writes `HTTP/1.1 200 OK\r\n` then one header line every 100 ms forever.
     EndlessHead,
+    /// Writes a complete response head with this status (no Content-Length, no body), then holds
+    /// the connection open without sending anything until the client closes it.
+    HeadThenHold { status: u16 },
 }
 
 /// 200 with `Date: <now>` (the time of each response, see [`NOW`]),
@@ -145,6 +148,19 @@ async fn serve(stream: tokio::net::TcpStream, shared: Arc<Shared>) {
             if tls.write_all(out.as_bytes()).await.is_ok() {
                 let _ = tls.flush().await;
                 let _ = tls.shutdown().await;
+            }
+        }
+        HttpBehavior::HeadThenHold { status } => {
+            let mut tls = tls;
+            let head = read_head(&mut tls).await;
+            record(&shared, head);
+            let out = format!(
+                "HTTP/1.1 {status} Status\r\nServer: lab\r\nDate: {}\r\n\r\n",
+                httpdate::fmt_http_date(std::time::SystemTime::now())
+            );
+            if tls.write_all(out.as_bytes()).await.is_ok() {
+                let _ = tls.flush().await;
+                drain(&mut tls).await;
             }
         }
         HttpBehavior::NeverRespond => {
