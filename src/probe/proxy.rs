@@ -144,7 +144,7 @@ enum NoProxyEntry {
     },
 }
 
-/// NO_PROXY as curl reads it: comma (or space) separated; `*` alone exempts everything; a
+/// NO_PROXY as curl reads it: comma (or space, or WinHTTP's `;`) separated; `*` alone exempts everything; a
 /// domain exempts itself and its subdomains; IP literals and CIDR ranges match addresses given as
 /// literals; `host:port` (this tool's addition, as Go reads it) exempts one port only. Also the
 /// forms operators copy from other clients: `*.domain` (its subdomains, as Go and WinHTTP read
@@ -159,7 +159,8 @@ pub struct NoProxy {
 impl NoProxy {
     pub fn parse(s: &str) -> NoProxy {
         let mut out = NoProxy::default();
-        for item in s.split([',', ' ', '\t']).map(str::trim).filter(|i| !i.is_empty()) {
+        // `;` too: WinHTTP's and WinINet's bypass lists (`<local>;*.contoso.com`) are pasted as they are.
+        for item in s.split([',', ' ', '\t', ';']).map(str::trim).filter(|i| !i.is_empty()) {
             let entry = if item == "*" {
                 Some(NoProxyEntry::All)
             } else if item.eq_ignore_ascii_case("<local>") {
@@ -830,7 +831,8 @@ mod tests {
     #[test]
     fn no_proxy_forms_each_client_reads() {
         let name = |s: &str| Host::Name(s.into());
-        let np = NoProxy::parse("*.contoso.com, <local>");
+        let np = NoProxy::parse("*.contoso.com;<local>");
+        assert_eq!(np.entries(), ["*.contoso.com", "<local>"], "WinHTTP's `;` separates entries too");
         assert_eq!(np.matches(&name("login.contoso.com"), 443), Some("*.contoso.com"));
         assert_eq!(np.matches(&name("contoso.com"), 443), None, "*.domain: subdomains only");
         assert_eq!(np.matches(&name("intranet"), 443), Some("<local>"));
