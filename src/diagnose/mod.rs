@@ -4,6 +4,7 @@
 pub mod codes;
 pub mod explain;
 pub mod remediation;
+pub mod revocation;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -599,6 +600,8 @@ pub struct Diagnosis {
     pub findings: Vec<Finding>,
     /// The interception verdict, when a chain was seen.
     pub interception: Option<Interception>,
+    /// The revocation checks judged (the report's `tls.revocation`), when a chain was seen.
+    pub revocation: Option<revocation::RevocationReport>,
 }
 
 /// Diagnose one endpoint. `now` is the node's time at the start of the run and `clock` the
@@ -624,7 +627,8 @@ pub fn endpoint(obs: &EndpointObservation, lang: Lang, now: DateTime<Utc>, clock
     if connected && finished(Stage::Tls) && tls_findings(&mut c) && finished(Stage::Http) {
         http_findings(&mut c);
     }
-    Diagnosis { findings: c.out, interception: c.interception }
+    let revocation = revocation::findings(&mut c);
+    Diagnosis { findings: c.out, interception: c.interception, revocation }
 }
 
 /// Findings of the proxy hop; true when the tunnel is open.
