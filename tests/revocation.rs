@@ -25,6 +25,8 @@ struct State {
     revoked: Vec<Vec<u8>>,
     crl_stale: bool,
     ocsp_wrong_key: bool,
+    /// thisUpdate and nextUpdate of every CRL and OCSP answer (None: an hour ago to a week ahead).
+    window: Option<(OffsetDateTime, OffsetDateTime)>,
     /// Answers replacing the CA's, by path prefix (the first match wins).
     overrides: Vec<(String, Reply)>,
 }
@@ -64,10 +66,11 @@ impl Pki {
                 let guard = cas.lock().unwrap();
                 let (root, issuing) = guard.as_ref().unwrap();
                 let now = OffsetDateTime::now_utc();
+                let week = (now - time::Duration::hours(1), now + time::Duration::days(7));
                 let (this, next) = if st.crl_stale {
                     (now - time::Duration::days(10), now - time::Duration::days(1))
                 } else {
-                    (now - time::Duration::hours(1), now + time::Duration::days(7))
+                    st.window.unwrap_or(week)
                 };
                 let ocsp = |ca: &TestCa, rest: &str| {
                     let b64 = percent_encoding::percent_decode_str(rest).decode_utf8_lossy().into_owned();
@@ -75,7 +78,7 @@ impl Pki {
                     let req = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
                     let (_, key) = ca.signer();
                     let key = if st.ocsp_wrong_key { &*wrong } else { key };
-                    let (t, n) = (now - time::Duration::hours(1), now + time::Duration::days(7));
+                    let (t, n) = st.window.unwrap_or(week);
                     Reply::ok("application/ocsp-response", lab::ocsp_answer(&req, key, &st.revoked, t, n))
                 };
                 match path {
@@ -115,6 +118,11 @@ impl Pki {
 /// Probe `leaves` (one endpoint each, ep0, ep1...) with the PKI's root as both stores.
 fn probe(dir: &Path, pki: &Pki, leaves: &[&Leaf], role: &str, extra: &[&str]) -> Run {
     let servers: Vec<TlsServer> = leaves.iter().map(|l| TlsServer::start(LO, l, ok_response())).collect();
+    probe_servers(dir, pki, &servers, role, extra)
+}
+
+/// Probe these servers (one endpoint each, ep0, ep1...) with the PKI's root as both stores.
+fn probe_servers(dir: &Path, pki: &Pki, servers: &[TlsServer], role: &str, extra: &[&str]) -> Run {
     let dns = DnsServer::start(vec![("login.lab.test", DnsAnswer::A(vec![Ipv4Addr::LOCALHOST]))]);
     let mut text = String::new();
     for (i, s) in servers.iter().enumerate() {
@@ -417,6 +425,35 @@ fn hostile_answers_end_in_a_finding_within_the_timeout() {
     assert_eq!(r.code, 2);
 }
 
+#[test]
+fn answers_stale_only_by_a_skewed_node_clock_are_the_clocks_fault() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new();
+    let leaf = pki.leaf();
+    // The node's clock is 10 days ahead (NTP and the server's Date agree): the CRL and OCSP
+    // answers are current at the reference time and past their next update by the node's clock.
+    let ten_days = 10 * 86_400;
+    let now = OffsetDateTime::now_utc();
+    let reference = now - time::Duration::seconds(ten_days);
+    pki.set(|s| s.window = Some((reference - time::Duration::hours(1), reference + time::Duration::days(7))));
+    let ntp = lab::SntpServer::start(lab::SntpMode::Offset(-(ten_days as f64)));
+    let date = httpdate::fmt_http_date(std::time::SystemTime::now() - Duration::from_secs(ten_days as u64));
+    let server = TlsServer::start(
+        LO,
+        &leaf,
+        lab::HttpBehavior::Respond { status: 200, headers: vec![("Date".into(), date)], body: "ok".into() },
+    );
+    let r = probe_servers(dir.path(), &pki, &[server], "usage", &["--ntp-server", &ntp.arg()]);
+    let rev = revocation(&r, "ep0");
+    assert_eq!(rev["status"], "good", "{rev:#}");
+    assert_eq!(statuses(&rev, 0), vec!["crl:ok", "ocsp:ok", "ca_issuers:ok"]);
+    let f = r.finding("ep0", "RevocationResponseInvalid");
+    assert_eq!(f["severity"], "info", "{f:#}");
+    assert_eq!(f["evidence"]["root_cause"], "ClockSkew");
+    assert!(f["message"].as_str().unwrap().contains("this follows from ClockSkew"), "{f:#}");
+    assert!(r.codes("ep0").iter().all(|c| c != "RevocationUnreachable"));
+}
+
 fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
     let mut out = vec![tag];
     let len = content.len();
@@ -477,4 +514,72 @@ fn a_pkcs7_bundle_is_read_and_one_of_a_thousand_certificates_is_refused() {
     assert!(
         r.finding("ep0", "TlsIncompleteChain")["message"].as_str().unwrap().contains("did not give the missing issuer")
     );
+}
+
+/// Real components, where a user meets them: a CA run by `openssl ca` (revocation, `-gencrl`),
+/// its CRL and certificate served by nginx, OCSP answers made by `openssl ocsp` from the CA's
+/// index, and every fetch (and the endpoints' CONNECT) through tinyproxy.
+#[test]
+fn openssl_crls_served_by_nginx_and_openssl_ocsp_answers_through_tinyproxy() {
+    let (Some(ca), Some(proxy)) = (lab::OpensslCa::new(), lab::Tinyproxy::start(None)) else {
+        assert!(std::env::var_os("CI").is_none(), "CI must install openssl and tinyproxy-bin (.ci/run)");
+        eprintln!("openssl or tinyproxy is not installed here: skipped (CI installs them)");
+        return;
+    };
+    let Some(nginx) = lab::Nginx::start(&ca.www()) else {
+        assert!(std::env::var_os("CI").is_none(), "CI must install nginx-light (.ci/run)");
+        eprintln!("nginx is not installed here: skipped (CI installs it)");
+        return;
+    };
+    let ocsp = WebServer::start(ca.ocsp_handler());
+    let (crl, cai) = (format!("http://{}/lab.crl", nginx.addr), format!("http://{}/ca.cer", nginx.addr));
+    let ocsp_url = format!("{}/ocsp", ocsp.base());
+    let good = ca.issue("good", &crl, &ocsp_url, &cai);
+    let bad = ca.issue("bad", &crl, &ocsp_url, &cai);
+    ca.revoke("bad");
+    ca.publish_crl();
+
+    let dir = tempfile::tempdir().unwrap();
+    let servers = [TlsServer::start(LO, &good, ok_response()), TlsServer::start(LO, &bad, ok_response())];
+    let mut text = String::new();
+    for (i, s) in servers.iter().enumerate() {
+        text.push_str(&format!(
+            "[[endpoint]]\nname = \"ep{i}\"\nrole = \"usage\"\nurl = \"https://127.0.0.1:{}/\"\npublic = false\n\n",
+            s.addr.port()
+        ));
+    }
+    let file = probe_file(dir.path(), &text);
+    let roots = dir.path().join("ca.pem");
+    std::fs::write(&roots, &ca.cert_pem).unwrap();
+    let roots = roots.to_str().unwrap();
+    let r = run(
+        dir.path(),
+        &[
+            "--probes",
+            file.to_str().unwrap(),
+            "--public-roots",
+            roots,
+            "--system-roots",
+            roots,
+            "--proxy",
+            &proxy.url(),
+            "--timeout",
+            "5s",
+        ],
+    );
+    let ok = revocation(&r, "ep0");
+    assert_eq!(ok["status"], "good", "{ok:#}\n{}", proxy.log());
+    assert_eq!(statuses(&ok, 0), vec!["crl:ok", "ocsp:ok", "ca_issuers:ok"]);
+    assert!(ok["checks"].as_array().unwrap().iter().all(|c| c["via"] == "proxy"), "{ok:#}");
+    let revoked = revocation(&r, "ep1");
+    assert_eq!(revoked["status"], "revoked", "{revoked:#}");
+    assert_eq!(statuses(&revoked, 0), vec!["crl:revoked", "ocsp:revoked", "ca_issuers:ok"]);
+    assert!(revoked["checks"][0]["detail"].as_str().unwrap().contains("KeyCompromise"), "{revoked:#}");
+    assert_eq!(r.finding("ep1", "TlsCertificateRevoked")["severity"], "error");
+    assert!(r.findings("ep0").is_empty(), "{}", serde_json::to_string_pretty(&r.report["findings"]).unwrap());
+    // One CRL fetch for both endpoints, through the proxy.
+    let log = nginx.access_log();
+    assert_eq!(log.matches("GET /lab.crl").count(), 1, "{log}");
+    assert!(proxy.log().contains(&format!("{}/lab.crl", nginx.addr)), "{}", proxy.log());
+    assert_eq!(r.code, 2);
 }
