@@ -583,3 +583,54 @@ fn openssl_crls_served_by_nginx_and_openssl_ocsp_answers_through_tinyproxy() {
     assert!(proxy.log().contains(&format!("{}/lab.crl", nginx.addr)), "{}", proxy.log());
     assert_eq!(r.code, 2);
 }
+
+#[test]
+fn summary_html_prometheus_and_fleet_show_the_revocation_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new();
+    let (good, bad) = (pki.leaf(), pki.leaf());
+    pki.set(|s| s.revoked = vec![lab::serial_of(&bad.cert_der)]);
+    let html = dir.path().join("node.html");
+    let prom = dir.path().join("node.prom");
+    let r = probe(
+        dir.path(),
+        &pki,
+        &[&good, &bad],
+        "usage",
+        &["--html", html.to_str().unwrap(), "--prometheus", prom.to_str().unwrap()],
+    );
+    assert!(r.stdout.contains("Revocation (CRL/OCSP): 1 revoked (ep1), 1 good\n"), "{}", r.stdout);
+
+    let page = std::fs::read_to_string(&html).unwrap();
+    let doc = scraper::Html::parse_document(&page);
+    let sel = scraper::Selector::parse("details.revocation").unwrap();
+    let sections: Vec<_> = doc.select(&sel).collect();
+    assert_eq!(sections.len(), 2, "one per endpoint");
+    let row = scraper::Selector::parse("tbody tr").unwrap();
+    for s in &sections {
+        assert_eq!(s.select(&row).count(), 6, "one row per check: 2 certificates x (CRL, OCSP, caIssuers)");
+    }
+    let text: String = sections[1].text().collect();
+    assert!(
+        text.contains("revoked") && text.contains("/issuing.crl") && text.contains("application/pkix-crl"),
+        "{text}"
+    );
+
+    let metrics = std::fs::read_to_string(&prom).unwrap();
+    assert!(metrics.contains("azs_netprobe_revocation_good{endpoint=\"ep0\",status=\"good\"} 1"), "{metrics}");
+    assert!(metrics.contains("azs_netprobe_revocation_good{endpoint=\"ep1\",status=\"revoked\"} 0"), "{metrics}");
+    prometheus_parse::Scrape::parse(metrics.lines().map(|l| Ok(l.to_string()))).expect("valid exposition format");
+
+    // The fleet merge keeps each node's status per endpoint.
+    let first = dir.path().join("a.json");
+    std::fs::copy(&r.report_path, &first).unwrap();
+    let out = dir.path().join("fleet.json");
+    let merged = common::command(dir.path())
+        .args(["merge", first.to_str().unwrap(), r.report_path.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(merged.status.code().is_some(), "{merged:?}");
+    let fleet: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let ep1 = fleet["endpoints"].as_array().unwrap().iter().find(|e| e["name"] == "ep1").unwrap();
+    assert!(ep1["results"].as_array().unwrap().iter().all(|c| c["revocation"] == "revoked"), "{ep1:#}");
+}
