@@ -166,7 +166,12 @@ fn main() {
     let servers: Vec<TlsServer> = (0..n)
         .map(|_| {
             let leaf = issuing.leaf_edited(&["127.0.0.1"], |p| {
-                name_urls(p, &[format!("{base}/issuing.crl")], &[format!("{base}/ocsp")], &[format!("{base}/issuing.cer")])
+                name_urls(
+                    p,
+                    &[format!("{base}/issuing.crl")],
+                    &[format!("{base}/ocsp")],
+                    &[format!("{base}/issuing.cer")],
+                )
             });
             TlsServer::start(IpAddr::V4(Ipv4Addr::LOCALHOST), &leaf, ok_response())
         })
@@ -175,7 +180,9 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let mut text = String::new();
     for (i, a) in endpoint_relays.addrs.iter().enumerate() {
-        text.push_str(&format!("[[endpoint]]\nname = \"ep{i}\"\nrole = \"usage\"\nurl = \"https://{a}/\"\npublic = false\n\n"));
+        text.push_str(&format!(
+            "[[endpoint]]\nname = \"ep{i}\"\nrole = \"usage\"\nurl = \"https://{a}/\"\npublic = false\n\n"
+        ));
     }
     let probes = dir.path().join("probes.toml");
     std::fs::write(&probes, text).unwrap();
@@ -206,7 +213,9 @@ fn main() {
             }
             assert_eq!(status.status.code(), Some(0), "{}", String::from_utf8_lossy(&status.stdout));
             let requests = web.requests()[before..].to_vec();
-            let count = |p: &str| requests.iter().filter(|r| r.split_whitespace().nth(1).is_some_and(|x| x.starts_with(p))).count();
+            let count = |p: &str| {
+                requests.iter().filter(|r| r.split_whitespace().nth(1).is_some_and(|x| x.starts_with(p))).count()
+            };
             fetches = format!(
                 "{} / {} / {}",
                 count("/root.crl") + count("/issuing.crl"),

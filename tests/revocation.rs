@@ -634,3 +634,19 @@ fn summary_html_prometheus_and_fleet_show_the_revocation_status() {
     let ep1 = fleet["endpoints"].as_array().unwrap().iter().find(|e| e["name"] == "ep1").unwrap();
     assert!(ep1["results"].as_array().unwrap().iter().all(|c| c["revocation"] == "revoked"), "{ep1:#}");
 }
+
+#[test]
+fn one_unreachable_source_beside_a_working_one_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new();
+    let leaf = pki.leaf();
+    pki.set(|s| s.overrides.push(("/issuing.crl".into(), Reply::Redirect(format!("http://{}/", lab::closed_port())))));
+    let r = probe(dir.path(), &pki, &[&leaf], "usage", &[]);
+    let rev = revocation(&r, "ep0");
+    assert_eq!(rev["status"], "good", "{rev:#}");
+    assert_eq!(statuses(&rev, 0), vec!["crl:unreachable", "ocsp:ok", "ca_issuers:ok"]);
+    let f = r.finding("ep0", "RevocationUnreachable");
+    assert_eq!(f["severity"], "warning");
+    assert!(f["message"].as_str().unwrap().contains("another source answered"), "{f:#}");
+    assert_eq!(r.code, 1);
+}
