@@ -142,7 +142,7 @@ fn main() {
                 use base64::Engine;
                 let b64 = percent_encoding::percent_decode_str(rest).decode_utf8_lossy().into_owned();
                 let req = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
-                Reply::ok("application/ocsp-response", lab::ocsp_answer(&req, ca.signer().1, &[], this, next))
+                Reply::ok("application/ocsp-response", lab::ocsp_answer(&req, ca.signer().1, &[], false, this, next))
             };
             match path {
                 "/root.crl" => Reply::ok("application/pkix-crl", lab::crl(root, &[], this, next)),

@@ -25,6 +25,7 @@ struct State {
     revoked: Vec<Vec<u8>>,
     crl_stale: bool,
     ocsp_wrong_key: bool,
+    ocsp_unknown: bool,
     /// thisUpdate and nextUpdate of every CRL and OCSP answer (None: an hour ago to a week ahead).
     window: Option<(OffsetDateTime, OffsetDateTime)>,
     /// Answers replacing the CA's, by path prefix (the first match wins).
@@ -79,7 +80,10 @@ impl Pki {
                     let (_, key) = ca.signer();
                     let key = if st.ocsp_wrong_key { &*wrong } else { key };
                     let (t, n) = st.window.unwrap_or(week);
-                    Reply::ok("application/ocsp-response", lab::ocsp_answer(&req, key, &st.revoked, t, n))
+                    Reply::ok(
+                        "application/ocsp-response",
+                        lab::ocsp_answer(&req, key, &st.revoked, st.ocsp_unknown, t, n),
+                    )
                 };
                 match path {
                     "/root.crl" => Reply::ok("application/pkix-crl", lab::crl(root, &st.revoked, this, next)),
@@ -649,4 +653,23 @@ fn one_unreachable_source_beside_a_working_one_is_a_warning() {
     assert_eq!(f["severity"], "warning");
     assert!(f["message"].as_str().unwrap().contains("another source answered"), "{f:#}");
     assert_eq!(r.code, 1);
+}
+
+#[test]
+fn an_ocsp_responder_that_does_not_know_the_certificate_leaves_it_unchecked() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new();
+    let leaf = pki.leaf();
+    pki.set(|s| {
+        s.ocsp_unknown = true;
+        s.overrides.push(("/issuing.crl".into(), Reply::Redirect(format!("http://{}/", lab::closed_port()))));
+    });
+    let r = probe(dir.path(), &pki, &[&leaf], "usage", &[]);
+    let rev = revocation(&r, "ep0");
+    assert_eq!(statuses(&rev, 0), vec!["crl:unreachable", "ocsp:unknown", "ca_issuers:ok"], "{rev:#}");
+    assert_eq!(rev["status"], "invalid", "no source of the leaf gives a usable answer: {rev:#}");
+    let f = r.finding("ep0", "RevocationResponseInvalid");
+    assert_eq!(f["severity"], "error");
+    assert!(f["message"].as_str().unwrap().contains("does not know this certificate"), "{f:#}");
+    assert_eq!(r.finding("ep0", "RevocationUnreachable")["severity"], "error");
 }

@@ -289,7 +289,11 @@ pub(super) fn findings(c: &mut Ctx<'_>) -> Option<RevocationReport> {
         let revoked = of(&|s| s == CheckStatus::Revoked);
         let ok = of(&|s| s == CheckStatus::Ok);
         let unreachable = of(&|s| matches!(s, CheckStatus::Unreachable | CheckStatus::Timeout));
-        let invalid = of(&|s| matches!(s, CheckStatus::Invalid | CheckStatus::Stale));
+        // An OCSP responder that does not know the certificate gives no usable answer either.
+        let mut invalid = of(&|s| matches!(s, CheckStatus::Invalid | CheckStatus::Stale));
+        invalid.extend(
+            of(&|s| s == CheckStatus::Unknown).into_iter().filter(|k| k.kind == SourceKind::Ocsp && k.via.is_some()),
+        );
         let status = if !revoked.is_empty() {
             RevocationStatus::Revoked
         } else if !ok.is_empty() {

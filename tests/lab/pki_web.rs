@@ -91,11 +91,13 @@ fn gtime(t: OffsetDateTime) -> x509_ocsp::OcspGeneralizedTime {
 }
 
 /// An OCSP answer to `request` (DER), signed with `key`, saying `revoked` for those serials and
-/// good for the others, current from `this_update` to `next_update`.
+/// good for the others (`unknown` for all of them when `unknown`), current from `this_update` to
+/// `next_update`.
 pub fn ocsp_answer(
     request: &[u8],
     key: &KeyPair,
     revoked: &[Vec<u8>],
+    unknown: bool,
     this_update: OffsetDateTime,
     next_update: OffsetDateTime,
 ) -> Vec<u8> {
@@ -113,7 +115,9 @@ pub fn ocsp_answer(
             });
             SingleResponse {
                 cert_id: r.req_cert.clone(),
-                cert_status: if is_revoked {
+                cert_status: if unknown {
+                    CertStatus::unknown()
+                } else if is_revoked {
                     CertStatus::Revoked(RevokedInfo {
                         revocation_time: gtime(OffsetDateTime::now_utc() - time::Duration::hours(1)),
                         revocation_reason: None,
