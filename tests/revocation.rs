@@ -673,3 +673,36 @@ fn an_ocsp_responder_that_does_not_know_the_certificate_leaves_it_unchecked() {
     assert!(f["message"].as_str().unwrap().contains("does not know this certificate"), "{f:#}");
     assert_eq!(r.finding("ep0", "RevocationUnreachable")["severity"], "error");
 }
+
+#[test]
+fn an_empty_answer_and_a_binary_error_page_are_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = Pki::new();
+    let leaf = pki.leaf();
+    pki.set(|s| {
+        s.overrides.push(("/issuing.crl".into(), Reply::ok("application/pkix-crl", Vec::new())));
+        s.overrides.push((
+            "/ocsp/".into(),
+            Reply::Body {
+                status: 503,
+                content_type: "application/octet-stream".into(),
+                body: vec![0x30, 0x03, 1, 2, 3],
+            },
+        ));
+    });
+    let r = probe(dir.path(), &pki, &[&leaf], "usage", &[]);
+    let rev = revocation(&r, "ep0");
+    assert_eq!(statuses(&rev, 0), vec!["crl:invalid", "ocsp:invalid", "ca_issuers:ok"], "{rev:#}");
+    let crl = rev["checks"][0]["detail"].as_str().unwrap();
+    assert!(
+        crl.contains("not a DER CRL") && crl.contains("HTTP 200, Content-Type application/pkix-crl, empty body"),
+        "{crl}"
+    );
+    let ocsp = rev["checks"][1]["detail"].as_str().unwrap();
+    assert!(
+        ocsp.starts_with(
+            "an error status instead of an answer: HTTP 503, Content-Type application/octet-stream, 5 bytes"
+        ),
+        "{ocsp}"
+    );
+}

@@ -139,10 +139,10 @@ fn came_back(f: &Fetched) -> String {
     }
     if let Some(e) = &f.excerpt {
         parts.push(format!("\"{e}\""));
-    } else if f.body.is_empty() && f.failure.is_none() {
+    } else if f.received == 0 && f.failure.is_none() {
         parts.push("empty body".into());
-    } else if !f.body.is_empty() {
-        parts.push(format!("{} bytes", f.body.len()));
+    } else if f.received > 0 {
+        parts.push(format!("{} bytes", f.received));
     }
     parts.join(", ")
 }

@@ -115,6 +115,8 @@ pub struct Fetched {
     pub excerpt: Option<String>,
     /// Redirects followed, in order.
     pub redirects: Vec<String>,
+    /// Body bytes received (within the cap), whether kept or not.
+    pub received: usize,
 }
 
 impl Fetched {
@@ -130,6 +132,7 @@ impl Fetched {
             unusable: false,
             excerpt: None,
             redirects: Vec::new(),
+            received: 0,
         }
     }
 
@@ -425,8 +428,9 @@ async fn get(prober: &Prober, first: &str, cap: usize, timeout: Duration, phase:
         match body {
             Ok((body, truncated)) => {
                 f.excerpt = excerpt(&body);
+                f.received = body.len();
                 if !ok {
-                    return f.unusable(format!("HTTP {}", head.status));
+                    return f.unusable("an error status instead of an answer".into());
                 }
                 if truncated {
                     return f.unusable(format!("the answer goes on past the {limit} bytes allowed"));
