@@ -117,6 +117,9 @@ pub struct RunArgs {
     /// Replace internal IP addresses and this node's name with stable tokens (for reports that leave the site).
     #[arg(long)]
     pub redact: bool,
+    /// Skip the CRL, OCSP and caIssuers fetches of the presented chains (air-gapped stamps).
+    #[arg(long)]
+    pub no_revocation: bool,
 }
 
 fn parse_target(s: &str) -> Result<Target, String> {
@@ -209,6 +212,7 @@ impl RunArgs {
             html: self.html,
             prometheus: self.prometheus,
             redact: self.redact,
+            no_revocation: self.no_revocation,
         })
     }
 }
