@@ -163,9 +163,10 @@ async fn retry(stores: &TrustStores, addr: SocketAddr, host: &str, deadline: Ins
         r.error = Some(why.to_string());
         return r;
     }
-    let left = deadline.saturating_duration_since(Instant::now());
     #[cfg(unix)]
-    let connected = tokio::time::timeout(left, connect_small_mss(addr, RETRY_MSS)).await;
+    let connected =
+        tokio::time::timeout(deadline.saturating_duration_since(Instant::now()), connect_small_mss(addr, RETRY_MSS))
+            .await;
     #[cfg(not(unix))]
     let connected: Result<io::Result<TcpStream>, tokio::time::error::Elapsed> =
         Ok(Err(io::Error::other("unsupported")));
