@@ -193,6 +193,11 @@ fn post_process(
         let rendered = (|| {
             let local_limits = observed.observations.iter().filter(|o| o.local_limit.is_some()).count();
             let mut report = assemble(&cfg, observed);
+            // Whatever a peer echoed of the proxy credentials goes, in every field of the report
+            // (the stages already scrub what they keep; this covers every field, present and future).
+            if let Some(s) = cfg.proxy.as_ref().and_then(crate::probe::proxy::ProxyConfig::scrubber) {
+                report::redact::for_each_string(&mut report, &mut |t| s.scrub_in_place(t));
+            }
             if cfg.redact {
                 report::redact::redact(&mut report, &report::redact::key_from_env())?;
             }
