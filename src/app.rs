@@ -387,3 +387,30 @@ pub fn merge(paths: &[PathBuf], out: &Path, html: Option<&Path>) -> Result<u8, F
         None => Ok(fleet.summary.exit_code),
     }
 }
+
+/// `diff BEFORE AFTER [--out FILE] [--html FILE]`; returns 0 (nothing got worse), 1 (new
+/// warnings only) or 2 (a new error). Unreadable input is an error (exit 3). The summary is
+/// printed first (to standard error when the JSON goes to standard output).
+pub fn diff(before: &Path, after: &Path, out: Option<&Path>, html: Option<&Path>) -> Result<u8, FileError> {
+    let inputs = [("BEFORE", before), ("AFTER", after)];
+    let outputs: Vec<(&str, &Path)> =
+        out.map(|o| ("--out", o)).into_iter().chain(html.map(|h| ("--html", h))).collect();
+    let planned = report::plan(&inputs, &outputs)?;
+    let b = report::diff::load(before)?;
+    let a = report::diff::load(after)?;
+    let d = report::diff::diff((&before.display().to_string(), &b), (&after.display().to_string(), &a));
+    let location =
+        out.map(|o| if o.as_os_str() == "-" { "standard output".to_string() } else { o.display().to_string() });
+    print_summary(&report::diff::render_text(&d, location.as_deref()), &planned);
+    let mut bytes = Vec::new();
+    if out.is_some() {
+        bytes.push(report::to_json(&d, "the diff")?);
+    }
+    if html.is_some() {
+        bytes.push(report::diff::render_html(&d).into_bytes());
+    }
+    match write_secondary(planned.iter().zip(bytes)) {
+        Some(e) => Err(e.into()),
+        None => Ok(d.summary.exit_code),
+    }
+}

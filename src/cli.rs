@@ -61,6 +61,20 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         html: Option<PathBuf>,
     },
+    /// Compare two reports (node or fleet): what got fixed, what broke, what stayed.
+    /// Exit 0 nothing new, 1 new warnings only, 2 a new error, 3 unreadable input.
+    Diff {
+        /// The earlier report.
+        before: PathBuf,
+        /// The later report.
+        after: PathBuf,
+        /// Write the comparison as JSON (`-` for standard output).
+        #[arg(long, value_name = "FILE|-")]
+        out: Option<PathBuf>,
+        /// Write the comparison as an HTML page.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args, Clone, Default)]

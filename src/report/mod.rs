@@ -2,6 +2,7 @@
 //! shared/DESIGN.md), built from observations and findings; written atomically; summarised.
 
 mod build;
+pub mod diff;
 pub mod fleet;
 pub mod html;
 pub mod prometheus;
