@@ -25,6 +25,8 @@ pub enum RunError {
     Redact(#[from] report::redact::RedactError),
     #[error("cannot start the thread that builds the report: {0}")]
     Thread(std::io::Error),
+    #[error(transparent)]
+    Watch(#[from] crate::watch::WatchError),
     /// A stop request arrived while the report was being built: nothing is written (exit 3).
     #[error("{0}: stopped while the report was being built; no report written")]
     Interrupted(&'static str),
@@ -171,6 +173,10 @@ struct Rendered {
     prometheus: Option<String>,
     /// Endpoints the probe's own resource limits kept from being probed.
     local_limits: usize,
+    /// The watch with this round recorded (`run --every`).
+    watch: Option<crate::watch::WatchState>,
+    /// The `--history` line of this round.
+    history: Option<Vec<u8>>,
 }
 
 /// Diagnose, build, redact and render on a thread of its own, while this thread keeps
@@ -183,6 +189,7 @@ fn post_process(
     cfg: RunConfig,
     observed: Observed,
     location: String,
+    watch: Option<crate::watch::WatchState>,
 ) -> Result<Rendered, RunError> {
     tracing::info!("probing done; building the report");
     let (tx, rx) = tokio::sync::oneshot::channel();
@@ -190,6 +197,7 @@ fn post_process(
         let rendered = (|| {
             let local_limits = observed.observations.iter().filter(|o| o.local_limit.is_some()).count();
             let mut report = assemble(&cfg, observed);
+            let watch = watch.map(|w| w.record(&mut report));
             if cfg.redact {
                 report::redact::redact(&mut report, &report::redact::key_from_env())?;
             }
@@ -197,10 +205,15 @@ fn post_process(
             Ok(Rendered {
                 exit_code: report.summary.exit_code,
                 json,
-                summary: report::summary::render(&report, &location),
+                summary: report::summary::render(&report, &location) + &crate::watch::summary(&report),
                 html: cfg.html.as_ref().map(|_| report::html::render(&report)),
-                prometheus: cfg.prometheus.as_ref().map(|_| report::prometheus::render(&report)),
+                prometheus: cfg
+                    .prometheus
+                    .as_ref()
+                    .map(|_| report::prometheus::render(&report) + &crate::watch::metrics(&report)),
                 local_limits,
+                watch,
+                history: cfg.watch.history.as_ref().map(|_| crate::watch::history_line(&report)),
             })
         })();
         let _ = tx.send(rendered);
@@ -245,7 +258,18 @@ pub fn run(cfg: RunConfig) -> Result<u8, RunError> {
     if let Some(p) = &cfg.prometheus {
         outputs.push(("--prometheus", p));
     }
-    let planned = report::plan(&inputs, &outputs)?;
+    if let Some(p) = &cfg.watch.history {
+        outputs.push(("--history", p));
+    }
+    let mut planned = report::plan(&inputs, &outputs)?;
+    // The history is appended to, not replaced: checked with the outputs, opened once here.
+    let mut history = match &cfg.watch.history {
+        Some(p) => {
+            planned.pop();
+            Some(crate::watch::History::open(p)?)
+        }
+        None => None,
+    };
     let location = match &cfg.out {
         OutputTarget::Stdout => "standard output".to_string(),
         OutputTarget::File(p) => p.display().to_string(),
@@ -277,17 +301,53 @@ pub fn run(cfg: RunConfig) -> Result<u8, RunError> {
             }
         }
     });
-    let stop = async {
-        match stops.recv().await {
-            Some(signal) => signal,
-            None => std::future::pending().await,
+    let mut watch = cfg.watch.every.map(|every| crate::watch::WatchState::new(every, cfg.watch.count));
+    // One round, or with --every one round after another until --count or a stop request.
+    let result = (|| -> Result<u8, RunError> {
+        loop {
+            let round_started = std::time::Instant::now();
+            let stop = async {
+                match stops.recv().await {
+                    Some(signal) => signal,
+                    None => std::future::pending().await,
+                }
+            };
+            let observed = runtime.block_on(observe(&cfg, stop))?;
+            let interrupted = observed.interrupted.is_some();
+            let rendered = post_process(&runtime, &mut stops, cfg.clone(), observed, location.clone(), watch.take())?;
+            let Rendered { exit_code, json, summary, html, prometheus, local_limits, watch: w, history: line } =
+                rendered;
+            watch = w;
+            write_round(&planned, &json, html, prometheus, &summary, local_limits)?;
+            if let (Some(h), Some(line)) = (history.as_mut(), line) {
+                h.append(&line)?;
+            }
+            let Some(w) = &watch else { return Ok(exit_code) };
+            let done = interrupted || cfg.watch.count.is_some_and(|c| w.rounds() >= c);
+            if done
+                || matches!(
+                    crate::watch::wait_next(&runtime, &mut stops, cfg.watch.every.unwrap_or_default(), round_started),
+                    crate::watch::Next::Stop
+                )
+            {
+                return Ok(w.exit_code());
+            }
         }
-    };
-    let observed = runtime.block_on(observe(&cfg, stop))?;
-    let rendered = post_process(&runtime, &mut stops, cfg, observed, location);
+    })();
     // Let lingering connections and resolver tasks go without waiting for them.
     runtime.shutdown_background();
-    let Rendered { exit_code, json, summary, html, prometheus, local_limits } = rendered?;
+    result
+}
+
+/// Write one round's outputs (the report first, then its HTML page and metrics) and print its summary.
+fn write_round(
+    planned: &[report::Output],
+    json: &[u8],
+    html: Option<String>,
+    prometheus: Option<String>,
+    summary: &str,
+    local_limits: usize,
+) -> Result<(), RunError> {
     if local_limits > 0 {
         crate::files::print_err(
             format!(
@@ -300,14 +360,14 @@ pub fn run(cfg: RunConfig) -> Result<u8, RunError> {
     }
     let mut outs = planned.iter();
     if let Some(out) = outs.next() {
-        out.write(&json)?;
+        out.write(json)?;
     }
     let rest = html.into_iter().chain(prometheus).map(String::into_bytes);
     let failed = write_secondary(outs.zip(rest));
-    print_summary(&summary, &planned);
+    print_summary(summary, planned);
     match failed {
         Some(e) => Err(e.into()),
-        None => Ok(exit_code),
+        None => Ok(()),
     }
 }
 

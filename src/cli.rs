@@ -127,6 +127,8 @@ pub struct RunArgs {
     /// Replace internal IP addresses and this node's name with stable tokens (for reports that leave the site).
     #[arg(long)]
     pub redact: bool,
+    #[command(flatten)]
+    pub watch: crate::watch::WatchArgs,
 }
 
 fn parse_target(s: &str) -> Result<Target, String> {
@@ -219,6 +221,7 @@ impl RunArgs {
             html: self.html,
             prometheus: self.prometheus,
             redact: self.redact,
+            watch: self.watch,
         })
     }
 }

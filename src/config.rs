@@ -82,6 +82,8 @@ pub struct RunConfig {
     pub prometheus: Option<PathBuf>,
     /// Replace internal addresses and the node's name with tokens.
     pub redact: bool,
+    /// `--every`, `--count`, `--history`.
+    pub watch: crate::watch::WatchArgs,
 }
 
 /// The default per-stage timeout.

@@ -41,6 +41,9 @@ pub struct Report {
     pub endpoints: Vec<EndpointReport>,
     pub findings: Vec<Finding>,
     pub summary: Summary,
+    /// `run --every`: the rounds so far and the findings that came and went (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch: Option<crate::watch::WatchReport>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
