@@ -23,7 +23,7 @@ fn flapping(addr: SocketAddr, history: &Path, stop: Arc<AtomicBool>) -> std::thr
     let mut listener = Some(TcpListener::bind(addr).unwrap());
     std::thread::spawn(move || {
         while !stop.load(Ordering::Relaxed) {
-            let up = lines(&history).len() % 2 == 0;
+            let up = lines(&history).len().is_multiple_of(2);
             match (up, listener.is_some()) {
                 (true, false) => listener = Some(TcpListener::bind(addr).unwrap()),
                 (false, true) => listener = None,
