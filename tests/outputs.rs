@@ -278,7 +278,7 @@ fn endless_input_files_are_refused_fast_naming_file_and_cap() {
     let target = Untouched::new(d);
     let probes = target.probes.to_str().unwrap();
     for (args, needle) in [
-        (vec!["--probes", "/dev/zero"], "/dev/zero is larger than the 1 MiB cap for a probe file"),
+        (vec!["--probes", "/dev/zero"], "/dev/zero is larger than the 16 MiB cap for a probe file"),
         (
             vec!["--probes", probes, "--public-roots", "/dev/zero"],
             "/dev/zero is larger than the 8 MiB cap for a PEM bundle",

@@ -7,6 +7,8 @@
 //! trigger's children, the Actions context naming a principal, durations. Both run the
 //! options a real `azs-netprobe` accepts.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 fn examples() -> PathBuf {
@@ -51,9 +53,11 @@ fn options_accepted(args: &[String]) {
 #[cfg(target_os = "linux")]
 #[test]
 fn systemd_units_pass_systemd_analyze_verify() {
-    let Ok(analyze) = which("systemd-analyze") else {
-        panic!("systemd-analyze is missing: .ci/run installs systemd");
-    };
+    let analyze = which("systemd-analyze");
+    if !common::require("systemd-analyze", analyze.is_ok(), "apt-get install systemd") {
+        return;
+    }
+    let Ok(analyze) = analyze else { return };
     let dir = tempfile::tempdir().unwrap();
     let service = std::fs::read_to_string(examples().join("systemd/azs-netprobe.service")).unwrap();
     // The unit names /usr/local/bin/azs-netprobe; verify checks that the command exists and is

@@ -34,6 +34,8 @@ codes! {
     DnsTimeout => "dns",
     DnsNoAddresses => "dns",
     DnsPrivateAddress => "dns",
+    /// An answer in an RFC 6890 special-purpose range (198.18.0.0/15 of fake-IP DNS, 0.0.0.0 sinkholes, ...).
+    DnsSpecialAddress => "dns",
     TcpConnectionRefused => "tcp",
     TcpConnectTimeout => "tcp",
     TcpUnreachable => "tcp",
@@ -42,6 +44,9 @@ codes! {
     ProxyAuthenticationRequired => "proxy",
     ProxyDenied => "proxy",
     ProxyUpstreamFailed => "proxy",
+    /// Info: NO_PROXY (or a WinHTTP bypass list with the same entries) means different things to
+    /// curl, Go, .NET and WinHTTP for this endpoint; the readings are in the endpoint's proxy object.
+    ProxyBypassAmbiguous => "proxy",
     TlsInterception => "tls",
     TlsUntrustedRoot => "tls",
     TlsCertificateExpired => "tls",
@@ -61,6 +66,9 @@ codes! {
     HttpUnexpectedStatus => "http",
     /// The server answered with something that is not an HTTP response, or closed the connection first.
     HttpProtocolError => "http",
+    /// A Microsoft service's edge (Azure Front Door) refused the request itself: 403 "The request is
+    /// blocked" with an `x-azure-ref` reference ID.
+    HttpBlockedAtServiceEdge => "http",
     ClockSkew => "clock",
     ClockDrift => "clock",
     ClockUnverified => "clock",
@@ -103,12 +111,13 @@ pub fn usage_error(code: Code, login_role: bool) -> Option<UsageError> {
     use Code::*;
     let base = match code {
         ClockSkew => return Some(UsageError::Unauthorized),
-        ClockDrift | ClockUnverified => return None,
+        ClockDrift | ClockUnverified | ProxyBypassAmbiguous => return None,
         DnsNameNotFound
         | DnsServerFailure
         | DnsTimeout
         | DnsNoAddresses
         | DnsPrivateAddress
+        | DnsSpecialAddress
         | TcpConnectionRefused
         | TcpConnectTimeout
         | TcpUnreachable
@@ -119,7 +128,8 @@ pub fn usage_error(code: Code, login_role: bool) -> Option<UsageError> {
         | ProxyUpstreamFailed
         | TlsHandshakeFailed
         | HttpUnexpectedStatus
-        | HttpProtocolError => UsageError::NetworkError,
+        | HttpProtocolError
+        | HttpBlockedAtServiceEdge => UsageError::NetworkError,
         TlsHandshakeTimeout | HttpTimeout => UsageError::RequestTimedOut,
         TlsInterception
         | TlsUntrustedRoot
@@ -158,5 +168,7 @@ mod tests {
         assert_eq!(usage_error(Code::TlsUntrustedRoot, false), Some(UsageError::CertificateValidationError));
         assert_eq!(usage_error(Code::ClockSkew, true), Some(UsageError::Unauthorized));
         assert_eq!(usage_error(Code::ClockDrift, false), None);
+        assert_eq!(usage_error(Code::HttpBlockedAtServiceEdge, false), Some(UsageError::NetworkError));
+        assert_eq!(usage_error(Code::HttpBlockedAtServiceEdge, true), Some(UsageError::LoginError));
     }
 }

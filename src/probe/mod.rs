@@ -136,6 +136,9 @@ pub struct TrustObservation {
     pub system: TrustVerdict,
     pub public_detail: Option<String>,
     pub system_detail: Option<String>,
+    /// The OS-store anchor named by the issuer of the chain's top certificate (the root that
+    /// completed the path), when the OS store holds it.
+    pub system_anchor: Option<crate::trust::AnchorName>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -199,6 +202,12 @@ pub struct HttpObservation {
     pub via: Option<String>,
     /// Response headers that proxies add (Via, X-Cache, ...), as `Name: value`: signs of a proxy in the path.
     pub proxy_headers: Vec<String>,
+    /// The service edge's reference ID of this request (`X-Azure-Ref`, else `X-MSEdge-Ref`), printable,
+    /// at most 256 characters: what Microsoft support asks for when its edge refuses a request.
+    pub edge_ref: Option<String>,
+    /// For a status of 400 and above: the first words of the response page (markup removed, at most
+    /// 512 bytes read past the head within the stage's bound, capped at 500 ms).
+    pub body_excerpt: Option<String>,
     pub error: Option<String>,
     /// When the request was sent and the response head received (node clock), for HTTP Date.
     pub sent_at: Option<SystemTime>,
@@ -215,6 +224,8 @@ impl HttpObservation {
             server: None,
             via: None,
             proxy_headers: Vec::new(),
+            edge_ref: None,
+            body_excerpt: None,
             error: None,
             sent_at: None,
             received_at: None,
@@ -404,7 +415,9 @@ impl Prober {
         let via = match (&self.proxy, https) {
             (Some(p), true) => match p.no_proxy.matches(&host, port) {
                 Some(rule) => {
-                    obs.proxy = Some(proxy::ProxyHop::bypassed(p, rule));
+                    let mut hop = proxy::ProxyHop::bypassed(p, rule);
+                    hop.bypass_readings = p.no_proxy.readings(&host, port);
+                    obs.proxy = Some(hop);
                     None
                 }
                 None => Some(p),
@@ -415,7 +428,9 @@ impl Prober {
             Some(p) => {
                 obs.starts.connect = Some(self.now_ms());
                 progress.enter(&obs, Stage::Proxy);
-                let (hop, attempts, tunnel) = proxy::open_tunnel(&self.resolver, p, &host, port, self.timeout).await;
+                let (mut hop, attempts, tunnel) =
+                    proxy::open_tunnel(&self.resolver, p, &host, port, self.timeout).await;
+                hop.bypass_readings = p.no_proxy.readings(&host, port);
                 tracing::debug!(endpoint = %spec.name, proxy = %hop.url, status = ?hop.status, code = ?hop.http_status, "proxy");
                 let chosen = tunnel.and_then(|t| hop.address.map(|a| (a, t)));
                 obs.proxy = Some(hop);

@@ -58,6 +58,7 @@ pub async fn handshake(
             system: rec.system,
             public_detail: rec.public_detail,
             system_detail: rec.system_detail,
+            system_anchor: obs.chain.last().and_then(|top| stores.system.anchor_named(&top.issuer)),
         });
     }
     let at = peer.map_or_else(|| host.to_string(), |p| p.to_string());

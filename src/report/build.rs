@@ -68,6 +68,8 @@ fn http(h: &HttpObservation) -> HttpReport {
         server: h.server.clone(),
         via: h.via.clone(),
         proxy_headers: h.proxy_headers.clone(),
+        edge_ref: h.edge_ref.clone(),
+        body_excerpt: h.body_excerpt.clone(),
         error: h.error.clone(),
     }
 }

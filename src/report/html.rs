@@ -1648,8 +1648,13 @@ pub fn render_fleet(fleet: &FleetReport) -> String {
                 esc(e.role.as_deref().unwrap_or("")),
                 e.host.as_deref().map(|h| format!(" · {}", esc(h))).unwrap_or_default()
             );
+            // One lookup per cell: a fleet of many nodes stays linear in its cells.
+            let mut by_node: HashMap<&str, &FleetCell> = HashMap::with_capacity(e.results.len());
+            for c in &e.results {
+                by_node.entry(c.node.as_str()).or_insert(c);
+            }
             for n in &fleet.nodes {
-                match e.results.iter().find(|c: &&FleetCell| c.node == n.hostname) {
+                match by_node.get(n.hostname.as_str()).copied() {
                     Some(c) => {
                         let stage = c.stage.as_deref().unwrap_or("");
                         let _ = write!(

@@ -226,6 +226,10 @@ pub struct HttpReport {
     pub via: Option<String>,
     /// Headers proxies add (Via, X-Cache, ...): a proxy in the path even when none is configured.
     pub proxy_headers: Vec<String>,
+    /// The service edge's reference ID (`X-Azure-Ref`, else `X-MSEdge-Ref`) for Microsoft support.
+    pub edge_ref: Option<String>,
+    /// For a status of 400 and above: the first words of the response page, markup removed.
+    pub body_excerpt: Option<String>,
     pub error: Option<String>,
 }
 

@@ -74,7 +74,7 @@ fn ip_pattern() -> Option<&'static Regex> {
 /// The tokens [`token`] writes. None only if the constant pattern failed to compile.
 fn token_pattern() -> Option<&'static Regex> {
     static RE: OnceLock<Option<Regex>> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"\b(?:host|ip|path)-[0-9a-f]{10}\b").ok()).as_ref()
+    RE.get_or_init(|| Regex::new(r"(?-u:\b)(?:host|ip|path)-[0-9a-f]{10}(?-u:\b)").ok()).as_ref()
 }
 
 /// The internal IP in a candidate match (brackets, a trailing port separator or dot trimmed).
@@ -257,7 +257,8 @@ impl Redactor {
             last = end;
         }
         named.push_str(&s[last..]);
-        let Some(ip_re) = ip_pattern() else {
+        // Every IP literal has a `.` or a `:`; most strings have neither.
+        let Some(ip_re) = ip_pattern().filter(|_| named.contains(['.', ':'])) else {
             return named;
         };
         ip_re
@@ -279,8 +280,10 @@ impl Redactor {
     fn leftover(&self, s: &str) -> Option<&'static str> {
         // A token may itself contain a listed word (a node named `host`): a match inside a token
         // is not a leftover.
-        let tokens: Vec<(usize, usize)> =
-            token_pattern().map(|re| re.find_iter(s).map(|m| (m.start(), m.end())).collect()).unwrap_or_default();
+        let tokens: Vec<(usize, usize)> = token_pattern()
+            .filter(|_| s.contains('-'))
+            .map(|re| re.find_iter(s).map(|m| (m.start(), m.end())).collect())
+            .unwrap_or_default();
         let in_token = |start: usize, end: usize| tokens.iter().any(|&(a, b)| start < b && a < end);
         let mut pos = 0;
         while let Some((start, end, _)) = self.find(s, pos) {
@@ -290,6 +293,7 @@ impl Redactor {
             pos = start + s[start..].chars().next().map_or(1, char::len_utf8);
         }
         ip_pattern()
+            .filter(|_| s.contains(['.', ':']))
             .and_then(|re| re.find_iter(s).find(|m| !in_token(m.start(), m.end()) && private_ip(m.as_str()).is_some()))
             .map(|_| "address")
     }
@@ -634,7 +638,7 @@ mod tests {
 
     /// An example report with a proxy named `proxy`, an internal NTP server and CNAME target,
     /// and the node's name and internal addresses in free text.
-    fn planted() -> Report {
+    pub(super) fn planted() -> Report {
         let mut v: Value =
             serde_json::from_str(include_str!("../../reports/examples/lab-mixed-failures.json")).unwrap();
         v["node"]["hostname"] = "xrp-node07.corp.contoso.com".into();

@@ -121,6 +121,34 @@ pub struct StoreSummary {
 pub struct Store {
     pub summary: StoreSummary,
     pub verifier: Option<Arc<WebPkiServerVerifier>>,
+    /// The anchors' subjects (to name the root that completed a path).
+    pub anchors: Arc<Vec<AnchorName>>,
+}
+
+/// A trust anchor's subject name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnchorName {
+    /// RFC 4514 distinguished name, as [`chain::CertFacts::issuer`] writes it.
+    pub subject: String,
+    pub cn: Option<String>,
+    /// Every O value.
+    pub orgs: Vec<String>,
+}
+
+fn anchor_names(roots: &RootCertStore) -> Vec<AnchorName> {
+    roots
+        .roots
+        .iter()
+        .filter_map(|a| chain::name_facts(a.subject.as_ref()))
+        .map(|(subject, cn, orgs)| AnchorName { subject, cn, orgs })
+        .collect()
+}
+
+impl Store {
+    /// The anchor whose subject is `issuer_dn` (RFC 4514 text of a presented certificate's issuer).
+    pub fn anchor_named(&self, issuer_dn: &str) -> Option<AnchorName> {
+        self.anchors.iter().find(|a| a.subject == issuer_dn).cloned()
+    }
 }
 
 /// Both stores and the crypto provider every TLS connection uses.
@@ -178,8 +206,9 @@ fn build_store(
         if let Some(path) = &summary.path {
             return Err(TrustError::Unusable { path: path.clone(), reason: summary.errors.join("; ") });
         }
-        return Ok(Store { summary, verifier: None });
+        return Ok(Store { summary, verifier: None, anchors: Arc::default() });
     }
+    let anchors = Arc::new(anchor_names(&roots));
     let verifier =
         WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone()).build().map_err(|e| {
             TrustError::Unusable {
@@ -187,7 +216,7 @@ fn build_store(
                 reason: e.to_string(),
             }
         })?;
-    Ok(Store { summary, verifier: Some(verifier) })
+    Ok(Store { summary, verifier: Some(verifier), anchors })
 }
 
 impl TrustStores {
@@ -208,7 +237,7 @@ impl TrustStores {
                     WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
                         .build()
                         .map_err(|e| TrustError::Unusable { path: "webpki-roots".into(), reason: e.to_string() })?;
-                Store { summary, verifier: Some(verifier) }
+                Store { summary, verifier: Some(verifier), anchors: Arc::default() }
             }
             TrustSource::File(path) => build_store(load_pem(path)?, file_summary(path), &provider)?,
         };

@@ -312,11 +312,31 @@ pub struct ProxyHop {
     pub address: Option<String>,
     pub authenticate: Vec<String>,
     pub credentials_sent: bool,
+    pub reason: Option<String>,
     pub server: Option<String>,
     pub via: Option<String>,
     pub body_excerpt: Option<String>,
     pub bypass_rule: Option<String>,
+    pub bypass_readings: Vec<BypassReading>,
     pub error: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BypassReading {
+    pub client: BypassClient,
+    pub bypassed: bool,
+    pub rule: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BypassClient {
+    Probe,
+    Curl,
+    Go,
+    Dotnet,
+    Winhttp,
 }
 
 #[derive(Deserialize)]
@@ -412,6 +432,8 @@ pub struct Http {
     pub server: Option<String>,
     pub via: Option<String>,
     pub proxy_headers: Vec<String>,
+    pub edge_ref: Option<String>,
+    pub body_excerpt: Option<String>,
     pub error: Option<String>,
 }
 

@@ -99,6 +99,18 @@ impl TestCa {
         TestCa { cert_pem: cert.pem(), cert_der, organization: self.organization.clone(), params, key, intermediates }
     }
 
+    /// An intermediate CA (CA:true) signed by `self` with its own CN and O.
+    pub fn intermediate_with(&self, common_name: &str, organization: &str) -> TestCa {
+        let mut params = ca_params(common_name, organization);
+        params.use_authority_key_identifier_extension = true;
+        let key = KeyPair::generate().expect("generate intermediate key");
+        let cert = params.signed_by(&key, &self.issuer()).expect("sign intermediate");
+        let cert_der = cert.der().to_vec();
+        let mut intermediates = vec![cert_der.clone()];
+        intermediates.extend(self.intermediates.iter().cloned());
+        TestCa { cert_pem: cert.pem(), cert_der, organization: organization.to_string(), params, key, intermediates }
+    }
+
     /// A server certificate valid from now-1day to now+90days.
     pub fn leaf(&self, names: &[&str]) -> Leaf {
         let (not_before, not_after) = default_leaf_validity();
