@@ -3,6 +3,7 @@
 //! other round.
 
 mod common;
+mod lab;
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::Path;
@@ -196,6 +197,7 @@ fn a_stop_request_between_rounds_ends_the_watch_with_the_last_state_written() {
             "r.json",
         ])
         .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let start = std::time::Instant::now();
@@ -208,4 +210,47 @@ fn a_stop_request_between_rounds_ends_the_watch_with_the_last_state_written() {
     assert_eq!(status.code(), Some(2), "one round, a refused connection: its exit code");
     let report = common::shape::check(&std::fs::read_to_string(dir.path().join("r.json")).unwrap());
     assert_eq!(report.watch.unwrap().rounds_total, 1);
+}
+
+/// Ctrl-C during a round ends the watch after writing that round as an interrupted run (with
+/// the watch so far and its history line). An interrupted round with an error counts as an
+/// error round: exit 2.
+#[cfg(unix)]
+#[test]
+fn a_stop_request_during_a_round_writes_it_as_interrupted_and_ends_the_watch() {
+    let dir = tempfile::tempdir().unwrap();
+    let refused = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap().local_addr().unwrap().port();
+    let hole = lab::blackhole();
+    let history = dir.path().join("h.jsonl");
+    let file = common::probe_file(
+        dir.path(),
+        &format!(
+            "name = \"lab\"\nversion = \"1\"\n[[endpoint]]\nname = \"winrm\"\nrole = \"custom\"\nurl = \"tcp://127.0.0.1:{refused}\"\n\
+             [[endpoint]]\nname = \"silent\"\nrole = \"custom\"\nurl = \"tcp://127.0.0.1:{}\"\n",
+            hole.addr.port()
+        ),
+    );
+    let mut child = common::command(dir.path())
+        .args(["--probes", file.to_str().unwrap(), "--timeout", "30s", "--every", "200ms", "--history"])
+        .arg(&history)
+        .args(["--out", "r.json"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Every round waits on the black hole for 30 s: stop the first one half-way.
+    std::thread::sleep(Duration::from_millis(1500));
+    std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let start = std::time::Instant::now();
+    let status = child.wait().unwrap();
+    assert!(start.elapsed() < Duration::from_secs(5));
+    let report = common::shape::check(&std::fs::read_to_string(dir.path().join("r.json")).unwrap());
+    assert!(report.run.interrupted);
+    let watch = report.watch.unwrap();
+    assert_eq!((watch.rounds_total, watch.rounds[0].interrupted), (1, true));
+    let l = lines(&history);
+    assert_eq!(l.len(), 1);
+    assert_eq!(l[0]["interrupted"], true);
+    // The interrupted round has an error (the refused port): it counts as errors.
+    assert_eq!(status.code(), Some(2));
 }
