@@ -254,3 +254,48 @@ fn a_stop_request_during_a_round_writes_it_as_interrupted_and_ends_the_watch() {
     // The interrupted round has an error (the refused port): it counts as errors.
     assert_eq!(status.code(), Some(2));
 }
+
+/// Between rounds the process is idle: its threads use (almost) no CPU while it waits for the
+/// next round (BENCHMARKS.md measures a minute; this guards against a busy loop).
+#[cfg(target_os = "linux")]
+#[test]
+fn between_rounds_the_process_is_idle() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap().local_addr().unwrap().port();
+    let file = common::probe_file(
+        dir.path(),
+        &format!(
+            "name = \"lab\"\nversion = \"1\"\n[[endpoint]]\nname = \"winrm\"\nrole = \"custom\"\nurl = \"tcp://127.0.0.1:{port}\"\n"
+        ),
+    );
+    let history = dir.path().join("h.jsonl");
+    let mut child = common::command(dir.path())
+        .args(["--probes", file.to_str().unwrap(), "--every", "1h", "--history"])
+        .arg(&history)
+        .args(["--out", "r.json"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while lines(&history).is_empty() && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // CPU time of every thread, in nanoseconds (the first field of schedstat).
+    let cpu_ns = |pid: u32| -> u64 {
+        std::fs::read_dir(format!("/proc/{pid}/task"))
+            .unwrap()
+            .map(|t| {
+                let s = std::fs::read_to_string(t.unwrap().path().join("schedstat")).unwrap_or_default();
+                s.split_whitespace().next().and_then(|x| x.parse::<u64>().ok()).unwrap_or(0)
+            })
+            .sum()
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    let before = cpu_ns(child.id());
+    std::thread::sleep(Duration::from_secs(2));
+    let used = cpu_ns(child.id()) - before;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(used < 20_000_000, "{used} ns of CPU in 2 s between rounds");
+}
