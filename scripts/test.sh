@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The test command (README, .ci/run): installs the third-party programs the tests meet as a user
-# would (Debian packages: tinyproxy, squid with ssl-bump, openssl, libfaketime, Chromium and a font,
-# iproute2; mitmproxy from PyPI), then runs `cargo test` with the arguments given.
+# would (Debian packages: tinyproxy, squid with ssl-bump, openssl, nginx, libfaketime, Chromium and a
+# font, iproute2; mitmproxy from PyPI), then runs `cargo test` with the arguments given.
 #
 # A test whose program is missing fails and names the line that installs it. To run without
 # installing anything, set AZS_TEST_ALLOW_MISSING=1: those tests are then skipped, and how many
@@ -28,6 +28,8 @@ if [ "${AZS_TEST_ALLOW_MISSING:-}" != 1 ]; then
   have tinyproxy || [ -x /usr/bin/tinyproxy ] || need+=(tinyproxy-bin)
   { [ -x /usr/sbin/squid ] && [ -x /usr/lib/squid/security_file_certgen ]; } || need+=(squid-openssl)
   have openssl || need+=(openssl)
+  # A real web server for the CRLs of tests/revocation.rs.
+  have nginx || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
   [ -e /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] || [ -e /usr/lib/faketime/libfaketime.so.1 ] || need+=(faketime)
   # Chromium renders the HTML reports headless; its fonts are only recommended, so one is named.
   have chromium || [ -x /usr/bin/chromium ] || need+=(chromium)

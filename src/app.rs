@@ -113,7 +113,9 @@ pub async fn observe(cfg: &RunConfig, stop: impl Future<Output = &'static str>) 
         lang: cfg.lang.code().into(),
         redacted: false,
     };
-    let prober = Arc::new(Prober { resolver, proxy: cfg.proxy.clone(), stores, timeout: cfg.stage_timeout, epoch });
+    let revocation = (!cfg.no_revocation).then(Arc::default);
+    let prober =
+        Arc::new(Prober { resolver, proxy: cfg.proxy.clone(), stores, timeout: cfg.stage_timeout, epoch, revocation });
     // The clock sources are asked while the endpoints are probed.
     let slots = Slots::new(cfg.probe_set.endpoints.len());
     let ntp = std::sync::Mutex::new(Vec::new());
@@ -158,7 +160,8 @@ pub fn assemble(cfg: &RunConfig, observed: Observed) -> Report {
         config,
         clock,
         observations: &observations,
-        interceptions: diagnoses.into_iter().map(|d| d.interception).collect(),
+        interceptions: diagnoses.iter().map(|d| d.interception.clone()).collect(),
+        revocations: diagnoses.into_iter().map(|d| d.revocation).collect(),
         findings,
     })
 }

@@ -133,6 +133,9 @@ pub struct RunArgs {
     pub redact: bool,
     #[command(flatten)]
     pub watch: crate::watch::WatchArgs,
+    /// Skip the CRL, OCSP and caIssuers fetches of the presented chains (air-gapped stamps).
+    #[arg(long)]
+    pub no_revocation: bool,
 }
 
 fn parse_target(s: &str) -> Result<Target, String> {
@@ -226,6 +229,7 @@ impl RunArgs {
             prometheus: self.prometheus,
             redact: self.redact,
             watch: self.watch,
+            no_revocation: self.no_revocation,
         })
     }
 }

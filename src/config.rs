@@ -84,6 +84,8 @@ pub struct RunConfig {
     pub redact: bool,
     /// `--every`, `--count`, `--history`.
     pub watch: crate::watch::WatchArgs,
+    /// Skip the CRL, OCSP and caIssuers fetches (`--no-revocation`, air-gapped stamps).
+    pub no_revocation: bool,
 }
 
 /// The default per-stage timeout.

@@ -62,6 +62,12 @@ codes! {
     TlsChainTooLong => "tls",
     /// A presented certificate is not valid DER.
     TlsMalformedCertificate => "tls",
+    /// A CRL or OCSP answer says a presented certificate is revoked.
+    TlsCertificateRevoked => "tls",
+    /// No answer from a revocation URL (CRL, OCSP) of a presented certificate.
+    RevocationUnreachable => "tls",
+    /// A revocation URL answered with something that is not a valid, current answer.
+    RevocationResponseInvalid => "tls",
     HttpTimeout => "http",
     HttpUnexpectedStatus => "http",
     /// The server answered with something that is not an HTTP response, or closed the connection first.
@@ -141,7 +147,10 @@ pub fn usage_error(code: Code, login_role: bool) -> Option<UsageError> {
         | TlsProtocolVersion
         | TlsUnexpectedIssuer
         | TlsChainTooLong
-        | TlsMalformedCertificate => UsageError::CertificateValidationError,
+        | TlsMalformedCertificate
+        | TlsCertificateRevoked
+        | RevocationUnreachable
+        | RevocationResponseInvalid => UsageError::CertificateValidationError,
     };
     Some(if login_role { UsageError::LoginError } else { base })
 }

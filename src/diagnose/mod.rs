@@ -4,6 +4,7 @@
 pub mod codes;
 pub mod explain;
 pub mod remediation;
+pub mod revocation;
 pub mod special;
 
 use std::collections::BTreeMap;
@@ -759,6 +760,8 @@ pub struct Diagnosis {
     pub findings: Vec<Finding>,
     /// The interception verdict, when a chain was seen.
     pub interception: Option<Interception>,
+    /// The revocation checks judged (the report's `tls.revocation`), when a chain was seen.
+    pub revocation: Option<revocation::RevocationReport>,
 }
 
 /// Diagnose one endpoint. `now` is the node's time at the start of the run and `clock` the
@@ -789,7 +792,8 @@ pub fn endpoint(obs: &EndpointObservation, lang: Lang, now: DateTime<Utc>, clock
     if connected && finished(Stage::Tls) && tls_findings(&mut c) && finished(Stage::Http) {
         http_findings(&mut c);
     }
-    Diagnosis { findings: c.out, interception: c.interception }
+    let revocation = revocation::findings(&mut c);
+    Diagnosis { findings: c.out, interception: c.interception, revocation }
 }
 
 /// The proxy's status line as quoted in messages: `"HTTP 500 Unable to connect"`.

@@ -8,6 +8,7 @@ pub mod http;
 pub mod legacy;
 pub mod proxy;
 pub mod resolve;
+pub mod revocation;
 pub mod tls;
 
 use std::net::{IpAddr, SocketAddr};
@@ -161,6 +162,10 @@ pub struct TlsObservation {
     /// protocol_version, or a ServerHello of an older version).
     pub version_refused: bool,
     pub error: Option<String>,
+    /// The presented chain as DER (what the revocation checks read; not reported).
+    pub presented: Vec<rustls_pki_types::CertificateDer<'static>>,
+    /// The revocation and issuer checks of the presented chain (None: no chain).
+    pub revocation: Option<revocation::RevocationObservation>,
 }
 
 impl TlsObservation {
@@ -179,6 +184,8 @@ impl TlsObservation {
             legacy_version: None,
             version_refused: false,
             error: None,
+            presented: Vec::new(),
+            revocation: None,
         }
     }
 }
@@ -372,6 +379,8 @@ pub struct Prober {
     pub timeout: Duration,
     /// When the run began: stage starts are measured from here.
     pub epoch: Instant,
+    /// The run's revocation and issuer fetches, one per URL; None with `--no-revocation`.
+    pub revocation: Option<Arc<revocation::Cache>>,
 }
 
 impl Prober {
@@ -491,17 +500,26 @@ impl Prober {
             s.tls(&mut tls_obs);
         }
         tracing::debug!(endpoint = %spec.name, status = ?tls_obs.status, version = ?tls_obs.version, trust = ?tls_obs.trust, ms = tls_obs.duration_ms, "tls");
+        // The revocation and issuer fetches of the chain run alongside the HTTP stage.
+        let revocation = revocation::check(self, tls_obs.presented.clone(), host.bare());
         obs.tls = Some(tls_obs);
-        if let Some(mut tls_stream) = tls_stream {
+        let revocation = if let Some(mut tls_stream) = tls_stream {
             obs.starts.http = Some(self.now_ms());
             progress.enter(&obs, Stage::Http);
             let authority = if port == 443 { host.to_string() } else { format!("{host}:{port}") };
-            let mut http = http::get(&mut tls_stream, &authority, path, self.timeout).await;
+            let (mut http, revocation) =
+                tokio::join!(http::get(&mut tls_stream, &authority, path, self.timeout), revocation);
             if let Some(s) = &scrubber {
                 s.http(&mut http);
             }
             tracing::debug!(endpoint = %spec.name, status = ?http.status, code = ?http.status_code, ms = http.duration_ms, "http");
             obs.http = Some(http);
+            revocation
+        } else {
+            revocation.await
+        };
+        if let Some(t) = obs.tls.as_mut() {
+            t.revocation = revocation;
         }
         obs
     }

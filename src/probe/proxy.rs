@@ -40,7 +40,8 @@ impl fmt::Debug for Credentials {
 }
 
 impl Credentials {
-    fn basic_header(&self) -> String {
+    /// The `Proxy-Authorization` value (Basic) for these credentials.
+    pub(crate) fn basic_header(&self) -> String {
         let token = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", self.user, self.password));
         format!("Basic {token}")
     }

@@ -53,6 +53,7 @@ pub async fn handshake(
     obs.duration_ms = ms(start.elapsed());
     if let Some(rec) = recorder.take() {
         obs.chain = rec.chain.iter().map(|c| chain::facts(c)).collect();
+        obs.presented = rec.chain.clone();
         obs.trust = Some(TrustObservation {
             public: rec.public,
             system: rec.system,

@@ -20,6 +20,7 @@ pub use write::{Output, WriteError, check_writable, default_file_name, plan, to_
 
 use crate::catalog::Role;
 use crate::clock::ClockEstimate;
+pub use crate::diagnose::revocation::{CheckStatus, RevocationCheck, RevocationReport, RevocationStatus};
 use crate::diagnose::{Finding, UsageError};
 pub use crate::probe::proxy::ProxyHop;
 use crate::probe::proxy::ProxySource;
@@ -206,6 +207,9 @@ pub struct TlsReport {
     /// After a failed handshake: the version the server picked when offered only TLS 1.0/1.1.
     pub legacy_version: Option<String>,
     pub error: Option<String>,
+    /// The CRL, OCSP and caIssuers checks of the presented chain; null when no chain was seen.
+    #[serde(default)]
+    pub revocation: Option<RevocationReport>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

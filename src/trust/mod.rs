@@ -3,6 +3,7 @@
 
 pub mod chain;
 pub mod intercept;
+pub mod revocation;
 mod verifier;
 
 use std::path::Path;
@@ -157,6 +158,14 @@ pub struct TrustStores {
     pub public: Store,
     pub system: Store,
     pub provider: Arc<CryptoProvider>,
+    /// The anchors of both stores as issuer names and keys: what revocation answers about the
+    /// last presented certificate are checked against.
+    pub anchors: Arc<Vec<revocation::IssuerKey>>,
+}
+
+/// The names and keys of DER certificates used as trust anchors.
+fn anchor_keys(certs: &[CertificateDer<'_>]) -> Vec<revocation::IssuerKey> {
+    certs.iter().filter_map(|c| revocation::issuer_key_of(c, revocation::IssuerOrigin::Anchor)).collect()
 }
 
 /// Why a store could not be loaded (exit 3: the run cannot be trusted to mean anything).
@@ -223,10 +232,16 @@ impl TrustStores {
     /// Load the public anchors (webpki-roots or a PEM file) and the OS store (or a PEM file).
     pub fn load(public: &TrustSource, system: &TrustSource) -> Result<TrustStores, TrustError> {
         let provider = provider();
+        let mut anchors = Vec::new();
         let public = match public {
             TrustSource::Builtin => {
                 let mut roots = RootCertStore::empty();
                 roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+                anchors.extend(roots.roots.iter().map(|a| revocation::IssuerKey {
+                    name_der: revocation::wrap_sequence(&a.subject),
+                    spki_der: revocation::wrap_sequence(&a.subject_public_key_info),
+                    origin: revocation::IssuerOrigin::Anchor,
+                }));
                 let summary = StoreSummary {
                     source: "webpki-roots".into(),
                     path: None,
@@ -239,7 +254,11 @@ impl TrustStores {
                         .map_err(|e| TrustError::Unusable { path: "webpki-roots".into(), reason: e.to_string() })?;
                 Store { summary, verifier: Some(verifier), anchors: Arc::default() }
             }
-            TrustSource::File(path) => build_store(load_pem(path)?, file_summary(path), &provider)?,
+            TrustSource::File(path) => {
+                let certs = load_pem(path)?;
+                anchors.extend(anchor_keys(&certs));
+                build_store(certs, file_summary(path), &provider)?
+            }
         };
         let system = match system {
             TrustSource::Builtin => {
@@ -258,11 +277,16 @@ impl TrustStores {
                     anchors: 0,
                     errors: loaded.errors.iter().map(|e| e.to_string()).collect(),
                 };
+                anchors.extend(anchor_keys(&loaded.certs));
                 build_store(loaded.certs, summary, &provider)?
             }
-            TrustSource::File(path) => build_store(load_pem(path)?, file_summary(path), &provider)?,
+            TrustSource::File(path) => {
+                let certs = load_pem(path)?;
+                anchors.extend(anchor_keys(&certs));
+                build_store(certs, file_summary(path), &provider)?
+            }
         };
-        Ok(TrustStores { public, system, provider })
+        Ok(TrustStores { public, system, provider, anchors: Arc::new(anchors) })
     }
 
     /// A fresh recording verifier for one handshake.

@@ -90,6 +90,7 @@ pub fn probe_file(dir: &Path, text: &str) -> PathBuf {
 pub const INSTALL_TINYPROXY: &str = "apt-get install -y tinyproxy-bin";
 pub const INSTALL_SQUID: &str = "apt-get install -y squid-openssl";
 pub const INSTALL_OPENSSL: &str = "apt-get install -y openssl";
+pub const INSTALL_NGINX: &str = "apt-get install -y nginx-light";
 pub const INSTALL_FAKETIME: &str = "apt-get install -y faketime";
 pub const INSTALL_CHROMIUM: &str = "apt-get install -y chromium fonts-dejavu-core";
 pub const INSTALL_MITMPROXY: &str = "python3 -m pip install mitmproxy==11.0.2";

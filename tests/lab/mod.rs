@@ -18,6 +18,8 @@ mod hostile;
 mod legacy;
 mod mitm;
 mod mitmproxy;
+mod openssl_pki;
+mod pki_web;
 mod proxy;
 mod sntp;
 mod squid;
@@ -36,6 +38,8 @@ pub use hostile::{
 pub use legacy::{LegacyServer, Sha1Pki, openssl_binary, sha1_pki, tls10_only_server, tls10_only_server_with};
 pub use mitm::{MitmProxy, Upstream, insecure_client_config};
 pub use mitmproxy::Mitmproxy;
+pub use openssl_pki::{Nginx, OpensslCa};
+pub use pki_web::{ForwardProxy, Handler, Reply, WebServer, aia, crl, name_urls, ocsp_answer, serial_of};
 pub use proxy::{BAD_GATEWAY_BODY, ConnectProxy, DENY_BODY, ProxyMode, userinfo_encode};
 pub use sntp::{SntpMode, SntpServer};
 pub use squid::Squid;
