@@ -30,6 +30,10 @@ pub enum RunError {
     /// A stop request arrived while the report was being built: nothing is written (exit 3).
     #[error("{0}: stopped while the report was being built; no report written")]
     Interrupted(&'static str),
+    /// A stop request arrived while the outputs were being written (one of them blocked): each
+    /// output is complete or absent (exit 3).
+    #[error("{0}: stopped while the outputs were being written; an output not yet in place was not written")]
+    InterruptedWriting(&'static str),
 }
 
 fn os_description() -> String {
@@ -200,6 +204,11 @@ fn post_process(
         let rendered = (|| {
             let local_limits = observed.observations.iter().filter(|o| o.local_limit.is_some()).count();
             let mut report = assemble(&cfg, observed);
+            // Whatever a peer echoed of the proxy credentials goes, in every field of the report
+            // (the stages already scrub what they keep; this covers every field, present and future).
+            if let Some(s) = cfg.proxy.as_ref().and_then(crate::probe::proxy::ProxyConfig::scrubber) {
+                report::redact::for_each_string(&mut report, &mut |t| s.scrub_in_place(t));
+            }
             let watch = watch.map(|w| w.record(&mut report));
             if cfg.redact {
                 report::redact::redact(&mut report, &report::redact::key_from_env())?;
@@ -317,11 +326,11 @@ pub fn run(cfg: RunConfig) -> Result<u8, RunError> {
             };
             let observed = runtime.block_on(observe(&cfg, stop))?;
             let interrupted = observed.interrupted.is_some();
-            let rendered = post_process(&runtime, &mut stops, cfg.clone(), observed, location.clone(), watch.take())?;
-            let Rendered { exit_code, json, summary, html, prometheus, local_limits, watch: w, history: line } =
-                rendered;
-            watch = w;
-            write_round(&planned, &json, html, prometheus, &summary, local_limits)?;
+            let mut rendered =
+                post_process(&runtime, &mut stops, cfg.clone(), observed, location.clone(), watch.take())?;
+            watch = rendered.watch.take();
+            let line = rendered.history.take();
+            let exit_code = write_outputs(&runtime, &mut stops, planned.clone(), rendered)?;
             if let (Some(h), Some(line)) = (history.as_mut(), line) {
                 h.append(&line)?;
             }
@@ -342,15 +351,18 @@ pub fn run(cfg: RunConfig) -> Result<u8, RunError> {
     result
 }
 
-/// Write one round's outputs (the report first, then its HTML page and metrics) and print its summary.
-fn write_round(
-    planned: &[report::Output],
-    json: &[u8],
-    html: Option<String>,
-    prometheus: Option<String>,
-    summary: &str,
-    local_limits: usize,
-) -> Result<(), RunError> {
+/// Write the report, then the secondary outputs, then the summary, on a thread of its own while
+/// this thread keeps listening to `stops`: an output that blocks (a FIFO nobody reads, a stalled
+/// network file system) must not make the process deaf to Ctrl-C or SIGTERM. A stop there ends
+/// the run with [`RunError::InterruptedWriting`]; what was renamed into place is complete, what
+/// was not is absent (files are written to a temporary name first).
+fn write_outputs(
+    runtime: &tokio::runtime::Runtime,
+    stops: &mut tokio::sync::mpsc::UnboundedReceiver<&'static str>,
+    planned: Vec<report::Output>,
+    rendered: Rendered,
+) -> Result<u8, RunError> {
+    let Rendered { exit_code, json, summary, html, prometheus, local_limits, .. } = rendered;
     if local_limits > 0 {
         crate::files::print_err(
             format!(
@@ -361,17 +373,30 @@ fn write_round(
             .as_bytes(),
         );
     }
-    let mut outs = planned.iter();
-    if let Some(out) = outs.next() {
-        out.write(json)?;
-    }
-    let rest = html.into_iter().chain(prometheus).map(String::into_bytes);
-    let failed = write_secondary(outs.zip(rest));
-    print_summary(summary, planned);
-    match failed {
-        Some(e) => Err(e.into()),
-        None => Ok(()),
-    }
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let work = move || {
+        let result = (|| {
+            let mut outs = planned.iter();
+            if let Some(out) = outs.next() {
+                out.write(&json)?;
+            }
+            let rest = html.into_iter().chain(prometheus).map(String::into_bytes);
+            let failed = write_secondary(outs.zip(rest));
+            print_summary(&summary, &planned);
+            match failed {
+                Some(e) => Err(RunError::from(e)),
+                None => Ok(exit_code),
+            }
+        })();
+        let _ = tx.send(result);
+    };
+    std::thread::Builder::new().name("write".into()).spawn(work).map_err(RunError::Thread)?;
+    runtime.block_on(async {
+        tokio::select! {
+            written = rx => written.map_err(|_| RunError::Thread(std::io::Error::other("the writing thread ended without a result")))?,
+            Some(signal) = stops.recv() => Err(RunError::InterruptedWriting(signal)),
+        }
+    })
 }
 
 /// Write the secondary outputs (HTML, metrics) after the report; every failure is printed but

@@ -15,7 +15,6 @@ use crate::probe::proxy::{self, ProxyRequest, ProxyUrlError};
     name = "azs-netprobe",
     version,
     about = "Probe and diagnose Azure Stack Hub's connections to Entra ID, registration and usage endpoints",
-    args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true,
     // Scripts build argument lists from defaults plus overrides: a repeated single-value option
     // takes its last value (as in curl and ripgrep); list options (Vec) keep appending.
@@ -30,6 +29,35 @@ pub struct Cli {
     /// More logs on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
+}
+
+impl Cli {
+    /// Parse the process's arguments. `run`'s options may stand before the subcommands only when
+    /// no subcommand is named (`azs-netprobe --timeout 3s` is `run --timeout 3s`); given before a
+    /// subcommand they are refused, as they would be ambiguous. The global `-v` goes anywhere.
+    ///
+    /// # Errors
+    /// clap's error for bad arguments, `--help` and `--version` (print it; exit 3 or 0).
+    pub fn parse_args() -> Result<Cli, clap::Error> {
+        use clap::{CommandFactory, FromArgMatches};
+        let mut command = Cli::command();
+        let matches = command.try_get_matches_from_mut(std::env::args_os())?;
+        if let Some((name, _)) = matches.subcommand() {
+            let before = matches.ids().map(clap::Id::as_str).find(|id| {
+                *id != "verbose" && matches.value_source(id) == Some(clap::parser::ValueSource::CommandLine)
+            });
+            if let Some(id) = before {
+                return Err(command.error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!(
+                        "`--{}` is an option of `run`: give it after the subcommand `{name}`, or drop the subcommand",
+                        id.replace('_', "-")
+                    ),
+                ));
+            }
+        }
+        Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut command))
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -96,10 +124,11 @@ pub struct RunArgs {
     #[arg(long = "dns-server", value_name = "IP[:PORT]", value_parser = parse_dns_server)]
     pub dns_servers: Vec<SocketAddr>,
     /// Send HTTPS through this proxy: http://[user:pass@]host:port.
-    #[arg(long, value_name = "URL", conflicts_with = "no_proxy")]
+    /// (`--proxy` and `--no-proxy` override each other: the last one given wins.)
+    #[arg(long, value_name = "URL", overrides_with = "no_proxy")]
     pub proxy: Option<String>,
     /// Connect directly, ignoring HTTPS_PROXY.
-    #[arg(long)]
+    #[arg(long, overrides_with = "proxy")]
     pub no_proxy: bool,
     /// NTP servers to measure the clock against (repeatable); replaces the probe set's (time.windows.com).
     #[arg(long = "ntp-server", value_name = "HOST[:PORT]", value_parser = parse_ntp_server)]

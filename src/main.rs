@@ -4,13 +4,12 @@
 use std::process::ExitCode;
 
 use azs_netprobe::cli::{Cli, Command};
-use clap::Parser;
 
 /// Exit code when the tool could not run (monitoring-plugin convention: UNKNOWN).
 const COULD_NOT_RUN: u8 = 3;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::parse_args() {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();

@@ -15,8 +15,8 @@ fn invalid_arguments_exit_3_with_clap_message() {
         vec!["--dns-server", "not-an-ip"],
         vec!["--endpoint", "ftp://x.example"],
         vec!["--endpoint", "tcp://x.example"],
-        vec!["--proxy", "http://p:1", "--no-proxy"],
         vec!["frobnicate"],
+        vec!["--timeout", "3s", "probes"],
     ] {
         let out = command(dir.path()).args(&args).output().unwrap();
         assert_eq!(out.status.code(), Some(3), "{args:?}");
@@ -180,4 +180,33 @@ fn repeated_single_value_options_take_the_last_value_and_lists_append() {
     let (en, fr) = (explain("en"), explain("fr"));
     assert_ne!(en, fr);
     assert!(summary.starts_with(&en), "English remediation from the last --lang: {summary} / {en}");
+}
+
+/// `--proxy` and `--no-proxy` override each other like any repeated option: the last one wins
+/// (scripts append overrides to defaults). `-v` goes before or after the subcommand.
+#[test]
+fn proxy_and_no_proxy_take_the_last_one_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let probes = common::probe_file(
+        dir.path(),
+        &format!("[[endpoint]]\nname = \"a\"\nrole = \"login\"\nurl = \"https://127.0.0.1:{}/\"\n", closed()),
+    );
+    let proxy = format!("http://127.0.0.1:{}", closed());
+    let run = |flags: &[&str]| {
+        let r = dir.path().join("r.json");
+        let out = command(dir.path())
+            .args(["-v", "run", "--probes", probes.to_str().unwrap(), "--ntp-server", "127.0.0.1:1", "--timeout", "2s"])
+            .args(flags)
+            .arg("--out")
+            .arg(&r)
+            .output()
+            .unwrap();
+        assert_ne!(out.status.code(), Some(3), "{flags:?}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(&r).unwrap()).unwrap()
+    };
+    let direct = run(&["--proxy", &proxy, "--no-proxy"]);
+    assert!(direct["config"]["proxy"].is_null(), "{}", direct["config"]);
+    let proxied = run(&["--no-proxy", "--proxy", &proxy]);
+    assert_eq!(proxied["config"]["proxy"]["source"], "flag", "{}", proxied["config"]);
 }

@@ -115,6 +115,10 @@ fn a_proxy_answering_only_100_continue_is_capped() {
     let err = e["proxy"]["error"].as_str().unwrap();
     assert!(err.contains("interim (1xx) responses without a final one"), "{err}");
     assert_ne!(e["proxy"]["status"], "denied", "{e}");
+    // No answer in HTTP is no refusal by policy: the finding says the proxy did not speak HTTP.
+    assert_eq!(r.codes("svc"), vec!["HttpProtocolError"], "{}", r.report["findings"]);
+    let message = r.finding("svc", "HttpProtocolError")["message"].as_str().unwrap().to_string();
+    assert!(message.contains("did not answer CONNECT") && message.contains("with valid HTTP"), "{message}");
 }
 
 /// Run the binary expecting a refusal before any work: exit 3, no report; returns stderr.

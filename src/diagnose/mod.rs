@@ -922,6 +922,15 @@ fn proxy_findings(c: &mut Ctx<'_>) -> bool {
                 format!("the proxy {url} {what} (HTTP 407); it offers: {schemes}{windows}"),
             )
         }
+        // No HTTP answer at all (not HTTP, a head without end, endless interim answers): no
+        // refusal by policy, but a proxy (or something posing as one) that does not speak HTTP.
+        ProxyStatus::Error if hop.http_status.is_none() => (
+            Code::HttpProtocolError,
+            format!(
+                "the proxy {url} did not answer CONNECT {host}:{port} with valid HTTP: {}",
+                hop.error.as_deref().unwrap_or("no HTTP answer")
+            ),
+        ),
         ProxyStatus::Denied | ProxyStatus::Error => {
             evidence.insert("body_excerpt".into(), json!(hop.body_excerpt));
             evidence.insert("reason".into(), json!(hop.reason));
@@ -931,7 +940,7 @@ fn proxy_findings(c: &mut Ctx<'_>) -> bool {
                     proxy_status_line(&hop),
                     proxy_page_words(&hop)
                 ),
-                None => hop.error.clone().unwrap_or_else(|| "did not answer with HTTP".into()),
+                None => hop.error.clone().unwrap_or_else(|| "refused".into()),
             };
             (Code::ProxyDenied, format!("the proxy {url} refused CONNECT {host}:{port}: {why}"))
         }

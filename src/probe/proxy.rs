@@ -75,7 +75,9 @@ impl Scrubber {
         let pair = format!("{}:{}", credentials.user, credentials.password);
         let mut forms: Vec<(String, bool)> = Vec::new();
         for engine in [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD] {
+            // The Basic token, and the password alone encoded (some filters log it that way).
             forms.push((engine.encode(&pair), false));
+            forms.push((engine.encode(&credentials.password), false));
         }
         for plain in [pair.as_str(), credentials.user.as_str(), credentials.password.as_str()] {
             forms.push((plain.to_string(), true));
@@ -86,6 +88,20 @@ impl Scrubber {
                 forms.push((percent_encoding::utf8_percent_encode(plain, set).to_string(), true));
             }
             forms.push((html_escape(plain), true));
+            // HTML numeric character references for everything but letters and digits
+            // (`S3cret&#33;pw`), decimal and hexadecimal.
+            let numeric = |hex: bool| -> String {
+                plain
+                    .chars()
+                    .map(|c| match (c.is_ascii_alphanumeric(), hex) {
+                        (true, _) => c.to_string(),
+                        (false, false) => format!("&#{};", u32::from(c)),
+                        (false, true) => format!("&#x{:x};", u32::from(c)),
+                    })
+                    .collect()
+            };
+            forms.push((numeric(false), true));
+            forms.push((numeric(true), true));
         }
         forms.retain(|(f, _)| f.chars().count() >= Self::MIN_LEN);
         forms.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
@@ -123,7 +139,8 @@ impl Scrubber {
         out
     }
 
-    fn scrub_in_place(&self, text: &mut String) {
+    /// Scrub `text` where it lies (the report's strings, one by one).
+    pub fn scrub_in_place(&self, text: &mut String) {
         let clean = self.scrub(text);
         if clean != *text {
             *text = clean;
@@ -132,7 +149,8 @@ impl Scrubber {
 
     /// Scrub every string of a proxy hop that holds bytes the proxy sent.
     pub fn hop(&self, hop: &mut ProxyHop) {
-        for s in hop.server.iter_mut().chain(hop.via.iter_mut()).chain(hop.error.iter_mut()) {
+        let singles = hop.server.iter_mut().chain(hop.via.iter_mut()).chain(hop.reason.iter_mut());
+        for s in singles.chain(hop.error.iter_mut()) {
             self.scrub_in_place(s);
         }
         hop.authenticate.iter_mut().for_each(|s| self.scrub_in_place(s));
@@ -144,8 +162,13 @@ impl Scrubber {
     /// Scrub every string of the HTTP stage (through a proxy, the answer may be the proxy's).
     pub fn http(&self, http: &mut super::HttpObservation) {
         let singles = http.date.iter_mut().chain(http.server.iter_mut()).chain(http.via.iter_mut());
-        for s in singles.chain(http.error.iter_mut()).chain(http.proxy_headers.iter_mut()) {
+        for s in
+            singles.chain(http.error.iter_mut()).chain(http.proxy_headers.iter_mut()).chain(http.edge_ref.iter_mut())
+        {
             self.scrub_in_place(s);
+        }
+        if let Some(b) = &mut http.body_excerpt {
+            *b = self.scrub_excerpt(b);
         }
     }
 

@@ -338,7 +338,7 @@ fn revocation_line(report: &Report) -> String {
             } else if *st == S::Good {
                 Some(format!("{} {}", names.len(), st.as_str()))
             } else {
-                Some(format!("{} {} ({})", names.len(), st.as_str(), names.join(", ")))
+                Some(format!("{} {} ({})", names.len(), st.as_str(), printable(&names.join(", "))))
             }
         })
         .collect();
