@@ -36,6 +36,8 @@ if [ "${AZS_TEST_ALLOW_MISSING:-}" != 1 ]; then
   [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
   # Network namespaces for the tests whose addresses must never leave the machine.
   have ip || need+=(iproute2)
+  # systemd-analyze verifies the scheduled preflight's units (tests/scheduled.rs).
+  have systemd-analyze || need+=(systemd)
   if [ ${#need[@]} -gt 0 ]; then
     echo "scripts/test.sh: installing ${need[*]}"
     as_root apt-get update -qq </dev/null

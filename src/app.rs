@@ -25,6 +25,8 @@ pub enum RunError {
     Redact(#[from] report::redact::RedactError),
     #[error("cannot start the thread that builds the report: {0}")]
     Thread(std::io::Error),
+    #[error(transparent)]
+    Watch(#[from] crate::watch::WatchError),
     /// A stop request arrived while the report was being built: nothing is written (exit 3).
     #[error("{0}: stopped while the report was being built; no report written")]
     Interrupted(&'static str),
@@ -178,6 +180,10 @@ struct Rendered {
     prometheus: Option<String>,
     /// Endpoints the probe's own resource limits kept from being probed.
     local_limits: usize,
+    /// The watch with this round recorded (`run --every`).
+    watch: Option<crate::watch::WatchState>,
+    /// The `--history` line of this round.
+    history: Option<Vec<u8>>,
 }
 
 /// Diagnose, build, redact and render on a thread of its own, while this thread keeps
@@ -190,6 +196,7 @@ fn post_process(
     cfg: RunConfig,
     observed: Observed,
     location: String,
+    watch: Option<crate::watch::WatchState>,
 ) -> Result<Rendered, RunError> {
     tracing::info!("probing done; building the report");
     let (tx, rx) = tokio::sync::oneshot::channel();
@@ -202,6 +209,7 @@ fn post_process(
             if let Some(s) = cfg.proxy.as_ref().and_then(crate::probe::proxy::ProxyConfig::scrubber) {
                 report::redact::for_each_string(&mut report, &mut |t| s.scrub_in_place(t));
             }
+            let watch = watch.map(|w| w.record(&mut report));
             if cfg.redact {
                 report::redact::redact(&mut report, &report::redact::key_from_env())?;
             }
@@ -209,10 +217,15 @@ fn post_process(
             Ok(Rendered {
                 exit_code: report.summary.exit_code,
                 json,
-                summary: report::summary::render(&report, &location),
+                summary: report::summary::render(&report, &location) + &crate::watch::summary(&report),
                 html: cfg.html.as_ref().map(|_| report::html::render(&report)),
-                prometheus: cfg.prometheus.as_ref().map(|_| report::prometheus::render(&report)),
+                prometheus: cfg
+                    .prometheus
+                    .as_ref()
+                    .map(|_| report::prometheus::render(&report) + &crate::watch::metrics(&report)),
                 local_limits,
+                watch,
+                history: cfg.watch.history.as_ref().map(|_| crate::watch::history_line(&report)),
             })
         })();
         let _ = tx.send(rendered);
@@ -257,7 +270,18 @@ pub fn run(cfg: RunConfig) -> Result<u8, RunError> {
     if let Some(p) = &cfg.prometheus {
         outputs.push(("--prometheus", p));
     }
-    let planned = report::plan(&inputs, &outputs)?;
+    if let Some(p) = &cfg.watch.history {
+        outputs.push(("--history", p));
+    }
+    let mut planned = report::plan(&inputs, &outputs)?;
+    // The history is appended to, not replaced: checked with the outputs, opened once here.
+    let mut history = match &cfg.watch.history {
+        Some(p) => {
+            planned.pop();
+            Some(crate::watch::History::open(p)?)
+        }
+        None => None,
+    };
     let location = match &cfg.out {
         OutputTarget::Stdout => "standard output".to_string(),
         OutputTarget::File(p) => p.display().to_string(),
@@ -289,18 +313,42 @@ pub fn run(cfg: RunConfig) -> Result<u8, RunError> {
             }
         }
     });
-    let stop = async {
-        match stops.recv().await {
-            Some(signal) => signal,
-            None => std::future::pending().await,
+    let mut watch = cfg.watch.every.map(|every| crate::watch::WatchState::new(every, cfg.watch.count));
+    // One round, or with --every one round after another until --count or a stop request.
+    let result = (|| -> Result<u8, RunError> {
+        loop {
+            let round_started = std::time::Instant::now();
+            let stop = async {
+                match stops.recv().await {
+                    Some(signal) => signal,
+                    None => std::future::pending().await,
+                }
+            };
+            let observed = runtime.block_on(observe(&cfg, stop))?;
+            let interrupted = observed.interrupted.is_some();
+            let mut rendered =
+                post_process(&runtime, &mut stops, cfg.clone(), observed, location.clone(), watch.take())?;
+            watch = rendered.watch.take();
+            let line = rendered.history.take();
+            let exit_code = write_outputs(&runtime, &mut stops, planned.clone(), rendered)?;
+            if let (Some(h), Some(line)) = (history.as_mut(), line) {
+                h.append(&line)?;
+            }
+            let Some(w) = &watch else { return Ok(exit_code) };
+            let done = interrupted || cfg.watch.count.is_some_and(|c| w.rounds() >= c);
+            if done
+                || matches!(
+                    crate::watch::wait_next(&runtime, &mut stops, cfg.watch.every.unwrap_or_default(), round_started),
+                    crate::watch::Next::Stop
+                )
+            {
+                return Ok(w.exit_code());
+            }
         }
-    };
-    let observed = runtime.block_on(observe(&cfg, stop))?;
-    let rendered = post_process(&runtime, &mut stops, cfg, observed, location);
-    let written = rendered.and_then(|rendered| write_outputs(&runtime, &mut stops, planned, rendered));
+    })();
     // Let lingering connections and resolver tasks go without waiting for them.
     runtime.shutdown_background();
-    written
+    result
 }
 
 /// Write the report, then the secondary outputs, then the summary, on a thread of its own while
@@ -314,7 +362,7 @@ fn write_outputs(
     planned: Vec<report::Output>,
     rendered: Rendered,
 ) -> Result<u8, RunError> {
-    let Rendered { exit_code, json, summary, html, prometheus, local_limits } = rendered;
+    let Rendered { exit_code, json, summary, html, prometheus, local_limits, .. } = rendered;
     if local_limits > 0 {
         crate::files::print_err(
             format!(
@@ -425,5 +473,32 @@ pub fn merge(paths: &[PathBuf], out: &Path, html: Option<&Path>) -> Result<u8, F
     match failed {
         Some(e) => Err(e.into()),
         None => Ok(fleet.summary.exit_code),
+    }
+}
+
+/// `diff BEFORE AFTER [--out FILE] [--html FILE]`; returns 0 (nothing got worse), 1 (new
+/// warnings only) or 2 (a new error). Unreadable input is an error (exit 3). The summary is
+/// printed first (to standard error when the JSON goes to standard output).
+pub fn diff(before: &Path, after: &Path, out: Option<&Path>, html: Option<&Path>) -> Result<u8, FileError> {
+    let inputs = [("BEFORE", before), ("AFTER", after)];
+    let outputs: Vec<(&str, &Path)> =
+        out.map(|o| ("--out", o)).into_iter().chain(html.map(|h| ("--html", h))).collect();
+    let planned = report::plan(&inputs, &outputs)?;
+    let b = report::diff::load(before)?;
+    let a = report::diff::load(after)?;
+    let d = report::diff::diff((&before.display().to_string(), &b), (&after.display().to_string(), &a));
+    let location =
+        out.map(|o| if o.as_os_str() == "-" { "standard output".to_string() } else { o.display().to_string() });
+    print_summary(&report::diff::render_text(&d, location.as_deref()), &planned);
+    let mut bytes = Vec::new();
+    if out.is_some() {
+        bytes.push(report::to_json(&d, "the diff")?);
+    }
+    if html.is_some() {
+        bytes.push(report::diff::render_html(&d).into_bytes());
+    }
+    match write_secondary(planned.iter().zip(bytes)) {
+        Some(e) => Err(e.into()),
+        None => Ok(d.summary.exit_code),
     }
 }

@@ -93,6 +93,20 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         html: Option<PathBuf>,
     },
+    /// Compare two reports (node or fleet): what got fixed, what broke, what stayed.
+    /// Exit 0 nothing new, 1 new warnings only, 2 a new error, 3 unreadable input.
+    Diff {
+        /// The earlier report.
+        before: PathBuf,
+        /// The later report.
+        after: PathBuf,
+        /// Write the comparison as JSON (`-` for standard output).
+        #[arg(long, value_name = "FILE|-")]
+        out: Option<PathBuf>,
+        /// Write the comparison as an HTML page.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args, Clone, Default)]
@@ -146,6 +160,8 @@ pub struct RunArgs {
     /// Replace internal IP addresses and this node's name with stable tokens (for reports that leave the site).
     #[arg(long)]
     pub redact: bool,
+    #[command(flatten)]
+    pub watch: crate::watch::WatchArgs,
     /// Skip the CRL, OCSP and caIssuers fetches of the presented chains (air-gapped stamps).
     #[arg(long)]
     pub no_revocation: bool,
@@ -241,6 +257,7 @@ impl RunArgs {
             html: self.html,
             prometheus: self.prometheus,
             redact: self.redact,
+            watch: self.watch,
             no_revocation: self.no_revocation,
         })
     }

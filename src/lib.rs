@@ -17,6 +17,7 @@ pub mod probe;
 pub mod report;
 pub mod signals;
 pub mod trust;
+pub mod watch;
 
 /// The tool's name as written in reports and the User-Agent.
 pub const TOOL_NAME: &str = "azs-netprobe";

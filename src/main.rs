@@ -49,6 +49,9 @@ fn execute(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Some(Command::Merge { reports, out, html }) => Ok(azs_netprobe::app::merge(&reports, &out, html.as_deref())?),
+        Some(Command::Diff { before, after, out, html }) => {
+            Ok(azs_netprobe::app::diff(&before, &after, out.as_deref(), html.as_deref())?)
+        }
         None => Ok(azs_netprobe::app::run(cli.run.into_config()?)?),
     }
 }

@@ -226,5 +226,6 @@ pub fn build(input: BuildInput<'_>) -> Report {
         endpoints,
         findings,
         summary: Summary { verdict, exit_code, usage_errors, counts },
+        watch: None,
     }
 }

@@ -24,7 +24,7 @@ use crate::trust::chain::CertFacts;
 // Small helpers
 
 /// Escape text for HTML content and quoted attribute values.
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
         match c {

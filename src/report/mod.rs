@@ -2,6 +2,7 @@
 //! shared/DESIGN.md), built from observations and findings; written atomically; summarised.
 
 mod build;
+pub mod diff;
 pub mod families;
 pub mod fleet;
 pub mod html;
@@ -42,6 +43,9 @@ pub struct Report {
     pub endpoints: Vec<EndpointReport>,
     pub findings: Vec<Finding>,
     pub summary: Summary,
+    /// `run --every`: the rounds so far and the findings that came and went (absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch: Option<crate::watch::WatchReport>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

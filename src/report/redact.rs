@@ -383,6 +383,12 @@ impl Strings for Report {
         self.endpoints.strings(f);
         self.findings.strings(f);
         self.summary.strings(f);
+        if let Some(w) = &mut self.watch {
+            // Codes, severities and verdicts there are labels: only the endpoint names are text.
+            for x in w.findings.iter_mut().chain(w.intermittent.iter_mut()) {
+                fields!(f; "watch.findings.endpoint" => x.endpoint);
+            }
+        }
     }
 }
 

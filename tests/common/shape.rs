@@ -18,6 +18,44 @@ pub struct Report {
     pub endpoints: Vec<Endpoint>,
     pub findings: Vec<Finding>,
     pub summary: Summary,
+    /// `run --every` only.
+    #[serde(default)]
+    pub watch: Option<Watch>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Watch {
+    pub every_ms: u64,
+    pub count: Option<u64>,
+    pub rounds_total: u64,
+    pub error_rounds_total: u64,
+    pub rounds: Vec<WatchRound>,
+    pub findings: Vec<WatchFinding>,
+    pub intermittent: Vec<WatchFinding>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchRound {
+    pub round: u64,
+    pub started_at: String,
+    pub duration_ms: u64,
+    pub verdict: Verdict,
+    pub exit_code: u8,
+    pub interrupted: bool,
+    pub usage_errors: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchFinding {
+    pub endpoint: Option<String>,
+    pub code: String,
+    pub severity: Severity,
+    pub seen: u64,
+    pub of: u64,
+    pub in_last_round: bool,
 }
 
 #[derive(Deserialize)]
