@@ -3,6 +3,7 @@
 
 pub mod codes;
 pub mod explain;
+pub mod platform;
 pub mod remediation;
 
 use std::collections::BTreeMap;
