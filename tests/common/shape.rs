@@ -126,6 +126,7 @@ pub struct Proxy {
 pub enum ProxySource {
     Flag,
     Env,
+    Winhttp,
 }
 
 #[derive(Deserialize)]
