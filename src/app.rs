@@ -28,6 +28,10 @@ pub enum RunError {
     /// A stop request arrived while the report was being built: nothing is written (exit 3).
     #[error("{0}: stopped while the report was being built; no report written")]
     Interrupted(&'static str),
+    /// A stop request arrived while the outputs were being written (one of them blocked): each
+    /// output is complete or absent (exit 3).
+    #[error("{0}: stopped while the outputs were being written; an output not yet in place was not written")]
+    InterruptedWriting(&'static str),
 }
 
 fn os_description() -> String {
@@ -112,7 +116,9 @@ pub async fn observe(cfg: &RunConfig, stop: impl Future<Output = &'static str>) 
         lang: cfg.lang.code().into(),
         redacted: false,
     };
-    let prober = Arc::new(Prober { resolver, proxy: cfg.proxy.clone(), stores, timeout: cfg.stage_timeout, epoch });
+    let revocation = (!cfg.no_revocation).then(Arc::default);
+    let prober =
+        Arc::new(Prober { resolver, proxy: cfg.proxy.clone(), stores, timeout: cfg.stage_timeout, epoch, revocation });
     // The clock sources are asked while the endpoints are probed.
     let slots = Slots::new(cfg.probe_set.endpoints.len());
     let ntp = std::sync::Mutex::new(Vec::new());
@@ -158,7 +164,8 @@ pub fn assemble(cfg: &RunConfig, observed: Observed) -> Report {
         config,
         clock,
         observations: &observations,
-        interceptions: diagnoses.into_iter().map(|d| d.interception).collect(),
+        interceptions: diagnoses.iter().map(|d| d.interception.clone()).collect(),
+        revocations: diagnoses.into_iter().map(|d| d.revocation).collect(),
         findings,
     })
 }
@@ -192,6 +199,11 @@ fn post_process(
         let rendered = (|| {
             let local_limits = observed.observations.iter().filter(|o| o.local_limit.is_some()).count();
             let mut report = assemble(&cfg, observed);
+            // Whatever a peer echoed of the proxy credentials goes, in every field of the report
+            // (the stages already scrub what they keep; this covers every field, present and future).
+            if let Some(s) = cfg.proxy.as_ref().and_then(crate::probe::proxy::ProxyConfig::scrubber) {
+                report::redact::for_each_string(&mut report, &mut |t| s.scrub_in_place(t));
+            }
             if cfg.redact {
                 report::redact::redact(&mut report, &report::redact::key_from_env())?;
             }
@@ -287,9 +299,24 @@ pub fn run(cfg: RunConfig) -> Result<u8, RunError> {
     };
     let observed = runtime.block_on(observe(&cfg, stop))?;
     let rendered = post_process(&runtime, &mut stops, cfg, observed, location);
+    let written = rendered.and_then(|rendered| write_outputs(&runtime, &mut stops, planned, rendered));
     // Let lingering connections and resolver tasks go without waiting for them.
     runtime.shutdown_background();
-    let Rendered { exit_code, json, summary, html, prometheus, local_limits } = rendered?;
+    written
+}
+
+/// Write the report, then the secondary outputs, then the summary, on a thread of its own while
+/// this thread keeps listening to `stops`: an output that blocks (a FIFO nobody reads, a stalled
+/// network file system) must not make the process deaf to Ctrl-C or SIGTERM. A stop there ends
+/// the run with [`RunError::InterruptedWriting`]; what was renamed into place is complete, what
+/// was not is absent (files are written to a temporary name first).
+fn write_outputs(
+    runtime: &tokio::runtime::Runtime,
+    stops: &mut tokio::sync::mpsc::UnboundedReceiver<&'static str>,
+    planned: Vec<report::Output>,
+    rendered: Rendered,
+) -> Result<u8, RunError> {
+    let Rendered { exit_code, json, summary, html, prometheus, local_limits } = rendered;
     if local_limits > 0 {
         crate::files::print_err(
             format!(
@@ -300,17 +327,30 @@ pub fn run(cfg: RunConfig) -> Result<u8, RunError> {
             .as_bytes(),
         );
     }
-    let mut outs = planned.iter();
-    if let Some(out) = outs.next() {
-        out.write(&json)?;
-    }
-    let rest = html.into_iter().chain(prometheus).map(String::into_bytes);
-    let failed = write_secondary(outs.zip(rest));
-    print_summary(&summary, &planned);
-    match failed {
-        Some(e) => Err(e.into()),
-        None => Ok(exit_code),
-    }
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let work = move || {
+        let result = (|| {
+            let mut outs = planned.iter();
+            if let Some(out) = outs.next() {
+                out.write(&json)?;
+            }
+            let rest = html.into_iter().chain(prometheus).map(String::into_bytes);
+            let failed = write_secondary(outs.zip(rest));
+            print_summary(&summary, &planned);
+            match failed {
+                Some(e) => Err(RunError::from(e)),
+                None => Ok(exit_code),
+            }
+        })();
+        let _ = tx.send(result);
+    };
+    std::thread::Builder::new().name("write".into()).spawn(work).map_err(RunError::Thread)?;
+    runtime.block_on(async {
+        tokio::select! {
+            written = rx => written.map_err(|_| RunError::Thread(std::io::Error::other("the writing thread ended without a result")))?,
+            Some(signal) = stops.recv() => Err(RunError::InterruptedWriting(signal)),
+        }
+    })
 }
 
 /// Write the secondary outputs (HTML, metrics) after the report; every failure is printed but

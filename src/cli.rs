@@ -16,7 +16,10 @@ use crate::probe::proxy::{self, ProxyRequest, ProxyUrlError};
     version,
     about = "Probe and diagnose Azure Stack Hub's connections to Entra ID, registration and usage endpoints",
     args_conflicts_with_subcommands = true,
-    subcommand_negates_reqs = true
+    subcommand_negates_reqs = true,
+    // Scripts build argument lists from defaults plus overrides: a repeated single-value option
+    // takes its last value (as in curl and ripgrep); list options (Vec) keep appending.
+    args_override_self = true
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -32,6 +35,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Probe every endpoint and write the report (the default).
+    #[command(args_override_self = true)]
     Run(Box<RunArgs>),
     /// List the built-in probe sets and their endpoints.
     Probes,
@@ -113,6 +117,9 @@ pub struct RunArgs {
     /// Replace internal IP addresses and this node's name with stable tokens (for reports that leave the site).
     #[arg(long)]
     pub redact: bool,
+    /// Skip the CRL, OCSP and caIssuers fetches of the presented chains (air-gapped stamps).
+    #[arg(long)]
+    pub no_revocation: bool,
 }
 
 fn parse_target(s: &str) -> Result<Target, String> {
@@ -205,6 +212,7 @@ impl RunArgs {
             html: self.html,
             prometheus: self.prometheus,
             redact: self.redact,
+            no_revocation: self.no_revocation,
         })
     }
 }

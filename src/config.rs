@@ -82,6 +82,8 @@ pub struct RunConfig {
     pub prometheus: Option<PathBuf>,
     /// Replace internal addresses and the node's name with tokens.
     pub redact: bool,
+    /// Skip the CRL, OCSP and caIssuers fetches (`--no-revocation`, air-gapped stamps).
+    pub no_revocation: bool,
 }
 
 /// The default per-stage timeout.

@@ -16,7 +16,8 @@ use std::path::Path;
 /// What an input file is for; each purpose has its own cap (bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InputKind {
-    /// `--probes FILE` (TOML): 1 MiB, far above any real probe set (the built-in ones are ~4 KiB).
+    /// `--probes FILE` (TOML): 16 MiB. The built-in sets are ~4 KiB, but generated probe files for
+    /// scale runs are large: 20,000 endpoints take ~1.8 MiB, so 16 MiB leaves room for ~150,000.
     ProbeFile,
     /// `--public-roots`, `--system-roots`, `SSL_CERT_FILE` (PEM): 8 MiB; a full public bundle is
     /// ~250 KiB, corporate bundles with every intermediate rarely pass 2 MiB.
@@ -32,7 +33,7 @@ impl InputKind {
     pub fn cap(self) -> u64 {
         const MIB: u64 = 1024 * 1024;
         match self {
-            InputKind::ProbeFile => MIB,
+            InputKind::ProbeFile => 16 * MIB,
             InputKind::PemBundle => 8 * MIB,
             InputKind::Report => 64 * MIB,
             InputKind::SystemFile => MIB / 16,
@@ -114,11 +115,11 @@ mod tests {
     fn a_file_over_the_cap_is_refused_naming_file_and_cap() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("big.toml");
-        std::fs::write(&p, vec![b'#'; 1024 * 1024 + 1]).unwrap();
+        std::fs::write(&p, vec![b'#'; 16 * 1024 * 1024 + 1]).unwrap();
         let err = read_capped(&p, InputKind::ProbeFile).unwrap_err().to_string();
-        assert_eq!(err, format!("{} is larger than the 1 MiB cap for a probe file", p.display()));
-        std::fs::write(&p, vec![b'#'; 1024 * 1024]).unwrap();
-        assert_eq!(read_capped(&p, InputKind::ProbeFile).unwrap().len(), 1024 * 1024);
+        assert_eq!(err, format!("{} is larger than the 16 MiB cap for a probe file", p.display()));
+        std::fs::write(&p, vec![b'#'; 16 * 1024 * 1024]).unwrap();
+        assert_eq!(read_capped(&p, InputKind::ProbeFile).unwrap().len(), 16 * 1024 * 1024);
     }
 
     #[cfg(unix)]

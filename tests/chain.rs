@@ -138,7 +138,8 @@ fn inspection_products_are_named_from_the_issuer() {
         ("Cisco Umbrella Primary SubCA", "Cisco", "Cisco Umbrella"),
         ("Corp SSL Inspection", "Blue Coat Systems, Inc.", "Symantec Blue Coat"),
         ("Palo Alto Networks Forward Trust CA", "Example Corp", "Palo Alto Networks"),
-        ("Sophos SSL CA_C4F2E1", "Example Corp", "Sophos"),
+        ("Sophos SSL CA_C4F2E1", "Sophos", "Sophos"),
+        ("Sophos Web Appliance", "Sophos Plc", "Sophos Web Appliance"),
         ("Forcepoint Cloud CA", "Forcepoint LLC", "Forcepoint"),
     ] {
         let ca = TestCa::new_with(cn, o);
@@ -310,11 +311,10 @@ fn a_transparent_interceptor_is_caught_by_product_expected_issuers_or_proxy_head
 /// mitmproxy from PyPI, as a user would meet it (installed by .ci/run).
 #[test]
 fn a_real_mitmproxy_is_detected_and_named() {
-    let Some(mitm) = lab::Mitmproxy::start() else {
-        assert!(std::env::var_os("CI").is_none(), "CI must install mitmproxy (.ci/run)");
-        eprintln!("mitmproxy is not installed here: skipped (CI installs it)");
+    if !common::require("mitmdump", lab::Mitmproxy::binary().is_some(), common::INSTALL_MITMPROXY) {
         return;
-    };
+    }
+    let mitm = lab::Mitmproxy::start().expect("mitmdump is installed");
     let dir = tempfile::tempdir().unwrap();
     let pki = public_pki();
     let real = TlsServer::start(LO, &pki.issuing.leaf(&["127.0.0.1"]), ok_response());
@@ -358,10 +358,10 @@ fn a_real_mitmproxy_is_detected_and_named() {
 
 #[test]
 fn a_sha1_leaf_is_a_weak_signature() {
-    let Some(pki) = lab::sha1_pki(&["login.lab.test"]) else {
-        assert!(std::env::var_os("CI").is_none(), "CI has openssl");
+    if !common::require("openssl", lab::openssl_binary().is_some(), common::INSTALL_OPENSSL) {
         return;
-    };
+    }
+    let pki = lab::sha1_pki(&["login.lab.test"]).expect("openssl is installed");
     let dir = tempfile::tempdir().unwrap();
     let s = TlsServer::start(LO, &pki.leaf, ok_response());
     let r = probe_at(dir.path(), s.addr.port(), "", None, &pki.ca_pem, &pki.ca_pem);
@@ -373,10 +373,10 @@ fn a_sha1_leaf_is_a_weak_signature() {
 
 #[test]
 fn a_tls10_only_server_is_detected_not_just_failed() {
-    let Some(old) = lab::tls10_only_server() else {
-        assert!(std::env::var_os("CI").is_none(), "CI has openssl");
+    if !common::require("openssl", lab::openssl_binary().is_some(), common::INSTALL_OPENSSL) {
         return;
-    };
+    }
+    let old = lab::tls10_only_server().expect("openssl is installed");
     let dir = tempfile::tempdir().unwrap();
     let ca = old.ca_pem.clone().unwrap();
     let r = probe_at(dir.path(), old.addr.port(), "", None, &ca, &ca);
@@ -394,10 +394,10 @@ fn a_tls10_only_server_is_detected_not_just_failed() {
 /// tunnel (an old inspection device answering inside the tunnel is found the same way).
 #[test]
 fn a_tls10_only_server_behind_a_proxy_is_detected_through_the_tunnel() {
-    let Some(old) = lab::tls10_only_server() else {
-        assert!(std::env::var_os("CI").is_none(), "CI has openssl");
+    if !common::require("openssl", lab::openssl_binary().is_some(), common::INSTALL_OPENSSL) {
         return;
-    };
+    }
+    let old = lab::tls10_only_server().expect("openssl is installed");
     let dir = tempfile::tempdir().unwrap();
     let ca = old.ca_pem.clone().unwrap();
     let proxy = lab::ConnectProxy::start_with_hosts(
@@ -414,4 +414,132 @@ fn a_tls10_only_server_behind_a_proxy_is_detected_through_the_tunnel() {
     let connects: Vec<String> = proxy.requests().into_iter().filter(|h| h.starts_with("CONNECT ")).collect();
     assert_eq!(connects.len(), 2, "{connects:?}");
     assert!(connects.iter().all(|h| h.starts_with(&format!("CONNECT login.lab.test:{} ", old.addr.port()))));
+}
+
+/// Issue 12 item 6: the product is named the way Chromium's list does (CN and O both, when both
+/// are given), and a CA whose names only loosely resemble a vendor's names nothing: the evidence
+/// names its root issuer instead.
+#[test]
+fn product_names_need_cn_and_o_and_unknown_cas_name_their_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = public_pki();
+    for (cn, o) in
+        [("Sophos SSL CA_C4F2E1", "Example Corp"), ("Cisco Systems Root CA", "Cisco"), ("FortiGate CA", "Example Corp")]
+    {
+        let ca = TestCa::new_with(cn, o);
+        let leaf = ca.leaf(&["login.lab.test"]);
+        let (r, _s) = probe_one(dir.path(), "usage", EXPECTED, &leaf, &pki.root.cert_pem, &pki.root.cert_pem);
+        let i = &r.endpoint("ep")["tls"]["interception"];
+        assert_eq!(i["detected"], true, "{cn}: the unexpected issuer still proves interception");
+        assert_eq!(i["product"], json!(null), "{cn} / {o} names no product");
+        let evidence: Vec<&str> = i["evidence"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect();
+        assert!(evidence.iter().any(|e| e.contains(&format!("root issuer is {cn} ({o})"))), "{cn}: {evidence:?}");
+    }
+}
+
+/// Issue 12 item 6, with a real Squid ssl-bump: its minted certificates carry the name of the
+/// CA it was given; each product's CA is named, through the whole chain and the OS anchor.
+#[test]
+fn a_real_squid_ssl_bump_is_named_by_its_ca() {
+    if !common::require("squid (ssl-bump)", lab::Squid::binary().is_some(), common::INSTALL_SQUID) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pki = public_pki();
+    let real = TlsServer::start(LO, &pki.issuing.leaf(&["127.0.0.1"]), ok_response());
+    let file = probe_file(
+        dir.path(),
+        &format!(
+            "[[endpoint]]\nname = \"ep\"\nrole = \"usage\"\nurl = \"https://127.0.0.1:{}/\"\npublic = false\n{EXPECTED}\n",
+            real.addr.port()
+        ),
+    );
+    let public = pki.root.write_pem(dir.path(), "public.pem");
+    let system = dir.path().join("system.pem");
+    // (CA common name, organisation, product, the CA is installed in the node's OS store)
+    let cases: &[(&str, &str, Option<&str>, bool)] = &[
+        ("Zscaler Root CA", "Zscaler Inc.", Some("Zscaler"), false),
+        ("Sophos Web Appliance", "Sophos Plc", Some("Sophos Web Appliance"), true),
+        ("Cisco Umbrella Root CA", "Cisco", Some("Cisco Umbrella"), false),
+        ("Untrusted Certificate Warning", "Example Corp", Some("Cisco WSA"), false),
+        ("Squid Proxy CA", "Example Corp", Some("Squid ssl-bump"), true),
+        ("Cisco Systems Root CA", "Cisco", None, true),
+    ];
+    for (cn, o, product, installed) in cases {
+        let ca = TestCa::new_with(cn, o);
+        let squid = lab::Squid::start(&ca, &pki.root.cert_pem);
+        let sys = if *installed { format!("{}{}", pki.root.cert_pem, ca.cert_pem) } else { pki.root.cert_pem.clone() };
+        std::fs::write(&system, sys).unwrap();
+        let r = run(
+            dir.path(),
+            &[
+                "--probes",
+                file.to_str().unwrap(),
+                "--proxy",
+                &squid.url(),
+                "--public-roots",
+                public.to_str().unwrap(),
+                "--system-roots",
+                system.to_str().unwrap(),
+                "--timeout",
+                "5s",
+            ],
+        );
+        let e = r.endpoint("ep");
+        let i = &e["tls"]["interception"];
+        assert_eq!(i["detected"], true, "{cn}: {e}\n{}", squid.log());
+        assert_eq!(i["product"], json!(product), "{cn}: {i}");
+        assert_eq!(i["trusted_by_system"], *installed, "{cn}");
+        assert_eq!(e["tls"]["chain"][0]["issuer_cn"], *cn, "squid minted the leaf with the CA given");
+        assert_eq!(r.codes("ep")[0], "TlsInterception", "{cn}");
+        let evidence: Vec<&str> = i["evidence"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect();
+        match product {
+            Some(p) => {
+                assert!(
+                    evidence.iter().any(|e| e.contains(&format!("matches the inspection product {p}"))),
+                    "{evidence:?}"
+                );
+                assert!(r.finding("ep", "TlsInterception")["message"].as_str().unwrap().contains(p));
+            }
+            None => assert!(evidence.iter().any(|e| e.contains(&format!("root issuer is {cn} ({o})"))), "{evidence:?}"),
+        }
+        if *cn == "Untrusted Certificate Warning" {
+            assert!(
+                evidence.iter().any(|e| e.contains("the proxy itself failed to validate the real server")),
+                "{evidence:?}"
+            );
+        }
+    }
+    // Squid signing with an operator-named intermediate under the product's root, which the node
+    // trusts: the leaf's issuer names nothing; the walk up the chain to the root does.
+    let root = TestCa::new_with("Zscaler Root CA", "Zscaler Inc.");
+    let issuing = root.intermediate_with("Contoso Egress CA", "Contoso Ltd");
+    let squid = lab::Squid::start(&issuing, &pki.root.cert_pem);
+    std::fs::write(&system, format!("{}{}", pki.root.cert_pem, root.cert_pem)).unwrap();
+    let r = run(
+        dir.path(),
+        &[
+            "--probes",
+            file.to_str().unwrap(),
+            "--proxy",
+            &squid.url(),
+            "--public-roots",
+            public.to_str().unwrap(),
+            "--system-roots",
+            system.to_str().unwrap(),
+            "--timeout",
+            "5s",
+        ],
+    );
+    let e = r.endpoint("ep");
+    assert_eq!(e["tls"]["chain"][0]["issuer_cn"], "Contoso Egress CA");
+    let i = &e["tls"]["interception"];
+    assert_eq!(i["product"], "Zscaler", "{i}\n{}", squid.log());
+    assert_eq!(i["trusted_by_system"], true);
+    let evidence: Vec<&str> = i["evidence"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect();
+    assert!(
+        evidence.iter().any(|e| (e.contains("issuer of certificate 1") || e.contains("OS-store anchor"))
+            && e.contains("Zscaler Root CA (Zscaler Inc.) matches the inspection product Zscaler")),
+        "{evidence:?}"
+    );
 }

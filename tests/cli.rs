@@ -129,3 +129,55 @@ fn report_goes_to_the_default_name_or_stdout() {
     assert_eq!(Some(i32::from(report.summary.exit_code)), out.status.code());
     assert!(String::from_utf8_lossy(&out.stderr).contains("Report: standard output"));
 }
+
+/// Issue 12 item 2: a repeated single-value option takes its last value (scripts append overrides
+/// to defaults); list options keep every value.
+#[test]
+fn repeated_single_value_options_take_the_last_value_and_lists_append() {
+    let dir = tempfile::tempdir().unwrap();
+    // Two loopback ports with nothing listening: refused at once, never off the machine.
+    let closed = || std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (a, b) = (closed(), closed());
+    let probes = common::probe_file(dir.path(), "");
+    let first = dir.path().join("first.json");
+    let last = dir.path().join("last.json");
+    let out = command(dir.path())
+        .args(["run", "--probes", probes.to_str().unwrap()])
+        .args(["--endpoint", &format!("tcp://127.0.0.1:{a}"), "--endpoint", &format!("tcp://127.0.0.1:{b}")])
+        .args(["--timeout", "3s", "--timeout", "2s", "--lang", "fr", "--lang", "en", "--concurrency", "1"])
+        .args(["--concurrency", "2", "--ntp-server", "127.0.0.1:1", "--ntp-server", "127.0.0.1:2"])
+        .args(["--out", first.to_str().unwrap(), "--out", last.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(3), "a repeated option is not a usage error: {err}");
+    assert!(!first.exists(), "the first --out was overridden by the last");
+    let text = std::fs::read_to_string(&last).unwrap();
+    common::shape::check(&text);
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let endpoints = report["endpoints"].as_array().unwrap();
+    assert_eq!(endpoints.len(), 2, "both --endpoint values kept: {endpoints:?}");
+    let servers: Vec<&str> =
+        report["clock"]["sources"].as_array().unwrap().iter().filter_map(|s| s["server"].as_str()).collect();
+    assert!(
+        servers.iter().any(|s| s.contains("127.0.0.1:1")) && servers.iter().any(|s| s.contains("127.0.0.1:2")),
+        "{servers:?}"
+    );
+    // The last --lang (en) wrote the remediation text.
+    let refused = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "TcpConnectionRefused")
+        .unwrap_or_else(|| panic!("{}", report["findings"]));
+    let summary = refused["remediation"]["summary"].as_str().unwrap();
+    let explain = |lang: &str| {
+        let out = command(dir.path()).args(["explain", "TcpConnectionRefused", "--lang", lang]).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let template = text.lines().find(|l| l.contains("<host>")).unwrap().to_string();
+        template.split("<host>").next().unwrap().to_string()
+    };
+    let (en, fr) = (explain("en"), explain("fr"));
+    assert_ne!(en, fr);
+    assert!(summary.starts_with(&en), "English remediation from the last --lang: {summary} / {en}");
+}

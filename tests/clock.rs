@@ -209,11 +209,10 @@ fn libfaketime_shifts_the_probe_clock_for_real() {
     let lib = ["/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1", "/usr/lib/faketime/libfaketime.so.1"]
         .into_iter()
         .find(|p| Path::new(p).exists());
-    let Some(lib) = lib else {
-        assert!(std::env::var_os("CI").is_none(), "CI must install faketime (.ci/run)");
-        eprintln!("libfaketime is not installed here: skipped (CI installs it)");
+    if !common::require("libfaketime", lib.is_some(), common::INSTALL_FAKETIME) {
         return;
-    };
+    }
+    let lib = lib.expect("libfaketime is installed");
     let dir = tempfile::tempdir().unwrap();
     let ntp = SntpServer::start(SntpMode::Offset(0.0));
     let ca = TestCa::new("Lab Root CA");
@@ -288,4 +287,35 @@ fn one_good_source_and_one_600_s_off_is_undecided_not_ok() {
     assert!(message.contains("anywhere from 0 to 600 s off, across the 60 s and 300 s bounds"), "{message}");
     assert!(message.contains("too uncertain to decide"), "{message}");
     assert_eq!(r.code, 1);
+}
+
+/// Issue 12 item 4: an offset of a whole number of hours (or 30/45 minutes past one) is a
+/// time-zone or daylight-saving problem, and the message and remediation say so in every language.
+#[test]
+fn whole_hour_offsets_blame_the_time_zone_not_drift() {
+    let dir = tempfile::tempdir().unwrap();
+    for (node_ahead, label, lang, words) in [
+        (3603i64, "+1 h", "en", "time-zone or daylight-saving"),
+        (-19800, "-5 h 30 min", "fr", "fuseau horaire"),
+        (2700, "+45 min", "zh", "时区"),
+    ] {
+        let ntp = SntpServer::start(SntpMode::Offset(-(node_ahead as f64)));
+        let r = lab_run(dir.path(), 1, -node_ahead, None, &[ntp.arg()], &["--lang", lang]);
+        assert_eq!(clock_findings(&r), vec!["ClockSkew"], "{node_ahead}");
+        let f = r.report["findings"].as_array().unwrap().iter().find(|f| f["code"] == "ClockSkew").unwrap();
+        let msg = f["message"].as_str().unwrap();
+        assert!(msg.contains(label) && msg.contains("time-zone or daylight-saving"), "{msg}");
+        assert!(msg.contains("hardware clock kept in local time"), "{msg}");
+        assert_eq!(f["evidence"]["time_zone_pattern"], label);
+        let summary = f["remediation"]["summary"].as_str().unwrap();
+        assert!(summary.contains(words) && summary.contains(label), "{lang}: {summary}");
+        let steps = f["remediation"]["steps"].as_array().unwrap();
+        assert!(steps.iter().any(|s| s.as_str().unwrap().contains("RTC")), "{lang}: {steps:?}");
+    }
+    // Ten minutes is not a zone step: the generic remediation, no time-zone claim.
+    let ntp = SntpServer::start(SntpMode::Offset(-600.0));
+    let r = lab_run(dir.path(), 1, -600, None, &[ntp.arg()], &[]);
+    let f = r.report["findings"].as_array().unwrap().iter().find(|f| f["code"] == "ClockSkew").unwrap();
+    assert!(!f["message"].as_str().unwrap().contains("time-zone"), "{f}");
+    assert!(f["evidence"].get("time_zone_pattern").is_none(), "{f}");
 }

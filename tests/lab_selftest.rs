@@ -2,6 +2,7 @@
 //! directly, without the azs-netprobe binary.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
 mod lab;
 
 use std::io::{ErrorKind, Read, Write};
@@ -622,21 +623,16 @@ fn tls_get_over(sock: TcpStream, name: &str, root: &TestCa) -> String {
     get(&mut tls, name)
 }
 
-/// A tinyproxy, or None (with a note) when it is not installed; under
-/// CI=true a missing tinyproxy is a failure.
+/// A tinyproxy; when it is not installed, a failure naming the install line, or None (a
+/// counted skip) with AZS_TEST_ALLOW_MISSING=1.
 fn tinyproxy(basic_auth: Option<(&str, &str)>) -> Option<Tinyproxy> {
+    if !common::require("tinyproxy", Tinyproxy::binary().is_some(), common::INSTALL_TINYPROXY) {
+        return None;
+    }
     let started = Instant::now();
     let proxy = Tinyproxy::start(basic_auth);
-    match &proxy {
-        Some(p) => eprintln!("tinyproxy {} up in {:?}", p.url(), started.elapsed()),
-        None => {
-            assert_ne!(
-                std::env::var("CI").as_deref(),
-                Ok("true"),
-                "tinyproxy is not installed (apt-get install tinyproxy-bin) and CI=true"
-            );
-            eprintln!("tinyproxy not installed: skipping");
-        }
+    if let Some(p) = &proxy {
+        eprintln!("tinyproxy {} up in {:?}", p.url(), started.elapsed());
     }
     proxy
 }
@@ -1098,9 +1094,12 @@ fn ok_response_dates_each_response() {
 
 // ---------------------------------------------------------------- mitmproxy
 
-/// A mitmdump, or None (with a note) when it is not installed; under CI=true
-/// a missing mitmdump is a failure.
+/// A mitmdump; when it is not installed, a failure naming the install line, or None (a
+/// counted skip) with AZS_TEST_ALLOW_MISSING=1.
 fn mitmproxy(ca: Option<&TestCa>) -> Option<Mitmproxy> {
+    if !common::require("mitmdump", Mitmproxy::binary().is_some(), common::INSTALL_MITMPROXY) {
+        return None;
+    }
     let started = Instant::now();
     let proxy = match ca {
         Some(ca) => Mitmproxy::start_with_ca(ca),
@@ -1109,12 +1108,7 @@ fn mitmproxy(ca: Option<&TestCa>) -> Option<Mitmproxy> {
     match &proxy {
         Some(p) => eprintln!("mitmdump {} up in {:?}", p.url(), started.elapsed()),
         None => {
-            assert_ne!(
-                std::env::var("CI").as_deref(),
-                Ok("true"),
-                "mitmdump is not installed (pip install mitmproxy) and CI=true"
-            );
-            eprintln!("mitmdump not installed: skipping");
+            panic!("mitmdump is installed but did not start");
         }
     }
     proxy
@@ -1195,18 +1189,10 @@ fn server_name_of(name: &str) -> ServerName<'static> {
 
 // ---------------------------------------------------------------- legacy (openssl CLI)
 
-/// `openssl` present, or a note; under CI=true a missing openssl is a failure.
+/// `openssl` present; when it is not, a failure naming the install line, or false (a counted
+/// skip) with AZS_TEST_ALLOW_MISSING=1.
 fn have_openssl() -> bool {
-    let found = openssl_binary().is_some();
-    if !found {
-        assert_ne!(
-            std::env::var("CI").as_deref(),
-            Ok("true"),
-            "openssl is not installed (apt-get install openssl) and CI=true"
-        );
-        eprintln!("openssl not installed: skipping");
-    }
-    found
+    common::require("openssl", openssl_binary().is_some(), common::INSTALL_OPENSSL)
 }
 
 /// `openssl s_client` to `addr` with extra arguments and no input; (exit

@@ -278,7 +278,7 @@ fn endless_input_files_are_refused_fast_naming_file_and_cap() {
     let target = Untouched::new(d);
     let probes = target.probes.to_str().unwrap();
     for (args, needle) in [
-        (vec!["--probes", "/dev/zero"], "/dev/zero is larger than the 1 MiB cap for a probe file"),
+        (vec!["--probes", "/dev/zero"], "/dev/zero is larger than the 16 MiB cap for a probe file"),
         (
             vec!["--probes", probes, "--public-roots", "/dev/zero"],
             "/dev/zero is larger than the 8 MiB cap for a PEM bundle",
@@ -373,4 +373,51 @@ fn invalid_utf8_in_a_probe_file_is_located() {
     std::fs::write(&file, b"[[endpoint]]\nname = \"caf\xe9\"\n").unwrap();
     let out = command(dir.path()).arg("--probes").arg(&file).output().unwrap();
     assert_refused(&out, &format!("{}:2:12: invalid UTF-8 (byte 0xE9)", file.display()));
+}
+
+/// An output that blocks (a FIFO nobody reads) must not make the run deaf to a stop request:
+/// SIGTERM then ends it with exit 3 and says where it stopped.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_stop_request_ends_a_run_whose_output_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let probes = refused_probe_file(dir.path());
+    let mut cmd = command(dir.path());
+    cmd.arg("run");
+    quick(&mut cmd, &probes);
+    let mut child =
+        cmd.arg("--out").arg(&fifo).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("start the binary");
+    // Wait until the run is writing its outputs: the thread named `write` exists (no reader, so
+    // it stays blocked opening the FIFO).
+    let tasks = PathBuf::from(format!("/proc/{}/task", child.id()));
+    let writing = || {
+        std::fs::read_dir(&tasks)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim() == "write"))
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !writing() {
+        assert!(std::time::Instant::now() < deadline, "the run never reached its outputs");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("SIGTERM did not end a run blocked on its output");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(3), "{err}");
+    assert!(err.contains("stopped while the outputs were being written"), "{err}");
 }

@@ -328,11 +328,10 @@ fn transparent_proxy_headers_are_captured() {
 /// Debian's tinyproxy, as a user would meet it (installed by .ci/run).
 #[test]
 fn through_a_real_tinyproxy() {
-    let Some(plain) = lab::Tinyproxy::start(None) else {
-        assert!(std::env::var_os("CI").is_none(), "CI must install tinyproxy-bin (.ci/run)");
-        eprintln!("tinyproxy is not installed here: skipped (CI installs it)");
+    if !common::require("tinyproxy", lab::Tinyproxy::binary().is_some(), common::INSTALL_TINYPROXY) {
         return;
-    };
+    }
+    let plain = lab::Tinyproxy::start(None).expect("tinyproxy is installed");
     let authed = lab::Tinyproxy::start(Some(("probe", "Tiny-Pass.42"))).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let ca = TestCa::new("Lab Root CA");
@@ -372,4 +371,172 @@ fn through_a_real_tinyproxy() {
     let r = run(dir.path(), &[&base[..], &["--proxy", &authed.url_with("probe", "nope")]].concat());
     assert_eq!(r.codes("svc"), vec!["ProxyAuthenticationRequired"]);
     assert_eq!(r.endpoint("svc")["proxy"]["http_status"], 401, "tinyproxy answers wrong credentials with 401");
+}
+
+/// Issue 12 item 1: a proxy's refusal is classified by what it means, from the status and the
+/// proxy's own words; the message quotes the status line, Server and the page's first words.
+#[test]
+fn proxy_refusals_are_classified_by_meaning() {
+    let dir = tempfile::tempdir().unwrap();
+    let svc = service();
+    let hosts = [("svc.lab.test", LO)];
+    let squid_page = "<html><head><title>ERROR: The requested URL could not be retrieved</title>\
+        <style type=\"text/css\">body { font-family: verdana }</style></head><body><h1>ERROR</h1>\
+        <p>The system returned: <i>(111) Connection refused</i></p><p>ERR_CONNECT_FAIL</p></body></html>";
+    let cases: &[(u16, &str, &str, &str)] = &[
+        // tinyproxy 1.11's page for an upstream it cannot reach.
+        (
+            500,
+            "Unable to connect",
+            "<html><body><h1>Unable to connect</h1><p>Could not connect to the remote host.</p></body></html>",
+            "upstream_failed",
+        ),
+        (502, "Bad Gateway", "", "upstream_failed"),
+        (503, "Service Unavailable", squid_page, "upstream_failed"),
+        (504, "Gateway Timeout", "<p>The gateway timed out</p>", "upstream_failed"),
+        (
+            503,
+            "Service Unavailable",
+            "<p>Unable to determine IP address from host name svc.lab.test</p>",
+            "upstream_failed",
+        ),
+        (404, "Not Found", "<p>Unable to resolve the host name svc.lab.test</p>", "upstream_failed"),
+        (403, "Forbidden", "<h1>Access Denied</h1><p>Blocked by policy: category Cloud Services</p>", "denied"),
+        (403, "Filtered", "<p>The request you made has been filtered</p>", "denied"),
+        (500, "Internal Server Error", "<p>Blocked by policy: this site is not allowed</p>", "denied"),
+        (400, "Bad Request", "", "denied"),
+        (405, "Method Not Allowed", "", "denied"),
+        (429, "Too Many Requests", "", "denied"),
+        (501, "Not Implemented", "<p>CONNECT is not supported</p>", "denied"),
+    ];
+    for (code, reason, body, status) in cases {
+        let mode = ProxyMode::Status { code: *code, reason: (*reason).into(), body: (*body).into() };
+        let proxy = ConnectProxy::start_with_hosts(mode, &hosts);
+        let args = with(base_args(dir.path(), &svc, "usage"), &["--proxy", &proxy.url()]);
+        let r = go(dir.path(), &args);
+        let e = r.endpoint("svc");
+        let case = format!("{code} {reason}");
+        assert_eq!(e["proxy"]["status"], *status, "{case}: {e}");
+        assert_eq!(e["proxy"]["http_status"], *code, "{case}");
+        assert_eq!(e["proxy"]["reason"], *reason, "{case}");
+        let finding = if *status == "denied" { "ProxyDenied" } else { "ProxyUpstreamFailed" };
+        assert_eq!(r.codes("svc"), vec![finding], "{case}");
+        let f = r.finding("svc", finding);
+        assert_eq!(f["usage_error"], "NetworkError");
+        let msg = f["message"].as_str().unwrap();
+        assert!(msg.contains(&format!("\"HTTP {code} {reason}\"")), "{case}: status line quoted: {msg}");
+        assert!(msg.contains("Server: lab-proxy"), "{case}: {msg}");
+        assert_eq!(f["evidence"]["reason"], *reason);
+        if *status == "upstream_failed" {
+            assert!(msg.contains("could not reach svc.lab.test"), "{msg}");
+        } else {
+            assert!(msg.contains("refused CONNECT") && msg.contains("policy"), "{msg}");
+        }
+        if !body.is_empty() {
+            let excerpt = e["proxy"]["body_excerpt"].as_str().unwrap();
+            assert!(!excerpt.contains('<') && !excerpt.contains("font-family"), "markup and styles removed: {excerpt}");
+            let first = excerpt.split_whitespace().take(3).collect::<Vec<_>>().join(" ");
+            assert!(msg.contains(&first), "{case}: the page's first words quoted: {msg}");
+        }
+    }
+}
+
+/// Issue 12 item 1, with the real tinyproxy: CONNECT to a loopback port where nothing listens is
+/// answered `500 Unable to connect`, which is the proxy's upstream failing, not its policy.
+#[test]
+fn tinyproxy_unable_to_connect_is_upstream_failed() {
+    if !common::require("tinyproxy", lab::Tinyproxy::binary().is_some(), common::INSTALL_TINYPROXY) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = lab::Tinyproxy::start(None).expect("tinyproxy starts");
+    let port = lab::closed_port().port();
+    let file = probe_file(
+        dir.path(),
+        &format!(
+            "[[endpoint]]\nname = \"svc\"\nrole = \"login\"\nurl = \"https://127.0.0.1:{port}/\"\npublic = false\n"
+        ),
+    );
+    let r = run(dir.path(), &["run", "--probes", file.to_str().unwrap(), "--proxy", &proxy.url(), "--timeout", "3s"]);
+    let e = r.endpoint("svc");
+    assert_eq!(e["proxy"]["http_status"], 500, "{e}");
+    assert_eq!(e["proxy"]["status"], "upstream_failed", "{e}");
+    assert_eq!(e["proxy"]["reason"], "Unable to connect", "{e}");
+    assert!(e["proxy"]["server"].as_str().unwrap_or("").starts_with("tinyproxy/"), "{e}");
+    assert_eq!(r.codes("svc"), vec!["ProxyUpstreamFailed"]);
+    let f = r.finding("svc", "ProxyUpstreamFailed");
+    assert_eq!(f["usage_error"], "LoginError");
+    let msg = f["message"].as_str().unwrap();
+    assert!(msg.contains("\"HTTP 500 Unable to connect\"") && msg.contains("tinyproxy/"), "{msg}");
+}
+
+/// Issue 12 item 3: the NO_PROXY forms operators write (`*.domain`, `.domain`, `domain`,
+/// WinHTTP's `<local>`) are accepted; where curl, Go, .NET and WinHTTP read an entry differently
+/// for an endpoint, the endpoint's proxy object lists each reading and an info finding says so.
+#[test]
+fn no_proxy_forms_that_clients_read_differently_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let svc = service();
+    let dead = format!("http://{}", lab::closed_port());
+    let args = base_args(dir.path(), &svc, "usage");
+    let run_env = |no_proxy: &str| {
+        let path = dir.path().join("report.json");
+        let out = command(dir.path())
+            .args(&args)
+            .arg("--out")
+            .arg(&path)
+            .env("HTTPS_PROXY", &dead)
+            .env("NO_PROXY", no_proxy)
+            .output()
+            .unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        common::shape::check(&text);
+        let report: Value = serde_json::from_str(&text).unwrap();
+        (out.status.code(), report)
+    };
+    let reading = |r: &Value, client: &str| {
+        r["endpoints"][0]["proxy"]["bypass_readings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["client"] == client)
+            .map(|x| x["bypassed"].as_bool().unwrap())
+    };
+    let ambiguous =
+        |r: &Value| r["findings"].as_array().unwrap().iter().find(|f| f["code"] == "ProxyBypassAmbiguous").cloned();
+    // (NO_PROXY, status, [probe, curl, go, dotnet, winhttp])
+    let cases: &[(&str, &str, [bool; 5])] = &[
+        ("*.lab.test", "bypassed", [true, false, true, false, true]),
+        (".lab.test", "bypassed", [true, true, true, true, false]),
+        ("lab.test", "bypassed", [true, true, true, false, false]),
+    ];
+    for (rule, status, expect) in cases {
+        let (code, r) = run_env(rule);
+        let e = &r["endpoints"][0];
+        assert_eq!(e["proxy"]["status"], *status, "{rule}: {e}");
+        assert_eq!(code, Some(0), "{rule}: an info finding only");
+        for (client, want) in ["probe", "curl", "go", "dotnet", "winhttp"].iter().zip(expect) {
+            assert_eq!(reading(&r, client), Some(*want), "{rule}: {client}");
+        }
+        let f = ambiguous(&r).unwrap_or_else(|| panic!("{rule}: {}", r["findings"]));
+        assert_eq!(f["severity"], "info");
+        assert_eq!(f["usage_error"], Value::Null);
+        assert_eq!(f["evidence"]["readings"], e["proxy"]["bypass_readings"]);
+        let msg = f["message"].as_str().unwrap();
+        assert!(msg.contains("svc.lab.test") && msg.contains(&format!("`{rule}`")), "{msg}");
+        assert!(msg.contains("this probe connected directly"), "{msg}");
+        assert!(f["remediation"]["summary"].as_str().unwrap().contains(rule));
+    }
+    // The exact name: every client agrees, nothing to report.
+    let (code, r) = run_env("svc.lab.test");
+    assert_eq!(code, Some(0));
+    assert_eq!(r["endpoints"][0]["proxy"]["status"], "bypassed");
+    assert_eq!(r["endpoints"][0]["proxy"]["bypass_readings"], json!([]));
+    assert!(ambiguous(&r).is_none());
+    // `<local>` does not cover a dotted name: the (dead) proxy is used, and every client agrees.
+    let (code, r) = run_env("<local>");
+    assert_eq!(code, Some(2));
+    assert_eq!(r["endpoints"][0]["proxy"]["status"], "unreachable");
+    assert!(ambiguous(&r).is_none());
+    assert_eq!(r["config"]["proxy"]["no_proxy"], json!(["<local>"]));
 }

@@ -454,3 +454,98 @@ fn adhoc_endpoints_run_with_an_empty_probe_file() {
     assert_eq!(r.report["config"]["probe_set"]["name"], "probes");
     assert_eq!(r.code, 2);
 }
+
+/// Issue 12 item 8: Azure Front Door's own 403 ("The request is blocked", `x-azure-ref`) on a
+/// Microsoft endpoint is the service edge refusing the node, with the reference for support; the
+/// same page on another host, and other 403s on Microsoft hosts, keep their meaning.
+#[test]
+fn azure_front_door_refusal_is_blocked_at_service_edge() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("Lab Root CA");
+    let reference = "Ref A: 3F2C9A1B8D7E4F6A Ref B: AMS231000108019 Ref C: 2026-11-30T09:00:00Z";
+    let afd = |names: &[&str]| {
+        TlsServer::start(
+            LO,
+            &ca.leaf(names),
+            HttpBehavior::Respond {
+                status: 403,
+                headers: vec![
+                    ("x-azure-ref".into(), "20261130T090000Z-16b5c8d7f9xk2lmnhC1AMS9fbg0000000abc".into()),
+                    ("X-Cache".into(), "CONFIG_NOCACHE".into()),
+                    ("Content-Type".into(), "text/html".into()),
+                ],
+                body: format!("<html><body><h2>The request is blocked.</h2><p>{reference}</p></body></html>"),
+            },
+        )
+    };
+    let login = afd(&["login.microsoftonline.com"]);
+    let graph = afd(&["graph.microsoft.com"]);
+    let other = afd(&["svc.lab.test"]);
+    let plain = TlsServer::start(
+        LO,
+        &ca.leaf(&["management.azure.com"]),
+        HttpBehavior::Respond { status: 403, headers: vec![], body: "Forbidden".into() },
+    );
+    let lo = DnsAnswer::A(vec![Ipv4Addr::LOCALHOST]);
+    let dns = DnsServer::start(vec![
+        ("login.microsoftonline.com", lo.clone()),
+        ("graph.microsoft.com", lo.clone()),
+        ("management.azure.com", lo.clone()),
+        ("svc.lab.test", lo),
+    ]);
+    let mut probes = String::new();
+    let url = |host: &str, port: u16| format!("https://{host}:{port}/");
+    probes.push_str(&endpoint("login", "login", &url("login.microsoftonline.com", login.addr.port()), ""));
+    probes.push_str(&endpoint("graph", "usage", &url("graph.microsoft.com", graph.addr.port()), ""));
+    probes.push_str(&endpoint("other", "usage", &url("svc.lab.test", other.addr.port()), "reachable = [200]"));
+    probes.push_str(&endpoint("plain", "usage", &url("management.azure.com", plain.addr.port()), "reachable = [200]"));
+    let file = probe_file(dir.path(), &probes);
+    let mut a = vec!["--probes".to_string(), file.display().to_string(), "--dns-server".into(), dns.addr.to_string()];
+    a.extend(trust_args(dir.path(), &ca));
+    let r = run(dir.path(), &args(&a));
+    for (name, usage) in [("login", "LoginError"), ("graph", "NetworkError")] {
+        let e = r.endpoint(name);
+        assert_eq!(r.codes(name), vec!["HttpBlockedAtServiceEdge"], "{name}: {e}");
+        assert_eq!(e["verdict"], "error", "{name}: not reachable");
+        assert_eq!(e["http"]["edge_ref"], "20261130T090000Z-16b5c8d7f9xk2lmnhC1AMS9fbg0000000abc");
+        let f = r.finding(name, "HttpBlockedAtServiceEdge");
+        assert_eq!(f["usage_error"], usage);
+        assert_eq!(f["severity"], "error");
+        assert_eq!(f["evidence"]["reference"], e["http"]["edge_ref"]);
+        let msg = f["message"].as_str().unwrap();
+        assert!(msg.contains("20261130T090000Z-16b5c8d7f9xk2lmnhC1AMS9fbg0000000abc"), "{msg}");
+        assert!(msg.contains("The request is blocked") && msg.contains("Azure Front Door"), "{msg}");
+        let summary = f["remediation"]["summary"].as_str().unwrap();
+        assert!(summary.contains("20261130T090000Z-16b5c8d7f9xk2lmnhC1AMS9fbg0000000abc"), "{summary}");
+    }
+    // Not a Microsoft host: the same page is an ordinary unexpected status.
+    assert_eq!(r.codes("other"), vec!["HttpUnexpectedStatus"]);
+    // A Microsoft host's 403 without the edge's reference and page keeps today's meaning.
+    assert_eq!(r.codes("plain"), vec!["HttpUnexpectedStatus"]);
+    assert_eq!(r.endpoint("plain")["http"]["edge_ref"], serde_json::Value::Null);
+    assert_eq!(r.report["summary"]["usage_errors"], json!(["NetworkError", "LoginError"]));
+}
+
+/// Reading an error page (issue 12 item 8) never shifts what the HTTP stage measures: its
+/// duration is the response head's arrival, and so is the time the Date header is judged at.
+#[test]
+fn reading_an_error_page_does_not_shift_the_head_timing() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("Lab Root CA");
+    let hold = TlsServer::start(LO, &ca.leaf(&["svc.lab.test"]), HttpBehavior::HeadThenHold { status: 403 });
+    let dns = DnsServer::start(vec![("svc.lab.test", DnsAnswer::A(vec![Ipv4Addr::LOCALHOST]))]);
+    let file = probe_file(
+        dir.path(),
+        &endpoint("held", "usage", &format!("https://svc.lab.test:{}/", hold.addr.port()), "reachable = [200]"),
+    );
+    let mut a = vec!["--probes".to_string(), file.display().to_string(), "--dns-server".into(), dns.addr.to_string()];
+    a.extend(trust_args(dir.path(), &ca));
+    a.extend(["--timeout".to_string(), "3s".to_string()]);
+    let r = run(dir.path(), &args(&a));
+    let e = r.endpoint("held");
+    assert_eq!(e["http"]["status_code"], 403);
+    assert_eq!(r.codes("held"), vec!["HttpUnexpectedStatus"]);
+    // The page read waits up to 500 ms for a body that never comes; the head came at once.
+    assert!(e["http"]["duration_ms"].as_u64().unwrap() < 300, "{}", e["http"]);
+    assert!(r.report["clock"]["uncertainty_seconds"].as_f64().unwrap() < 1.3, "{}", r.report["clock"]);
+}

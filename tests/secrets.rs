@@ -215,6 +215,33 @@ fn credentials_a_proxy_echoes_never_reach_any_output() {
     }
 }
 
+/// The proxy's reason phrase and its page may carry the password in other forms: the password alone
+/// base64-encoded, HTML numeric character references. None of it reaches any output.
+#[test]
+fn credentials_in_a_proxy_reason_phrase_and_encoded_in_its_page_never_reach_any_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let svc = service(vec![]);
+    let (user, password) = ("svc-azs", "S3cret!pw");
+    let alone = base64::engine::general_purpose::STANDARD.encode(password);
+    let proxy = ConnectProxy::start(ProxyMode::Status {
+        code: 403,
+        reason: format!("Forbidden {password}"),
+        body: format!("<html><body>denied: {alone} S3cret&#33;pw S3cret&#x21;pw</body></html>"),
+    });
+    let url = proxy.url_with(user, password);
+    let o = run_as_node(dir.path(), &args(dir.path(), &svc, &["--proxy", &url]), &[]);
+    assert_eq!(o.code, 2, "{}\n{}", o.stdout, o.stderr);
+    let v = o.json();
+    let hop = &v["endpoints"][0]["proxy"];
+    assert_eq!(hop["status"], "denied", "{hop}");
+    assert_eq!(hop["reason"], "Forbidden ***", "{hop}");
+    for (name, text) in o.all() {
+        for form in [password, alone.as_str(), "S3cret&#33;pw", "S3cret&#x21;pw", "S3cret"] {
+            assert!(!text.contains(form), "{name} holds the credentials ({form}):\n{text}");
+        }
+    }
+}
+
 #[test]
 fn hostile_certificate_names_are_printable_in_the_summary_and_the_page() {
     let dir = tempfile::tempdir().unwrap();

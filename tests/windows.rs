@@ -6,7 +6,9 @@
 //!
 //! `tests/wine/setup.sh` builds the exe and a WINEPREFIX with the ProcessPrng shim (CI runs it
 //! first; the tests run it themselves when needed). The tests skip only when
-//! `AZS_NETPROBE_SKIP_WINE=1`; otherwise a missing wine is a failure.
+//! `AZS_NETPROBE_SKIP_WINE=1`, or when wine64 is missing and `AZS_TEST_ALLOW_MISSING=1` (logged
+//! as skipped, as scripts/test.sh does for every missing program); otherwise a missing wine is a
+//! failure.
 //!
 //! Each exe runs in its own mount namespace whose /etc/resolv.conf names the lab DNS server on
 //! 127.83.0.1:53, so the OS DNS configuration the Windows build reads is the lab's and no
@@ -43,6 +45,9 @@ static LOCK: Mutex<()> = Mutex::new(());
 fn wine() -> Option<(&'static Wine, MutexGuard<'static, ()>)> {
     if std::env::var("AZS_NETPROBE_SKIP_WINE").is_ok_and(|v| v == "1") {
         eprintln!("skipped: AZS_NETPROBE_SKIP_WINE=1");
+        return None;
+    }
+    if !common::require("wine64", Path::new(WINE64).exists(), "apt-get install wine64 (or tests/wine/setup.sh)") {
         return None;
     }
     let guard = LOCK.lock().unwrap_or_else(|p| p.into_inner());

@@ -24,13 +24,15 @@ fuzz_target!(|data: &[u8]| {
         (TrustVerdict::UnknownIssuer, TrustVerdict::UnknownIssuer),
         (TrustVerdict::Expired, TrustVerdict::Expired),
     ] {
-        let path = PathFacts { proxy: Some("http://proxy:3128"), proxy_headers: &headers };
+        let path = PathFacts { proxy: Some("http://proxy:3128"), proxy_headers: &headers, system_anchor: None };
         let _ = intercept::analyse(&chain, public, system, &expected, &path, now);
     }
     let _ = intercept::weak_signatures(&chain);
+    let _ = intercept::product_in_chain(&chain, None);
+    let _ = intercept::root_issuer(&chain, None);
     let _ = intercept::incomplete_chain(&chain, &expected);
     for c in &chain {
-        let _ = intercept::product_for(c.issuer_cn.as_deref(), c.issuer_o.as_deref());
+        let _ = intercept::product_for(intercept::IssuerName { cn: c.issuer_cn.as_deref(), orgs: &c.issuer_orgs });
         let _ = intercept::issuer_expected(&expected, c);
     }
 });

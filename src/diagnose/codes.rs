@@ -34,6 +34,8 @@ codes! {
     DnsTimeout => "dns",
     DnsNoAddresses => "dns",
     DnsPrivateAddress => "dns",
+    /// An answer in an RFC 6890 special-purpose range (198.18.0.0/15 of fake-IP DNS, 0.0.0.0 sinkholes, ...).
+    DnsSpecialAddress => "dns",
     TcpConnectionRefused => "tcp",
     TcpConnectTimeout => "tcp",
     TcpUnreachable => "tcp",
@@ -42,6 +44,9 @@ codes! {
     ProxyAuthenticationRequired => "proxy",
     ProxyDenied => "proxy",
     ProxyUpstreamFailed => "proxy",
+    /// Info: NO_PROXY (or a WinHTTP bypass list with the same entries) means different things to
+    /// curl, Go, .NET and WinHTTP for this endpoint; the readings are in the endpoint's proxy object.
+    ProxyBypassAmbiguous => "proxy",
     TlsInterception => "tls",
     TlsUntrustedRoot => "tls",
     TlsCertificateExpired => "tls",
@@ -57,10 +62,19 @@ codes! {
     TlsChainTooLong => "tls",
     /// A presented certificate is not valid DER.
     TlsMalformedCertificate => "tls",
+    /// A CRL or OCSP answer says a presented certificate is revoked.
+    TlsCertificateRevoked => "tls",
+    /// No answer from a revocation URL (CRL, OCSP) of a presented certificate.
+    RevocationUnreachable => "tls",
+    /// A revocation URL answered with something that is not a valid, current answer.
+    RevocationResponseInvalid => "tls",
     HttpTimeout => "http",
     HttpUnexpectedStatus => "http",
     /// The server answered with something that is not an HTTP response, or closed the connection first.
     HttpProtocolError => "http",
+    /// A Microsoft service's edge (Azure Front Door) refused the request itself: 403 "The request is
+    /// blocked" with an `x-azure-ref` reference ID.
+    HttpBlockedAtServiceEdge => "http",
     ClockSkew => "clock",
     ClockDrift => "clock",
     ClockUnverified => "clock",
@@ -112,7 +126,7 @@ pub fn usage_error(code: Code, login_role: bool) -> Option<UsageError> {
     use Code::*;
     let base = match code {
         ClockSkew => return Some(UsageError::Unauthorized),
-        ClockDrift | ClockUnverified => return None,
+        ClockDrift | ClockUnverified | ProxyBypassAmbiguous => return None,
         ProxyConfigMismatch | ProxyAutoConfig | TimeSourceUnreliable => return None,
         TlsClientProtocolDisabled => UsageError::NetworkError,
         DnsNameNotFound
@@ -120,6 +134,7 @@ pub fn usage_error(code: Code, login_role: bool) -> Option<UsageError> {
         | DnsTimeout
         | DnsNoAddresses
         | DnsPrivateAddress
+        | DnsSpecialAddress
         | TcpConnectionRefused
         | TcpConnectTimeout
         | TcpUnreachable
@@ -130,7 +145,8 @@ pub fn usage_error(code: Code, login_role: bool) -> Option<UsageError> {
         | ProxyUpstreamFailed
         | TlsHandshakeFailed
         | HttpUnexpectedStatus
-        | HttpProtocolError => UsageError::NetworkError,
+        | HttpProtocolError
+        | HttpBlockedAtServiceEdge => UsageError::NetworkError,
         TlsHandshakeTimeout | HttpTimeout => UsageError::RequestTimedOut,
         TlsInterception
         | TlsUntrustedRoot
@@ -142,7 +158,10 @@ pub fn usage_error(code: Code, login_role: bool) -> Option<UsageError> {
         | TlsProtocolVersion
         | TlsUnexpectedIssuer
         | TlsChainTooLong
-        | TlsMalformedCertificate => UsageError::CertificateValidationError,
+        | TlsMalformedCertificate
+        | TlsCertificateRevoked
+        | RevocationUnreachable
+        | RevocationResponseInvalid => UsageError::CertificateValidationError,
     };
     Some(if login_role { UsageError::LoginError } else { base })
 }
@@ -169,5 +188,7 @@ mod tests {
         assert_eq!(usage_error(Code::TlsUntrustedRoot, false), Some(UsageError::CertificateValidationError));
         assert_eq!(usage_error(Code::ClockSkew, true), Some(UsageError::Unauthorized));
         assert_eq!(usage_error(Code::ClockDrift, false), None);
+        assert_eq!(usage_error(Code::HttpBlockedAtServiceEdge, false), Some(UsageError::NetworkError));
+        assert_eq!(usage_error(Code::HttpBlockedAtServiceEdge, true), Some(UsageError::LoginError));
     }
 }

@@ -63,6 +63,9 @@ pub fn explain(code: &str, lang: Lang) -> Result<String, UnknownCode> {
             (Some(a), _) => {
                 let _ = writeln!(out, "Portal code: {}", a.as_str());
             }
+            _ if c == Code::ProxyBypassAmbiguous => {
+                let _ = writeln!(out, "Portal code: none (information: how clients read the proxy bypass list)");
+            }
             _ => {
                 let _ = writeln!(out, "Portal code: none (a warning about the node)");
             }

@@ -5,6 +5,8 @@ pub mod codes;
 pub mod explain;
 pub mod platform;
 pub mod remediation;
+pub mod revocation;
+pub mod special;
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -19,8 +21,8 @@ pub use remediation::Remediation;
 use crate::catalog::Role;
 use crate::clock::{ClockEstimate, ClockVerdict};
 use crate::config::Lang;
-use crate::probe::proxy::ProxyStatus;
-use crate::probe::{DnsStatus, EndpointObservation, HttpStatus, Stage, TcpStatus, TlsStatus};
+use crate::probe::proxy::{BypassClient, ProxyHop, ProxyStatus};
+use crate::probe::{DnsStatus, EndpointObservation, HttpObservation, HttpStatus, Stage, TcpStatus, TlsStatus};
 use crate::trust::TrustVerdict;
 use crate::trust::intercept::{self, Interception, PathFacts};
 use chrono::{DateTime, Utc};
@@ -221,8 +223,17 @@ fn dns_findings(c: &mut Ctx<'_>) {
         c.push(code, sev, format!("{host} {what} (DNS servers: {servers})"), evidence);
         return;
     }
+    if dns.status == DnsStatus::Ok {
+        special_address_finding(c, evidence.clone());
+    }
+    let dns = &c.obs.dns;
     if c.obs.spec.public && dns.status == DnsStatus::Ok {
-        let private: Vec<String> = dns.addresses.iter().filter(|a| is_private(a)).map(|a| a.to_string()).collect();
+        let private: Vec<String> = dns
+            .addresses
+            .iter()
+            .filter(|a| is_private(a) && special::special_range(a).is_none())
+            .map(|a| a.to_string())
+            .collect();
         if !private.is_empty() {
             let mut ev = evidence;
             ev.insert("private_addresses".into(), json!(private));
@@ -236,6 +247,61 @@ fn dns_findings(c: &mut Ctx<'_>) {
             );
         }
     }
+}
+
+/// DnsSpecialAddress: answers in an RFC 6890 special-purpose range. Its severity is that of the
+/// failure it causes: the endpoint's failure severity when no address connected, a warning when
+/// the special addresses failed but another address connected or when a special address did
+/// connect (something on the path answers for it), info when a proxy makes the connection.
+fn special_address_finding(c: &mut Ctx<'_>, mut evidence: Map<String, Value>) {
+    let host = c.obs.spec.target.host().bare();
+    let special: Vec<(IpAddr, special::SpecialRange)> =
+        c.obs.dns.addresses.iter().filter_map(|a| special::special_range(a).map(|r| (*a, r))).collect();
+    let Some((first_ip, first)) = special.first().copied() else {
+        return;
+    };
+    let addrs: Vec<String> = special.iter().map(|(a, _)| a.to_string()).collect();
+    let mut ranges: Vec<String> = special.iter().map(|(_, r)| format!("{} ({})", r.cidr, r.name)).collect();
+    ranges.dedup();
+    evidence.insert("special_addresses".into(), json!(addrs));
+    evidence.insert("range".into(), json!(first.cidr));
+    evidence.insert("range_name".into(), json!(first.name));
+    evidence.insert("usual_cause".into(), json!(first.usual_cause));
+    evidence.insert("ranges".into(), json!(ranges));
+    evidence.insert("cnames".into(), json!(c.obs.dns.cnames));
+    let is_special = |ip: &IpAddr| special.iter().any(|(a, _)| a == ip);
+    let tcp = &c.obs.tcp;
+    let special_failed = tcp.iter().any(|a| is_special(&a.address.ip()) && a.status != TcpStatus::Ok);
+    let any_connected = tcp.iter().any(|a| a.status == TcpStatus::Ok);
+    let (severity, outcome) = if c.proxied() {
+        (Severity::Info, "the proxy resolves the name for the connection".to_string())
+    } else if special_failed && !any_connected {
+        (
+            c.failure_severity(),
+            "no connection could be made: the connection failures below follow from this answer".into(),
+        )
+    } else if special_failed {
+        (Severity::Warning, "connections to it fail while another address connects".into())
+    } else if tcp.iter().any(|a| is_special(&a.address.ip()) && a.status == TcpStatus::Ok) {
+        (
+            Severity::Warning,
+            format!("{first_ip} did connect: something on this node or its path answers for that range"),
+        )
+    } else {
+        (c.failure_severity(), "it cannot be the real service".into())
+    };
+    let servers = c.obs.dns.server.clone().unwrap_or_else(|| "the OS resolver".into());
+    c.push(
+        Code::DnsSpecialAddress,
+        severity,
+        format!(
+            "{host} resolves to {} (DNS servers: {servers}), in the special-purpose range {}; usual cause: {}; {outcome}",
+            addrs.join(", "),
+            ranges.join(", "),
+            first.usual_cause
+        ),
+        evidence,
+    );
 }
 
 fn tcp_findings(c: &mut Ctx<'_>) -> bool {
@@ -300,12 +366,31 @@ fn tcp_findings(c: &mut Ctx<'_>) -> bool {
         let addrs: Vec<String> = failed.iter().map(|a| a.address.to_string()).collect();
         (c.failure_severity(), format!("TCP connection to {host} port {port} {what} ({})", listed(&addrs)))
     };
-    c.push(
-        code,
-        severity,
-        message,
-        obj(&[("host", json!(host)), ("port", json!(port)), ("attempts", json!(attempts))]),
-    );
+    let mut evidence = obj(&[("host", json!(host)), ("port", json!(port)), ("attempts", json!(attempts))]);
+    // Root cause: failures to addresses that DNS should never have given (special-purpose
+    // ranges) follow from that answer, not from a firewall or the host.
+    let ranges: Vec<special::SpecialRange> =
+        failed.iter().filter_map(|a| special::special_range(&a.address.ip())).collect();
+    let (severity, message) = if !ranges.is_empty() && ranges.len() == failed.len() {
+        evidence.insert("root_cause".into(), json!(Code::DnsSpecialAddress.as_str()));
+        // The stage's own guess at a cause (a firewall dropping packets) does not apply here.
+        let outcome = what.split(" (").next().unwrap_or(&what);
+        let addrs: Vec<String> = failed.iter().map(|a| a.address.to_string()).collect();
+        (
+            Severity::Info,
+            format!(
+                "TCP connection to {host} port {port} {outcome} ({}): this follows from {} ({} is in {}, {}), not from a firewall",
+                addrs.join(", "),
+                Code::DnsSpecialAddress.as_str(),
+                first.address.ip(),
+                ranges[0].cidr,
+                ranges[0].name
+            ),
+        )
+    } else {
+        (severity, message)
+    };
+    c.push(code, severity, message, evidence);
     connected
 }
 
@@ -405,7 +490,8 @@ fn tls_findings(c: &mut Ctx<'_>) -> bool {
         let expected = &c.obs.spec.expected_issuers;
         let proxy = c.obs.proxy.as_ref().filter(|h| h.status == ProxyStatus::Ok).map(|h| h.url.clone());
         let headers = c.obs.http.as_ref().map(|h| h.proxy_headers.clone()).unwrap_or_default();
-        let path = PathFacts { proxy: proxy.as_deref(), proxy_headers: &headers };
+        let path =
+            PathFacts { proxy: proxy.as_deref(), proxy_headers: &headers, system_anchor: trust.system_anchor.as_ref() };
         let reference_now = c.reference_now();
         let verdict = intercept::analyse(&tls.chain, trust.public, trust.system, expected, &path, reference_now);
         let weak = intercept::weak_signatures(&tls.chain);
@@ -594,6 +680,22 @@ fn http_findings(c: &mut Ctx<'_>) {
         ),
         HttpStatus::Ok => {
             let code = http.status_code.unwrap_or(0);
+            if let Some(reference) = service_edge_refusal(&http, &host) {
+                let mut evidence = evidence;
+                evidence.insert("reference".into(), json!(reference));
+                evidence.insert("body_excerpt".into(), json!(http.body_excerpt));
+                let page =
+                    http.body_excerpt.as_deref().map(|b| format!(" \"{}\"", clip_words(b, 12))).unwrap_or_default();
+                c.push(
+                    Code::HttpBlockedAtServiceEdge,
+                    sev,
+                    format!(
+                        "{host}'s service edge (Azure Front Door) refused the request: HTTP {code}{page}, reference {reference}; Microsoft's edge is blocking this node's public address or request, so the path is not proven and the customer's network is not the cause: give the reference to Microsoft support"
+                    ),
+                    evidence,
+                );
+                return;
+            }
             if !c.obs.spec.reachable.accepts(code) {
                 let server = http.server.as_deref().map(|s| format!(" (Server: {s})")).unwrap_or_default();
                 c.push(
@@ -607,6 +709,51 @@ fn http_findings(c: &mut Ctx<'_>) {
     }
 }
 
+/// Host names of Microsoft's services (public, US Government and China clouds): only their edge's
+/// refusals are recognised as the service edge's own.
+const MICROSOFT_DOMAINS: &[&str] = &[
+    "microsoftonline.com",
+    "microsoftonline.us",
+    "microsoftonline.de",
+    "microsoft.com",
+    "microsoft.us",
+    "windows.net",
+    "azure.com",
+    "azure.net",
+    "azure.us",
+    "azure.cn",
+    "usgovcloudapi.net",
+    "chinacloudapi.cn",
+    "trafficmanager.net",
+    "azurefd.net",
+    "azureedge.net",
+    "msauth.net",
+    "msftauth.net",
+    "live.com",
+];
+
+fn is_microsoft_host(host: &str) -> bool {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    MICROSOFT_DOMAINS.iter().any(|d| host == *d || host.strip_suffix(d).is_some_and(|p| p.ends_with('.')))
+}
+
+/// Azure Front Door's own refusal: a 403 on a Microsoft host that carries the edge's reference
+/// header and the edge's block page ("The request is blocked.", or its generic "Our services
+/// aren't available right now" page). Returns the reference ID. Other 403s are not the edge's.
+fn service_edge_refusal<'a>(http: &'a HttpObservation, host: &str) -> Option<&'a str> {
+    let reference = http.edge_ref.as_deref()?;
+    let page = http.body_excerpt.as_deref().unwrap_or("").to_lowercase().replace('\u{2019}', "'");
+    let edge_page = page.contains("the request is blocked") || page.contains("our services aren't available right now");
+    (http.status_code == Some(403) && is_microsoft_host(host) && edge_page).then_some(reference)
+}
+
+/// The first `n` words of a text, with an ellipsis when cut.
+fn clip_words(text: &str, n: usize) -> String {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let more = if words.len() > n { " …" } else { "" };
+    format!("{}{more}", words[..words.len().min(n)].join(" "))
+}
+
 /// What one endpoint's observations mean.
 #[derive(Debug, Clone, Default)]
 pub struct Diagnosis {
@@ -614,6 +761,8 @@ pub struct Diagnosis {
     pub findings: Vec<Finding>,
     /// The interception verdict, when a chain was seen.
     pub interception: Option<Interception>,
+    /// The revocation checks judged (the report's `tls.revocation`), when a chain was seen.
+    pub revocation: Option<revocation::RevocationReport>,
 }
 
 /// Diagnose one endpoint. `now` is the node's time at the start of the run and `clock` the
@@ -635,6 +784,7 @@ pub fn endpoint(obs: &EndpointObservation, lang: Lang, now: DateTime<Utc>, clock
         return Diagnosis::default();
     }
     dns_findings(&mut c);
+    bypass_findings(&mut c);
     let connected = if c.proxied() {
         finished(Stage::Proxy) && proxy_findings(&mut c)
     } else {
@@ -643,7 +793,80 @@ pub fn endpoint(obs: &EndpointObservation, lang: Lang, now: DateTime<Utc>, clock
     if connected && finished(Stage::Tls) && tls_findings(&mut c) && finished(Stage::Http) {
         http_findings(&mut c);
     }
-    Diagnosis { findings: c.out, interception: c.interception }
+    let revocation = revocation::findings(&mut c);
+    Diagnosis { findings: c.out, interception: c.interception, revocation }
+}
+
+/// The proxy's status line as quoted in messages: `"HTTP 500 Unable to connect"`.
+fn proxy_status_line(hop: &ProxyHop) -> String {
+    let code = hop.http_status.map_or_else(|| "-".to_string(), |s| s.to_string());
+    match &hop.reason {
+        Some(r) => format!("\"HTTP {code} {r}\""),
+        None => format!("\"HTTP {code}\""),
+    }
+}
+
+/// The first words of the proxy's page as quoted in messages (at most 20 words), or nothing.
+fn proxy_page_words(hop: &ProxyHop) -> String {
+    let Some(text) = hop.body_excerpt.as_deref() else {
+        return String::new();
+    };
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let more = if words.len() > 20 { " …" } else { "" };
+    format!(": \"{}{more}\"", words[..words.len().min(20)].join(" "))
+}
+
+/// ProxyBypassAmbiguous (info): the bypass list's entries mean different things to the clients
+/// that read it, for this endpoint; the report applies this probe's reading and says so.
+fn bypass_findings(c: &mut Ctx<'_>) {
+    let Some(hop) = c.obs.proxy.as_ref() else {
+        return;
+    };
+    if hop.bypass_readings.is_empty() {
+        return;
+    }
+    let readings = hop.bypass_readings.clone();
+    let host = c.obs.spec.target.host().bare();
+    let describe = |bypassed: bool| {
+        let v: Vec<String> = readings
+            .iter()
+            .filter(|r| r.bypassed == bypassed && r.client != BypassClient::Probe)
+            .map(|r| match &r.rule {
+                Some(rule) => format!("{} (`{rule}`)", r.client.as_str()),
+                None => r.client.as_str().to_string(),
+            })
+            .collect();
+        if v.is_empty() { "none".to_string() } else { v.join(", ") }
+    };
+    let applied = readings.iter().find(|r| r.client == BypassClient::Probe);
+    let applied_text = match applied {
+        Some(r) if r.bypassed => {
+            format!(
+                "this probe connected directly (its reading: curl's, plus `*.domain` and `<local>`; rule `{}`)",
+                r.rule.as_deref().unwrap_or("?")
+            )
+        }
+        _ => "this probe used the proxy (its reading: curl's, plus `*.domain` and `<local>`)".to_string(),
+    };
+    let rules: Vec<String> =
+        readings.iter().filter_map(|r| r.rule.clone()).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let evidence = obj(&[
+        ("host", json!(host)),
+        ("rules", json!(rules)),
+        ("rule", json!(rules.join(", "))),
+        ("readings", json!(readings)),
+        ("applied", json!(applied.map(|r| r.bypassed))),
+    ]);
+    c.push(
+        Code::ProxyBypassAmbiguous,
+        Severity::Info,
+        format!(
+            "the proxy bypass list is read differently for {host}: bypassed by {}; proxied by {}; {applied_text}",
+            describe(true),
+            describe(false)
+        ),
+        evidence,
+    );
 }
 
 /// Findings of the proxy hop; true when the tunnel is open.
@@ -702,17 +925,27 @@ fn proxy_findings(c: &mut Ctx<'_>) -> bool {
         }
         ProxyStatus::Denied | ProxyStatus::Error => {
             evidence.insert("body_excerpt".into(), json!(hop.body_excerpt));
+            evidence.insert("reason".into(), json!(hop.reason));
             let why = match hop.http_status {
-                Some(s) => format!("answered HTTP {s}{headers}"),
+                Some(_) => format!(
+                    "answered {}{headers}{}; that is its own refusal (policy), not a failure to reach the endpoint",
+                    proxy_status_line(&hop),
+                    proxy_page_words(&hop)
+                ),
                 None => hop.error.clone().unwrap_or_else(|| "did not answer with HTTP".into()),
             };
             (Code::ProxyDenied, format!("the proxy {url} refused CONNECT {host}:{port}: {why}"))
         }
         ProxyStatus::UpstreamFailed => {
             evidence.insert("body_excerpt".into(), json!(hop.body_excerpt));
+            evidence.insert("reason".into(), json!(hop.reason));
             (
                 Code::ProxyUpstreamFailed,
-                format!("the proxy {url} could not reach {host}:{port} itself (HTTP {code_text}{headers})"),
+                format!(
+                    "the proxy {url} could not reach {host}:{port} itself: it answered {}{headers}{}",
+                    proxy_status_line(&hop),
+                    proxy_page_words(&hop)
+                ),
             )
         }
         ProxyStatus::Timeout => (
@@ -740,15 +973,26 @@ pub fn clock_findings(clock: &ClockEstimate, lang: Lang) -> Vec<Finding> {
     ]);
     let offset = clock.offset_seconds.unwrap_or(0.0);
     let unc = clock.uncertainty_seconds.unwrap_or(0.0);
+    let zone = zone_like_offset(offset, unc);
+    let mut evidence = evidence;
+    let mut variant = None;
     let (code, severity, message) = match clock.verdict {
         ClockVerdict::Ok => return Vec::new(),
-        ClockVerdict::Error => (
-            Code::ClockSkew,
-            Severity::Error,
-            format!(
+        ClockVerdict::Error => {
+            let mut message = format!(
                 "the node's clock is {offset:+.1} s (± {unc:.1} s) off the reference time: beyond the 300 s token tolerance"
-            ),
-        ),
+            );
+            if let Some(z) = &zone {
+                message.push_str(&format!(
+                    "; that is {} within {:.0} s, the step of a time-zone offset: almost always a time-zone or daylight-saving problem (the hardware clock kept in local time, or a wrong time-zone rule), not drift",
+                    z.label, z.residual_seconds
+                ));
+                vars.insert("zone_offset".to_string(), z.label.clone());
+                evidence.insert("time_zone_pattern".into(), json!(z.label));
+                variant = Some("time_zone");
+            }
+            (Code::ClockSkew, Severity::Error, message)
+        }
         ClockVerdict::Warning => (
             Code::ClockDrift,
             Severity::Warning,
@@ -782,8 +1026,42 @@ pub fn clock_findings(clock: &ClockEstimate, lang: Lang) -> Vec<Finding> {
         usage_error: usage_error(code, false),
         message,
         evidence,
-        remediation: remediation::remediation(code, lang, &vars),
+        remediation: match variant {
+            Some(v) => remediation::remediation_variant(code, v, lang, &vars),
+            None => remediation::remediation(code, lang, &vars),
+        },
     }]
+}
+
+/// An offset that is a time-zone step: a whole number of hours, or 30 or 45 minutes past one,
+/// up to 26 h (the widest gap between two zones' offsets).
+struct ZoneOffset {
+    /// e.g. `+1 h`, `-5 h 30 min`.
+    label: String,
+    /// Seconds between the offset and the step.
+    residual_seconds: f64,
+}
+
+/// Seconds an offset may miss a time-zone step by (plus the estimate's uncertainty).
+const ZONE_STEP_TOLERANCE_SECONDS: f64 = 60.0;
+
+fn zone_like_offset(offset: f64, uncertainty: f64) -> Option<ZoneOffset> {
+    let quarters = (offset.abs() / 900.0).round();
+    let residual = (offset.abs() - quarters * 900.0).abs();
+    // 15-minute steps exist only as :30 and :45 (e.g. India +5:30, Nepal +5:45), besides whole hours.
+    let minutes = (quarters as u64 % 4) * 15;
+    if !(2.0..=26.0 * 4.0).contains(&quarters) || minutes == 15 || residual > ZONE_STEP_TOLERANCE_SECONDS + uncertainty
+    {
+        return None;
+    }
+    let hours = quarters as u64 / 4;
+    let sign = if offset < 0.0 { '-' } else { '+' };
+    let label = match (hours, minutes) {
+        (0, m) => format!("{sign}{m} min"),
+        (h, 0) => format!("{sign}{h} h"),
+        (h, m) => format!("{sign}{h} h {m} min"),
+    };
+    Some(ZoneOffset { label, residual_seconds: residual })
 }
 
 #[cfg(test)]

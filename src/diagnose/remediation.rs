@@ -111,6 +111,20 @@ pub fn remediation(code: Code, lang: Lang, vars: &BTreeMap<String, String>) -> R
     }
 }
 
+/// The remediation of a code in one of its variants (a catalogue key `Code.variant`, e.g.
+/// `ClockSkew.time_zone` for a whole-hour offset), placeholders filled; the code's own entry when
+/// the catalogue has no such variant.
+pub fn remediation_variant(code: Code, variant: &str, lang: Lang, vars: &BTreeMap<String, String>) -> Remediation {
+    match entry(&format!("{}.{variant}", code.as_str()), lang) {
+        Some((r, _)) => Remediation {
+            summary: fill(&r.summary, vars),
+            steps: r.steps.iter().map(|s| fill(s, vars)).collect(),
+            references: r.references.clone(),
+        },
+        None => remediation(code, lang, vars),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,15 +146,18 @@ mod tests {
         out
     }
 
+    /// The variant entries (`Code.variant`) the diagnosis uses.
+    const VARIANTS: [&str; 1] = ["ClockSkew.time_zone"];
+
     #[test]
     fn every_code_has_an_entry_in_every_language() {
         for (lang, text) in [("en", EN), ("fr", FR), ("zh", ZH)] {
             let cat: Catalogue = toml::from_str(text).unwrap_or_else(|e| panic!("{lang}: {e}"));
-            for code in all_codes() {
+            for code in all_codes().into_iter().chain(VARIANTS) {
                 let r = cat.get(code).unwrap_or_else(|| panic!("{lang}: no entry for {code}"));
                 assert!(!r.summary.is_empty() && !r.steps.is_empty(), "{lang}: {code}");
             }
-            assert_eq!(cat.len(), all_codes().len(), "{lang}: an entry for an unknown code");
+            assert_eq!(cat.len(), all_codes().len() + VARIANTS.len(), "{lang}: an entry for an unknown code");
         }
     }
 

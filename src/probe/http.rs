@@ -31,6 +31,16 @@ pub fn header(headers: &[httparse::Header<'_>], name: &str) -> Option<String> {
     headers.iter().find(|h| h.name.eq_ignore_ascii_case(name)).map(|h| String::from_utf8_lossy(h.value).into_owned())
 }
 
+/// Most bytes of an error page read past the response head.
+const MAX_BODY_EXCERPT: usize = 512;
+
+/// A reference header's value made printable and bounded (256 characters).
+fn edge_reference(value: &Option<String>) -> Option<String> {
+    let v: String = value.as_deref()?.chars().filter(|c| !c.is_control()).take(256).collect();
+    let v = v.trim().to_string();
+    (!v.is_empty()).then_some(v)
+}
+
 fn is_proxy_header(name: &str) -> bool {
     PROXY_HEADERS.iter().any(|p| p.eq_ignore_ascii_case(name))
         || name.to_ascii_lowercase().starts_with("x-zscaler")
@@ -80,21 +90,20 @@ pub async fn get<S: AsyncRead + AsyncWrite + Unpin>(
             let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
             let mut resp = httparse::Response::new(&mut headers);
             match resp.parse(&buf[start..]) {
-                Ok(httparse::Status::Complete(_)) => {
+                Ok(httparse::Status::Complete(head_len)) => {
                     let header = |name: &str| header(resp.headers, name);
+                    let edge_ref = edge_reference(&header("x-azure-ref").or_else(|| header("x-msedge-ref")));
+                    let code = resp.code.unwrap_or(0);
+                    let body_start = buf[start + head_len..].to_vec();
                     let proxy_headers: Vec<String> = resp
                         .headers
                         .iter()
                         .filter(|h| is_proxy_header(h.name))
                         .map(|h| format!("{}: {}", h.name, String::from_utf8_lossy(h.value)))
                         .collect();
-                    return Ok((
-                        resp.code.unwrap_or(0),
-                        header("date"),
-                        header("server"),
-                        header("via"),
-                        proxy_headers,
-                    ));
+                    let (date, server, via) = (header("date"), header("server"), header("via"));
+                    let content_length = header("content-length").and_then(|v| v.trim().parse::<usize>().ok());
+                    return Ok((code, date, server, via, proxy_headers, edge_ref, content_length, body_start));
                 }
                 Ok(httparse::Status::Partial) if buf.len() >= MAX_HEAD_BYTES => {
                     return Err(format!("{authority} sent {} bytes without ending the response head", buf.len()));
@@ -104,13 +113,36 @@ pub async fn get<S: AsyncRead + AsyncWrite + Unpin>(
             }
         }
     };
-    match tokio::time::timeout(timeout, exchange).await {
+    let result = tokio::time::timeout(timeout, exchange).await;
+    // The head's arrival: what the stage's duration and the HTTP Date estimate use (the error
+    // page read below must not shift them).
+    let (head_elapsed, received_at) = (start.elapsed(), SystemTime::now());
+    match result {
         Err(_) => {
             obs.status = HttpStatus::Timeout;
             obs.error = Some(format!("no complete response head from {authority} within {} ms", timeout.as_millis()));
         }
         Ok(Err(e)) => obs.error = Some(e),
-        Ok(Ok((code, date, server, via, proxy_headers))) => {
+        Ok(Ok((code, date, server, via, proxy_headers, edge_ref, content_length, mut body))) => {
+            if code >= 400 {
+                // The page of a refusal says who refused: read a little of it, briefly.
+                let wait = timeout.saturating_sub(start.elapsed()).min(Duration::from_millis(500));
+                let want = content_length.unwrap_or(MAX_BODY_EXCERPT).min(MAX_BODY_EXCERPT);
+                let _ = tokio::time::timeout(wait, async {
+                    let mut chunk = [0u8; 512];
+                    while body.len() < want {
+                        match stream.read(&mut chunk).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => body.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                })
+                .await;
+                body.truncate(MAX_BODY_EXCERPT);
+                let text = super::proxy::page_text(&body);
+                obs.body_excerpt = (!text.is_empty()).then_some(text);
+            }
+            obs.edge_ref = edge_ref;
             obs.status = HttpStatus::Ok;
             obs.status_code = Some(code);
             obs.date = date;
@@ -119,8 +151,8 @@ pub async fn get<S: AsyncRead + AsyncWrite + Unpin>(
             obs.proxy_headers = proxy_headers;
         }
     }
-    obs.duration_ms = ms(start.elapsed());
+    obs.duration_ms = ms(head_elapsed);
     obs.sent_at = Some(sent_at);
-    obs.received_at = Some(SystemTime::now());
+    obs.received_at = Some(received_at);
     obs
 }

@@ -8,6 +8,7 @@ pub mod http;
 pub mod legacy;
 pub mod proxy;
 pub mod resolve;
+pub mod revocation;
 pub mod tls;
 
 use std::net::{IpAddr, SocketAddr};
@@ -136,6 +137,9 @@ pub struct TrustObservation {
     pub system: TrustVerdict,
     pub public_detail: Option<String>,
     pub system_detail: Option<String>,
+    /// The OS-store anchor named by the issuer of the chain's top certificate (the root that
+    /// completed the path), when the OS store holds it.
+    pub system_anchor: Option<crate::trust::AnchorName>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -158,6 +162,10 @@ pub struct TlsObservation {
     /// protocol_version, or a ServerHello of an older version).
     pub version_refused: bool,
     pub error: Option<String>,
+    /// The presented chain as DER (what the revocation checks read; not reported).
+    pub presented: Vec<rustls_pki_types::CertificateDer<'static>>,
+    /// The revocation and issuer checks of the presented chain (None: no chain).
+    pub revocation: Option<revocation::RevocationObservation>,
 }
 
 impl TlsObservation {
@@ -176,6 +184,8 @@ impl TlsObservation {
             legacy_version: None,
             version_refused: false,
             error: None,
+            presented: Vec::new(),
+            revocation: None,
         }
     }
 }
@@ -199,6 +209,12 @@ pub struct HttpObservation {
     pub via: Option<String>,
     /// Response headers that proxies add (Via, X-Cache, ...), as `Name: value`: signs of a proxy in the path.
     pub proxy_headers: Vec<String>,
+    /// The service edge's reference ID of this request (`X-Azure-Ref`, else `X-MSEdge-Ref`), printable,
+    /// at most 256 characters: what Microsoft support asks for when its edge refuses a request.
+    pub edge_ref: Option<String>,
+    /// For a status of 400 and above: the first words of the response page (markup removed, at most
+    /// 512 bytes read past the head within the stage's bound, capped at 500 ms).
+    pub body_excerpt: Option<String>,
     pub error: Option<String>,
     /// When the request was sent and the response head received (node clock), for HTTP Date.
     pub sent_at: Option<SystemTime>,
@@ -215,6 +231,8 @@ impl HttpObservation {
             server: None,
             via: None,
             proxy_headers: Vec::new(),
+            edge_ref: None,
+            body_excerpt: None,
             error: None,
             sent_at: None,
             received_at: None,
@@ -361,6 +379,8 @@ pub struct Prober {
     pub timeout: Duration,
     /// When the run began: stage starts are measured from here.
     pub epoch: Instant,
+    /// The run's revocation and issuer fetches, one per URL; None with `--no-revocation`.
+    pub revocation: Option<Arc<revocation::Cache>>,
 }
 
 impl Prober {
@@ -404,7 +424,9 @@ impl Prober {
         let via = match (&self.proxy, https) {
             (Some(p), true) => match p.no_proxy.matches(&host, port) {
                 Some(rule) => {
-                    obs.proxy = Some(proxy::ProxyHop::bypassed(p, rule));
+                    let mut hop = proxy::ProxyHop::bypassed(p, rule);
+                    hop.bypass_readings = p.no_proxy.readings(&host, port);
+                    obs.proxy = Some(hop);
                     None
                 }
                 None => Some(p),
@@ -415,7 +437,9 @@ impl Prober {
             Some(p) => {
                 obs.starts.connect = Some(self.now_ms());
                 progress.enter(&obs, Stage::Proxy);
-                let (hop, attempts, tunnel) = proxy::open_tunnel(&self.resolver, p, &host, port, self.timeout).await;
+                let (mut hop, attempts, tunnel) =
+                    proxy::open_tunnel(&self.resolver, p, &host, port, self.timeout).await;
+                hop.bypass_readings = p.no_proxy.readings(&host, port);
                 tracing::debug!(endpoint = %spec.name, proxy = %hop.url, status = ?hop.status, code = ?hop.http_status, "proxy");
                 let chosen = tunnel.and_then(|t| hop.address.map(|a| (a, t)));
                 obs.proxy = Some(hop);
@@ -476,17 +500,26 @@ impl Prober {
             s.tls(&mut tls_obs);
         }
         tracing::debug!(endpoint = %spec.name, status = ?tls_obs.status, version = ?tls_obs.version, trust = ?tls_obs.trust, ms = tls_obs.duration_ms, "tls");
+        // The revocation and issuer fetches of the chain run alongside the HTTP stage.
+        let revocation = revocation::check(self, tls_obs.presented.clone(), host.bare());
         obs.tls = Some(tls_obs);
-        if let Some(mut tls_stream) = tls_stream {
+        let revocation = if let Some(mut tls_stream) = tls_stream {
             obs.starts.http = Some(self.now_ms());
             progress.enter(&obs, Stage::Http);
             let authority = if port == 443 { host.to_string() } else { format!("{host}:{port}") };
-            let mut http = http::get(&mut tls_stream, &authority, path, self.timeout).await;
+            let (mut http, revocation) =
+                tokio::join!(http::get(&mut tls_stream, &authority, path, self.timeout), revocation);
             if let Some(s) = &scrubber {
                 s.http(&mut http);
             }
             tracing::debug!(endpoint = %spec.name, status = ?http.status, code = ?http.status_code, ms = http.duration_ms, "http");
             obs.http = Some(http);
+            revocation
+        } else {
+            revocation.await
+        };
+        if let Some(t) = obs.tls.as_mut() {
+            t.revocation = revocation;
         }
         obs
     }

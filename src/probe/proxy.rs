@@ -53,7 +53,8 @@ impl fmt::Debug for Credentials {
 }
 
 impl Credentials {
-    fn basic_header(&self) -> String {
+    /// The `Proxy-Authorization` value (Basic) for these credentials.
+    pub(crate) fn basic_header(&self) -> String {
         let token = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", self.user, self.password));
         format!("Basic {token}")
     }
@@ -87,7 +88,9 @@ impl Scrubber {
         let pair = format!("{}:{}", credentials.user, credentials.password);
         let mut forms: Vec<(String, bool)> = Vec::new();
         for engine in [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD] {
+            // The Basic token, and the password alone encoded (some filters log it that way).
             forms.push((engine.encode(&pair), false));
+            forms.push((engine.encode(&credentials.password), false));
         }
         for plain in [pair.as_str(), credentials.user.as_str(), credentials.password.as_str()] {
             forms.push((plain.to_string(), true));
@@ -98,6 +101,20 @@ impl Scrubber {
                 forms.push((percent_encoding::utf8_percent_encode(plain, set).to_string(), true));
             }
             forms.push((html_escape(plain), true));
+            // HTML numeric character references for everything but letters and digits
+            // (`S3cret&#33;pw`), decimal and hexadecimal.
+            let numeric = |hex: bool| -> String {
+                plain
+                    .chars()
+                    .map(|c| match (c.is_ascii_alphanumeric(), hex) {
+                        (true, _) => c.to_string(),
+                        (false, false) => format!("&#{};", u32::from(c)),
+                        (false, true) => format!("&#x{:x};", u32::from(c)),
+                    })
+                    .collect()
+            };
+            forms.push((numeric(false), true));
+            forms.push((numeric(true), true));
         }
         forms.retain(|(f, _)| f.chars().count() >= Self::MIN_LEN);
         forms.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
@@ -135,7 +152,8 @@ impl Scrubber {
         out
     }
 
-    fn scrub_in_place(&self, text: &mut String) {
+    /// Scrub `text` where it lies (the report's strings, one by one).
+    pub fn scrub_in_place(&self, text: &mut String) {
         let clean = self.scrub(text);
         if clean != *text {
             *text = clean;
@@ -144,7 +162,8 @@ impl Scrubber {
 
     /// Scrub every string of a proxy hop that holds bytes the proxy sent.
     pub fn hop(&self, hop: &mut ProxyHop) {
-        for s in hop.server.iter_mut().chain(hop.via.iter_mut()).chain(hop.error.iter_mut()) {
+        let singles = hop.server.iter_mut().chain(hop.via.iter_mut()).chain(hop.reason.iter_mut());
+        for s in singles.chain(hop.error.iter_mut()) {
             self.scrub_in_place(s);
         }
         hop.authenticate.iter_mut().for_each(|s| self.scrub_in_place(s));
@@ -156,8 +175,13 @@ impl Scrubber {
     /// Scrub every string of the HTTP stage (through a proxy, the answer may be the proxy's).
     pub fn http(&self, http: &mut super::HttpObservation) {
         let singles = http.date.iter_mut().chain(http.server.iter_mut()).chain(http.via.iter_mut());
-        for s in singles.chain(http.error.iter_mut()).chain(http.proxy_headers.iter_mut()) {
+        for s in
+            singles.chain(http.error.iter_mut()).chain(http.proxy_headers.iter_mut()).chain(http.edge_ref.iter_mut())
+        {
             self.scrub_in_place(s);
+        }
+        if let Some(b) = &mut http.body_excerpt {
+            *b = self.scrub_excerpt(b);
         }
     }
 
@@ -313,15 +337,30 @@ pub fn parse_proxy_url(
     Ok(ProxyConfig { host, port: url.port().unwrap_or(1080), credentials, source, no_proxy })
 }
 
+/// How a NO_PROXY domain entry was written: clients read the forms differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DomainForm {
+    /// `contoso.com`
+    Plain,
+    /// `.contoso.com`
+    LeadingDot,
+    /// `*.contoso.com`
+    Wildcard,
+}
+
 /// One NO_PROXY entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum NoProxyEntry {
     All,
-    /// A domain: matches itself and its subdomains (a leading dot is ignored, as curl does).
+    /// A domain: `contoso.com` and `.contoso.com` match the name and its subdomains (as curl
+    /// reads them); `*.contoso.com` matches its subdomains only (as Go and WinHTTP read it).
     Domain {
         name: String,
         port: Option<u16>,
+        form: DomainForm,
     },
+    /// WinHTTP's `<local>`: every host name without a dot.
+    Local,
     Ip {
         ip: IpAddr,
         port: Option<u16>,
@@ -332,9 +371,12 @@ enum NoProxyEntry {
     },
 }
 
-/// NO_PROXY as curl reads it: comma (or space) separated; `*` alone exempts everything; a
+/// NO_PROXY as curl reads it: comma (or space, or WinHTTP's `;`) separated; `*` alone exempts everything; a
 /// domain exempts itself and its subdomains; IP literals and CIDR ranges match addresses given as
-/// literals; `host:port` (this tool's addition, as Go reads it) exempts one port only.
+/// literals; `host:port` (this tool's addition, as Go reads it) exempts one port only. Also the
+/// forms operators copy from other clients: `*.domain` (its subdomains, as Go and WinHTTP read
+/// it) and WinHTTP's `<local>` (names without a dot). Where clients read an entry differently,
+/// [`NoProxy::readings`] says how.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NoProxy {
     entries: Vec<NoProxyEntry>,
@@ -346,9 +388,12 @@ pub struct NoProxy {
 impl NoProxy {
     pub fn parse(s: &str) -> NoProxy {
         let mut out = NoProxy::default();
-        for item in s.split([',', ' ', '\t']).map(str::trim).filter(|i| !i.is_empty()) {
+        // `;` too: WinHTTP's and WinINet's bypass lists (`<local>;*.contoso.com`) are pasted as they are.
+        for item in s.split([',', ' ', '\t', ';']).map(str::trim).filter(|i| !i.is_empty()) {
             let entry = if item == "*" {
                 Some(NoProxyEntry::All)
+            } else if item.eq_ignore_ascii_case("<local>") {
+                Some(NoProxyEntry::Local)
             } else if let Some((net, bits)) = item.split_once('/') {
                 match (net.trim_matches(['[', ']']).parse::<IpAddr>(), bits.parse::<u8>()) {
                     (Ok(net), Ok(bits)) if bits <= if net.is_ipv4() { 32 } else { 128 } => {
@@ -365,11 +410,18 @@ impl NoProxy {
                     Some((n, p)) if p.parse::<u16>().is_ok() => (n, p.parse::<u16>().ok()),
                     _ => (item, None),
                 };
+                let form = if name.starts_with("*.") {
+                    DomainForm::Wildcard
+                } else if name.starts_with('.') {
+                    DomainForm::LeadingDot
+                } else {
+                    DomainForm::Plain
+                };
                 let name =
                     name.trim_start_matches("*.").trim_start_matches('.').trim_end_matches('.').to_ascii_lowercase();
                 // A name the resolver would refuse can match no endpoint: malformed.
                 match crate::catalog::parse_host(&name) {
-                    Ok(Host::Name(name)) => Some(NoProxyEntry::Domain { name, port }),
+                    Ok(Host::Name(name)) => Some(NoProxyEntry::Domain { name, port, form }),
                     _ => None,
                 }
             };
@@ -393,22 +445,110 @@ impl NoProxy {
         &self.malformed
     }
 
-    /// The entry that exempts `host:port`, if any.
+    /// The entry that exempts `host:port`, if any, as this probe reads the list (see [`NoProxy`]
+    /// and [`BypassClient::Probe`]).
     pub fn matches(&self, host: &Host, port: u16) -> Option<&str> {
+        self.matches_as(BypassClient::Probe, host, port)
+    }
+
+    /// The entry that exempts `host:port` as `client` reads the list.
+    pub fn matches_as(&self, client: BypassClient, host: &Host, port: u16) -> Option<&str> {
         let port_ok = |p: &Option<u16>| p.is_none_or(|p| p == port);
         self.entries.iter().zip(&self.raw).find_map(|(e, raw)| {
             let hit = match (e, host) {
                 (NoProxyEntry::All, _) => true,
-                (NoProxyEntry::Domain { name, port: p }, Host::Name(h)) => {
-                    port_ok(p) && (h == name || h.strip_suffix(name.as_str()).is_some_and(|pre| pre.ends_with('.')))
+                (NoProxyEntry::Domain { name, port: p, form }, Host::Name(h)) => {
+                    let same = h == name;
+                    let sub = h.strip_suffix(name.as_str()).is_some_and(|pre| pre.ends_with('.'));
+                    use BypassClient as C;
+                    use DomainForm as F;
+                    port_ok(p)
+                        && match (client, form) {
+                            (C::Probe | C::Curl | C::Go, F::Plain)
+                            | (C::Probe | C::Curl | C::Dotnet, F::LeadingDot) => same || sub,
+                            (C::Probe | C::Go | C::Winhttp, F::Wildcard) | (C::Go, F::LeadingDot) => sub,
+                            (C::Dotnet | C::Winhttp, F::Plain) => same,
+                            (C::Curl | C::Dotnet, F::Wildcard) | (C::Winhttp, F::LeadingDot) => false,
+                        }
+                }
+                (NoProxyEntry::Local, Host::Name(h)) => {
+                    matches!(client, BypassClient::Probe | BypassClient::Winhttp) && !h.contains('.')
                 }
                 (NoProxyEntry::Ip { ip, port: p }, Host::Ip(h)) => port_ok(p) && ip == h,
-                (NoProxyEntry::Cidr { net, bits }, Host::Ip(h)) => in_cidr(*h, *net, *bits),
+                (NoProxyEntry::Cidr { net, bits }, Host::Ip(h)) => {
+                    matches!(client, BypassClient::Probe | BypassClient::Curl | BypassClient::Go)
+                        && in_cidr(*h, *net, *bits)
+                }
                 _ => false,
             };
             hit.then_some(raw.as_str())
         })
     }
+
+    /// How each client reads the list for `host:port`, when they do not all agree with this
+    /// probe's reading; empty when they do (or the list is empty).
+    pub fn readings(&self, host: &Host, port: u16) -> Vec<BypassReading> {
+        if self.entries.is_empty() {
+            return Vec::new();
+        }
+        let all: Vec<BypassReading> = BypassClient::ALL
+            .iter()
+            .map(|c| {
+                let rule = self.matches_as(*c, host, port).map(str::to_string);
+                BypassReading { client: *c, bypassed: rule.is_some(), rule }
+            })
+            .collect();
+        if all.iter().all(|r| r.bypassed == all[0].bypassed) { Vec::new() } else { all }
+    }
+}
+
+/// A client whose reading of NO_PROXY (or of a WinHTTP bypass list holding the same entries) the
+/// report compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BypassClient {
+    /// This probe: curl's reading, plus `*.domain` as its subdomains and WinHTTP's `<local>`.
+    Probe,
+    /// curl and libcurl: a name matches itself and its subdomains, a leading dot is ignored; `*`
+    /// alone is the only wildcard (`*.domain` matches nothing); CIDR ranges.
+    Curl,
+    /// Go's net/http (golang.org/x/net/http/httpproxy): `domain` matches itself and subdomains,
+    /// `.domain` and `*.domain` only subdomains; CIDR ranges.
+    Go,
+    /// .NET's HttpEnvironmentProxy (Linux, macOS): `.domain` matches itself and subdomains,
+    /// `domain` only itself; no wildcards, no CIDR.
+    Dotnet,
+    /// WinHTTP's bypass list (`netsh winhttp set proxy ... bypass-list=`): whole-name patterns
+    /// with `*` wildcards (`*.domain`: subdomains only; `domain`: itself only; `.domain`:
+    /// nothing), `<local>`: names without a dot; no CIDR.
+    Winhttp,
+}
+
+impl BypassClient {
+    /// Every client, this probe first.
+    pub const ALL: [BypassClient; 5] =
+        [BypassClient::Probe, BypassClient::Curl, BypassClient::Go, BypassClient::Dotnet, BypassClient::Winhttp];
+
+    /// The stable label (as serialized).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BypassClient::Probe => "probe",
+            BypassClient::Curl => "curl",
+            BypassClient::Go => "go",
+            BypassClient::Dotnet => "dotnet",
+            BypassClient::Winhttp => "winhttp",
+        }
+    }
+}
+
+/// One client's reading of the bypass list for one endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct BypassReading {
+    pub client: BypassClient,
+    /// Whether this client would connect directly.
+    pub bypassed: bool,
+    /// The entry that exempts the endpoint for this client.
+    pub rule: Option<String>,
 }
 
 fn in_cidr(ip: IpAddr, net: IpAddr, bits: u8) -> bool {
@@ -518,12 +658,19 @@ pub struct ProxyHop {
     pub authenticate: Vec<String>,
     /// Whether Proxy-Authorization was sent.
     pub credentials_sent: bool,
+    /// The reason phrase of the proxy's status line (`Unable to connect` in `HTTP/1.0 500 Unable to connect`),
+    /// control characters removed, at most 128 characters.
+    pub reason: Option<String>,
     pub server: Option<String>,
     pub via: Option<String>,
-    /// The first bytes of the proxy's answer body (a block page), control characters removed.
+    /// The first words of the proxy's answer page (markup, styles and scripts removed) (a block page), control characters removed.
     pub body_excerpt: Option<String>,
     /// The NO_PROXY entry that exempted the endpoint (status `bypassed`).
     pub bypass_rule: Option<String>,
+    /// How curl, Go, .NET and WinHTTP read the bypass list for this endpoint, when they do not all
+    /// agree with this probe's reading (then a ProxyBypassAmbiguous finding says so); else empty.
+    #[serde(default)]
+    pub bypass_readings: Vec<BypassReading>,
     pub error: Option<String>,
 }
 
@@ -544,10 +691,12 @@ impl ProxyHop {
             address: None,
             authenticate: Vec::new(),
             credentials_sent: proxy.credentials.is_some(),
+            reason: None,
             server: None,
             via: None,
             body_excerpt: None,
             bypass_rule: None,
+            bypass_readings: Vec::new(),
             error: None,
         }
     }
@@ -557,6 +706,8 @@ impl ProxyHop {
 const MAX_HEAD: usize = 64 * 1024;
 /// Most bytes of a refusal body kept.
 const MAX_EXCERPT: usize = 512;
+/// Most bytes of a refusal page read to tell what it says (error pages put their words after the styles).
+const MAX_PAGE: usize = 16 * 1024;
 
 /// Authentication schemes named in Proxy-Authenticate header values.
 pub fn auth_schemes<'a>(values: impl Iterator<Item = &'a str>) -> Vec<String> {
@@ -597,6 +748,118 @@ fn excerpt(body: &[u8]) -> Option<String> {
         .collect();
     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
     (!text.is_empty()).then_some(text)
+}
+
+/// Words of proxy error pages saying the proxy could not reach or resolve the endpoint itself
+/// (tinyproxy, Squid, Sophos, Zscaler, Blue Coat, nginx and generic gateways), lower case.
+const UPSTREAM_WORDS: &[&str] = &[
+    "unable to connect",
+    "could not connect",
+    "cannot connect",
+    "can't connect",
+    "failed to connect",
+    "connection refused",
+    "connection timed out",
+    "connection failed",
+    "connect failed",
+    "err_connect_fail",
+    "err_dns_fail",
+    "unable to resolve",
+    "could not resolve",
+    "cannot resolve",
+    "unable to determine ip address",
+    "name resolution",
+    "dns lookup failed",
+    "host not found",
+    "unknown host",
+    "no route to host",
+    "network is unreachable",
+    "remote server not responding",
+    "upstream",
+    "gateway timeout",
+    "bad gateway",
+];
+
+/// Words of proxy policy pages (an administrator's rule refused the request), lower case.
+const POLICY_WORDS: &[&str] = &[
+    "access denied",
+    "access control",
+    "err_access_denied",
+    "blocked",
+    "policy",
+    "filtered",
+    "not allowed",
+    "forbidden",
+    "prohibited",
+    "restricted",
+    "category",
+];
+
+/// What a proxy's refusal of CONNECT means, from its status and its own words (reason phrase and
+/// page text): the page's words win over the status class, because proxies differ in the status
+/// they pick (tinyproxy answers `500 Unable to connect` for an upstream it cannot reach).
+/// Upstream words -> [`ProxyStatus::UpstreamFailed`]; policy words -> [`ProxyStatus::Denied`];
+/// otherwise 500, 502, 503 and 504 are upstream failures and every other status a refusal.
+pub fn refusal_meaning(code: u16, reason: &str, page: &str) -> ProxyStatus {
+    let said = format!("{reason} {page}").to_lowercase();
+    let has = |words: &[&str]| words.iter().any(|w| said.contains(w));
+    // A policy page may mention the upstream it protects ("upstream policy"): policy words win
+    // only on a status that is itself a refusal.
+    let refusal_status = matches!(code, 400..=499);
+    if has(UPSTREAM_WORDS) && !(refusal_status && has(POLICY_WORDS)) {
+        ProxyStatus::UpstreamFailed
+    } else if has(POLICY_WORDS) {
+        ProxyStatus::Denied
+    } else if matches!(code, 500 | 502..=504) {
+        ProxyStatus::UpstreamFailed
+    } else {
+        ProxyStatus::Denied
+    }
+}
+
+/// The readable text of a proxy's answer page: markup, `<style>`/`<script>`/`<head>`-only content
+/// except the title, and the common character entities decoded; whitespace collapsed.
+pub fn page_text(body: &[u8]) -> String {
+    let raw = String::from_utf8_lossy(body);
+    let mut out = String::with_capacity(raw.len().min(MAX_PAGE));
+    let lower = raw.to_ascii_lowercase();
+    let mut i = 0;
+    while i < raw.len() {
+        let Some(rel) = raw[i..].find('<') else {
+            out.push_str(&raw[i..]);
+            break;
+        };
+        out.push_str(&raw[i..i + rel]);
+        let tag_start = i + rel;
+        // Skip the contents of elements that are not text.
+        let skipped = ["style", "script"].iter().find_map(|name| {
+            let open = format!("<{name}");
+            lower[tag_start..].starts_with(&open).then(|| {
+                let close = format!("</{name}");
+                lower[tag_start..].find(&close).map_or(raw.len(), |end| tag_start + end + close.len())
+            })
+        });
+        let from = skipped.unwrap_or(tag_start);
+        i = match raw[from..].find('>') {
+            Some(end) => from + end + 1,
+            None => raw.len(),
+        };
+        out.push(' ');
+    }
+    let decoded = out
+        .replace("&nbsp;", " ")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&");
+    decoded
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Resolve the proxy, connect to it (every address, the first that answers is used) and ask for a
@@ -685,6 +948,7 @@ async fn open_tunnel_unscrubbed(
         }
         Ok(Ok(answer)) => {
             hop.http_status = Some(answer.code);
+            hop.reason = answer.reason;
             hop.server = answer.server;
             hop.via = answer.via;
             hop.authenticate = answer.authenticate;
@@ -692,7 +956,7 @@ async fn open_tunnel_unscrubbed(
                 200..=299 => ProxyStatus::Ok,
                 // tinyproxy answers wrong Basic credentials with 401 and WWW-Authenticate.
                 401 | 407 => ProxyStatus::AuthRequired,
-                502..=504 => ProxyStatus::UpstreamFailed,
+                // Refined below from what the page says.
                 _ => ProxyStatus::Denied,
             };
             if hop.status == ProxyStatus::Ok {
@@ -701,7 +965,7 @@ async fn open_tunnel_unscrubbed(
             // Keep the first bytes of the refusal page, without waiting long for them.
             let wait = timeout.min(Duration::from_millis(500));
             let mut body = Vec::new();
-            let want = answer.content_length.unwrap_or(MAX_EXCERPT).min(MAX_EXCERPT);
+            let want = answer.content_length.unwrap_or(MAX_PAGE).min(MAX_PAGE);
             let _ = tokio::time::timeout(wait, async {
                 let mut chunk = [0u8; 512];
                 while body.len() < want {
@@ -712,7 +976,12 @@ async fn open_tunnel_unscrubbed(
                 }
             })
             .await;
-            hop.body_excerpt = excerpt(&body);
+            let body = &body[..body.len().min(want)];
+            let text = page_text(body);
+            if hop.status == ProxyStatus::Denied {
+                hop.status = refusal_meaning(answer.code, hop.reason.as_deref().unwrap_or(""), &text);
+            }
+            hop.body_excerpt = excerpt(text.as_bytes());
             (hop, attempts, None)
         }
     }
@@ -720,6 +989,7 @@ async fn open_tunnel_unscrubbed(
 
 struct ConnectAnswer {
     code: u16,
+    reason: Option<String>,
     server: Option<String>,
     via: Option<String>,
     authenticate: Vec<String>,
@@ -780,6 +1050,10 @@ async fn exchange(stream: &mut TcpStream, request: &[u8], addr: &SocketAddr) -> 
     );
     Ok(ConnectAnswer {
         code: resp.code.unwrap_or(0),
+        reason: resp
+            .reason
+            .map(|r| r.chars().filter(|c| !c.is_control()).take(128).collect::<String>().trim().to_string())
+            .filter(|r| !r.is_empty()),
         server: header("server"),
         via: header("via"),
         authenticate,
@@ -893,6 +1167,34 @@ mod tests {
         let np = NoProxy::parse("ok.example, 10.0.0.0/33, a..b, x:99999, .corp");
         assert_eq!(np.entries(), ["ok.example", ".corp"]);
         assert_eq!(np.malformed(), ["10.0.0.0/33", "a..b", "x:99999"]);
+    }
+
+    #[test]
+    fn no_proxy_forms_each_client_reads() {
+        let name = |s: &str| Host::Name(s.into());
+        let np = NoProxy::parse("*.contoso.com;<local>");
+        assert_eq!(np.entries(), ["*.contoso.com", "<local>"], "WinHTTP's `;` separates entries too");
+        assert_eq!(np.matches(&name("login.contoso.com"), 443), Some("*.contoso.com"));
+        assert_eq!(np.matches(&name("contoso.com"), 443), None, "*.domain: subdomains only");
+        assert_eq!(np.matches(&name("intranet"), 443), Some("<local>"));
+        assert_eq!(np.matches(&name("intranet.corp"), 443), None);
+        let readings = |list: &str, host: &str| -> Vec<(&'static str, bool)> {
+            NoProxy::parse(list).readings(&name(host), 443).iter().map(|r| (r.client.as_str(), r.bypassed)).collect()
+        };
+        let all = |v: [bool; 5]| -> Vec<(&'static str, bool)> {
+            BypassClient::ALL.iter().map(|c| c.as_str()).zip(v).collect()
+        };
+        assert_eq!(readings("*.contoso.com", "a.contoso.com"), all([true, false, true, false, true]));
+        assert_eq!(readings(".contoso.com", "contoso.com"), all([true, true, false, true, false]));
+        assert_eq!(readings("contoso.com", "a.contoso.com"), all([true, true, true, false, false]));
+        assert_eq!(readings("<local>", "intranet"), all([true, false, false, false, true]));
+        assert_eq!(readings("10.0.0.0/8", "x"), Vec::new(), "names: no CIDR reading");
+        let ip = NoProxy::parse("10.0.0.0/8").readings(&Host::Ip("10.1.2.3".parse().unwrap()), 443);
+        assert_eq!(ip.iter().map(|r| r.bypassed).collect::<Vec<_>>(), vec![true, true, true, false, false]);
+        // Agreement: nothing to report.
+        assert!(readings("contoso.com", "contoso.com").is_empty());
+        assert!(readings("*", "anything.example").is_empty());
+        assert!(readings("", "x").is_empty());
     }
 
     #[test]

@@ -246,8 +246,12 @@ async fn not_listening(addr: SocketAddr, wait: Duration) -> bool {
     if socket.connect(addr).await.is_err() {
         return false;
     }
-    // ID, flags (RD), one question: the root (empty name), type NS, class IN.
-    let query = [0x4e, 0x50, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 1];
+    // One question for the root's NS records (any reply, or none, means something listens).
+    let mut message = hickory_proto::op::Message::query();
+    message.metadata.recursion_desired = true;
+    message
+        .add_query(hickory_proto::op::Query::query(hickory_proto::rr::Name::root(), hickory_proto::rr::RecordType::NS));
+    let Ok(query) = message.to_vec() else { return false };
     if let Err(e) = socket.send(&query).await {
         return refused(&e);
     }

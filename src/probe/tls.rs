@@ -53,11 +53,13 @@ pub async fn handshake(
     obs.duration_ms = ms(start.elapsed());
     if let Some(rec) = recorder.take() {
         obs.chain = rec.chain.iter().map(|c| chain::facts(c)).collect();
+        obs.presented = rec.chain.clone();
         obs.trust = Some(TrustObservation {
             public: rec.public,
             system: rec.system,
             public_detail: rec.public_detail,
             system_detail: rec.system_detail,
+            system_anchor: obs.chain.last().and_then(|top| stores.system.anchor_named(&top.issuer)),
         });
     }
     let at = peer.map_or_else(|| host.to_string(), |p| p.to_string());

@@ -18,6 +18,8 @@ pub struct BuildInput<'a> {
     pub observations: &'a [EndpointObservation],
     /// The interception verdict of each observation (same order), when a chain was seen.
     pub interceptions: Vec<Option<crate::trust::intercept::Interception>>,
+    /// The judged revocation checks of each observation (same order), when a chain was seen.
+    pub revocations: Vec<Option<RevocationReport>>,
     pub findings: Vec<Finding>,
 }
 
@@ -36,7 +38,11 @@ fn dns(d: &DnsObservation) -> DnsReport {
     }
 }
 
-fn tls(t: &TlsObservation, interception: Option<&crate::trust::intercept::Interception>) -> TlsReport {
+fn tls(
+    t: &TlsObservation,
+    interception: Option<&crate::trust::intercept::Interception>,
+    revocation: Option<&RevocationReport>,
+) -> TlsReport {
     TlsReport {
         status: t.status,
         duration_ms: t.duration_ms,
@@ -56,6 +62,7 @@ fn tls(t: &TlsObservation, interception: Option<&crate::trust::intercept::Interc
         alert: t.alert.clone(),
         legacy_version: t.legacy_version.clone(),
         error: t.error.clone(),
+        revocation: revocation.cloned(),
     }
 }
 
@@ -68,6 +75,8 @@ fn http(h: &HttpObservation) -> HttpReport {
         server: h.server.clone(),
         via: h.via.clone(),
         proxy_headers: h.proxy_headers.clone(),
+        edge_ref: h.edge_ref.clone(),
+        body_excerpt: h.body_excerpt.clone(),
         error: h.error.clone(),
     }
 }
@@ -165,7 +174,7 @@ pub fn build(input: BuildInput<'_>) -> Report {
                     })
                     .collect(),
                 proxy: o.proxy.clone(),
-                tls: o.tls.as_ref().map(|t| tls(t, interception)),
+                tls: o.tls.as_ref().map(|t| tls(t, interception, input.revocations.get(i).and_then(Option::as_ref))),
                 http: o.http.as_ref().map(http),
             }
         })

@@ -60,6 +60,9 @@ pub struct FleetCell {
     pub node: String,
     pub verdict: String,
     pub stage: Option<String>,
+    /// The node's `tls.revocation.status` for the endpoint (null: no chain, or an older report).
+    #[serde(default)]
+    pub revocation: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -229,6 +232,7 @@ pub fn merge(reports: &[(String, Value)], generated_at: String) -> Result<FleetR
                 node: node.clone(),
                 verdict: s(&e["verdict"]).unwrap_or_else(|| "unknown".into()),
                 stage: s(&e["stage"]),
+                revocation: s(&e["tls"]["revocation"]["status"]),
             });
         }
     }

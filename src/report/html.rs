@@ -1148,6 +1148,7 @@ fn tls(o: &mut String, t: &super::TlsReport, open: &str, run_time: Option<DateTi
     let verdicts = rows.split_off(basic);
     dl(o, "kv cols", &rows);
     dl(o, "kv wide", &verdicts);
+    revocation_table(o, t);
     if !t.chain.is_empty() {
         let dated = t
             .chain
@@ -1648,8 +1649,13 @@ pub fn render_fleet(fleet: &FleetReport) -> String {
                 esc(e.role.as_deref().unwrap_or("")),
                 e.host.as_deref().map(|h| format!(" · {}", esc(h))).unwrap_or_default()
             );
+            // One lookup per cell: a fleet of many nodes stays linear in its cells.
+            let mut by_node: HashMap<&str, &FleetCell> = HashMap::with_capacity(e.results.len());
+            for c in &e.results {
+                by_node.entry(c.node.as_str()).or_insert(c);
+            }
             for n in &fleet.nodes {
-                match e.results.iter().find(|c: &&FleetCell| c.node == n.hostname) {
+                match by_node.get(n.hostname.as_str()).copied() {
                     Some(c) => {
                         let stage = c.stage.as_deref().unwrap_or("");
                         let _ = write!(
@@ -1717,6 +1723,57 @@ pub fn render_fleet(fleet: &FleetReport) -> String {
     );
     tail(&mut o);
     o
+}
+
+/// The endpoint's revocation checks: the status, then one row per CRL, OCSP and caIssuers URL
+/// of each presented certificate.
+fn revocation_table(o: &mut String, t: &super::TlsReport) {
+    use super::{CheckStatus, RevocationStatus};
+    let Some(r) = &t.revocation else { return };
+    let tone = match r.status {
+        RevocationStatus::Good => "ok",
+        RevocationStatus::Revoked | RevocationStatus::Invalid | RevocationStatus::Unreachable => "error",
+        RevocationStatus::Unknown | RevocationStatus::NotChecked => "muted",
+    };
+    let _ = write!(
+        o,
+        "<details class=\"revocation\"{}><summary>Revocation {} <span class=\"muted-text\">{}</span></summary>",
+        if tone == "error" { " open" } else { "" },
+        badge(tone, r.status.as_str()),
+        esc(&plural(r.checks.len(), "check", "checks"))
+    );
+    if let Some(d) = &r.detail {
+        let _ = write!(o, "<p class=\"muted-text\">{}</p>", esc(d));
+    }
+    if !r.checks.is_empty() {
+        o.push_str(
+            "<table><thead><tr><th>Certificate</th><th>Kind</th><th>URL</th><th>Via</th><th>Status</th><th>HTTP</th>\
+             <th>Content-Type</th><th class=\"num\">Duration</th><th>Detail</th></tr></thead><tbody>",
+        );
+        for c in &r.checks {
+            let tone = match c.status {
+                CheckStatus::Ok => "ok",
+                CheckStatus::Unknown => "muted",
+                CheckStatus::Stale => "warning",
+                _ => "error",
+            };
+            let _ = write!(
+                o,
+                "<tr><td>#{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+                c.certificate,
+                esc(c.kind.as_str()),
+                mono(&c.url),
+                esc(c.via.map_or("-", |v| v.as_str())),
+                badge(tone, c.status.as_str()),
+                c.http_status.map_or_else(|| "-".to_string(), |s| s.to_string()),
+                opt(c.content_type.as_deref()),
+                esc(&fmt_ms(c.duration_ms)),
+                esc(&c.detail)
+            );
+        }
+        o.push_str("</tbody></table>");
+    }
+    o.push_str("</details>");
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ pub use write::{Output, WriteError, check_writable, default_file_name, plan, to_
 
 use crate::catalog::Role;
 use crate::clock::ClockEstimate;
+pub use crate::diagnose::revocation::{CheckStatus, RevocationCheck, RevocationReport, RevocationStatus};
 use crate::diagnose::{Finding, UsageError};
 pub use crate::probe::proxy::ProxyHop;
 use crate::probe::proxy::ProxySource;
@@ -205,6 +206,9 @@ pub struct TlsReport {
     /// After a failed handshake: the version the server picked when offered only TLS 1.0/1.1.
     pub legacy_version: Option<String>,
     pub error: Option<String>,
+    /// The CRL, OCSP and caIssuers checks of the presented chain; null when no chain was seen.
+    #[serde(default)]
+    pub revocation: Option<RevocationReport>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -225,6 +229,10 @@ pub struct HttpReport {
     pub via: Option<String>,
     /// Headers proxies add (Via, X-Cache, ...): a proxy in the path even when none is configured.
     pub proxy_headers: Vec<String>,
+    /// The service edge's reference ID (`X-Azure-Ref`, else `X-MSEdge-Ref`) for Microsoft support.
+    pub edge_ref: Option<String>,
+    /// For a status of 400 and above: the first words of the response page, markup removed.
+    pub body_excerpt: Option<String>,
     pub error: Option<String>,
 }
 

@@ -135,5 +135,31 @@ pub fn render(r: &Report) -> String {
             );
         }
     }
+    revocation_samples(&mut f, r);
     out
+}
+
+/// `azs_netprobe_revocation_good{endpoint, status}`: 1 when the endpoint's chain checked good
+/// by CRL or OCSP, 0 otherwise; `status` names the outcome (revoked, unreachable, not_checked...).
+fn revocation_samples(f: &mut Family<'_>, r: &Report) {
+    let rows: Vec<(&str, super::RevocationStatus)> = r
+        .endpoints
+        .iter()
+        .filter_map(|e| e.tls.as_ref()?.revocation.as_ref().map(|x| (e.name.as_str(), x.status)))
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    f.head(
+        "azs_netprobe_revocation_good",
+        "gauge",
+        "1 when the endpoint's certificates checked good by CRL or OCSP; the status label says what else.",
+    );
+    for (endpoint, status) in rows {
+        f.sample(
+            "azs_netprobe_revocation_good",
+            &[("endpoint", endpoint), ("status", status.as_str())],
+            b(status == super::RevocationStatus::Good),
+        );
+    }
 }

@@ -74,13 +74,23 @@ fn ip_pattern() -> Option<&'static Regex> {
 /// The tokens [`token`] writes. None only if the constant pattern failed to compile.
 fn token_pattern() -> Option<&'static Regex> {
     static RE: OnceLock<Option<Regex>> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"\b(?:host|ip|path)-[0-9a-f]{10}\b").ok()).as_ref()
+    RE.get_or_init(|| Regex::new(r"(?-u:\b)(?:host|ip|path)-[0-9a-f]{10}(?-u:\b)").ok()).as_ref()
 }
 
 /// The internal IP in a candidate match (brackets, a trailing port separator or dot trimmed).
 fn private_ip(candidate: &str) -> Option<IpAddr> {
-    let text = candidate.trim_matches(['[', ']', ':', '.']);
-    text.parse::<IpAddr>().ok().filter(is_private)
+    ip_core(candidate).map(|(ip, _)| ip).filter(is_private)
+}
+
+/// The address in a candidate match and the text it was read from: brackets, a trailing port
+/// separator or dot trimmed, and leading colons only when the address does not start with them
+/// (`::1`, `::ffff:10.1.2.3` keep theirs).
+fn ip_core(candidate: &str) -> Option<(IpAddr, &str)> {
+    let text = candidate.trim_matches(['[', ']']);
+    let tail = text.trim_end_matches(['.', ':']);
+    [text, tail, tail.trim_start_matches(':'), text.trim_start_matches(':')]
+        .into_iter()
+        .find_map(|t| t.parse::<IpAddr>().ok().map(|ip| (ip, t)))
 }
 
 /// Top-level domains that are never public: names under them are internal.
@@ -118,6 +128,19 @@ fn host_name(s: &str) -> Option<String> {
     };
     let host = host.trim_matches(['[', ']']).trim_end_matches('.').to_ascii_lowercase();
     (!host.is_empty() && host.parse::<IpAddr>().is_err()).then_some(host)
+}
+
+/// The proxy's host as written in its URL, a name or an IP literal (public or not: the README
+/// promises the proxy's host is replaced, whatever it is).
+fn proxy_host(url: &str) -> Option<String> {
+    host_name(url).or_else(|| {
+        let u = url::Url::parse(url).ok()?;
+        match u.host()? {
+            url::Host::Ipv4(ip) => Some(ip.to_string()),
+            url::Host::Ipv6(ip) => Some(ip.to_string()),
+            url::Host::Domain(_) => None,
+        }
+    })
 }
 
 /// One name or path to replace.
@@ -179,8 +202,17 @@ impl Redactor {
                 names.insert(h);
             }
         }
-        if let Some(h) = report.config.proxy.as_ref().and_then(|p| host_name(&p.url)) {
-            names.insert(h);
+        let mut literals: BTreeSet<String> = BTreeSet::new();
+        if let Some(h) = report.config.proxy.as_ref().and_then(|p| proxy_host(&p.url)) {
+            match h.parse::<IpAddr>() {
+                // An address literal is replaced as any internal address is (same token).
+                Ok(ip) => {
+                    literals.insert(ip.to_string());
+                }
+                Err(_) => {
+                    names.insert(h);
+                }
+            }
         }
         for p in report.node.platform.proxies.iter().filter_map(|p| p.proxy.as_deref()) {
             names.extend(host_name(p));
@@ -215,6 +247,7 @@ impl Redactor {
             .filter(|n| !n.is_empty())
             .map(|n| Secret { text: n.to_lowercase(), token: token(key, "host", n), whole: true })
             .chain(paths.iter().map(|p| Secret { text: p.to_lowercase(), token: token(key, "path", p), whole: false }))
+            .chain(literals.iter().map(|a| Secret { text: a.to_lowercase(), token: token(key, "ip", a), whole: true }))
             .collect();
         // Longest first, so that a name is replaced before any of its parts.
         secrets.sort_by_key(|s| std::cmp::Reverse(s.text.len()));
@@ -264,18 +297,16 @@ impl Redactor {
             last = end;
         }
         named.push_str(&s[last..]);
-        let Some(ip_re) = ip_pattern() else {
+        // Every IP literal has a `.` or a `:`; most strings have neither.
+        let Some(ip_re) = ip_pattern().filter(|_| named.contains(['.', ':'])) else {
             return named;
         };
         ip_re
             .replace_all(&named, |c: &regex::Captures<'_>| {
                 let m = c.get(0).map_or("", |m| m.as_str());
-                match private_ip(m) {
-                    Some(ip) => {
-                        // Keep the brackets and separators around the address itself.
-                        let core = m.trim_matches(['[', ']', ':', '.']);
-                        m.replacen(core, &token(&self.key, "ip", &ip.to_string()), 1)
-                    }
+                match ip_core(m).filter(|(ip, _)| is_private(ip)) {
+                    // Keep the brackets and separators around the address itself.
+                    Some((ip, core)) => m.replacen(core, &token(&self.key, "ip", &ip.to_string()), 1),
                     None => m.to_string(),
                 }
             })
@@ -286,8 +317,10 @@ impl Redactor {
     fn leftover(&self, s: &str) -> Option<&'static str> {
         // A token may itself contain a listed word (a node named `host`): a match inside a token
         // is not a leftover.
-        let tokens: Vec<(usize, usize)> =
-            token_pattern().map(|re| re.find_iter(s).map(|m| (m.start(), m.end())).collect()).unwrap_or_default();
+        let tokens: Vec<(usize, usize)> = token_pattern()
+            .filter(|_| s.contains('-'))
+            .map(|re| re.find_iter(s).map(|m| (m.start(), m.end())).collect())
+            .unwrap_or_default();
         let in_token = |start: usize, end: usize| tokens.iter().any(|&(a, b)| start < b && a < end);
         let mut pos = 0;
         while let Some((start, end, _)) = self.find(s, pos) {
@@ -297,6 +330,7 @@ impl Redactor {
             pos = start + s[start..].chars().next().map_or(1, char::len_utf8);
         }
         ip_pattern()
+            .filter(|_| s.contains(['.', ':']))
             .and_then(|re| re.find_iter(s).find(|m| !in_token(m.start(), m.end()) && private_ip(m.as_str()).is_some()))
             .map(|_| "address")
     }
@@ -433,7 +467,11 @@ impl Strings for ProbeSetInfo {
 
 impl Strings for ProxyInfo {
     fn strings(&mut self, f: &mut dyn FnMut(&'static str, &mut String)) {
-        fields!(f; "config.proxy.url" => self.url, "config.proxy.no_proxy" => self.no_proxy);
+        fields!(f;
+            "config.proxy.url" => self.url,
+            "config.proxy.no_proxy" => self.no_proxy,
+            "config.proxy.no_proxy_malformed" => self.no_proxy_malformed,
+        );
     }
 }
 
@@ -501,10 +539,14 @@ impl Strings for ProxyHop {
             "endpoints.proxy.authenticate" => self.authenticate,
             "endpoints.proxy.server" => self.server,
             "endpoints.proxy.via" => self.via,
+            "endpoints.proxy.reason" => self.reason,
             "endpoints.proxy.body_excerpt" => self.body_excerpt,
             "endpoints.proxy.bypass_rule" => self.bypass_rule,
             "endpoints.proxy.error" => self.error,
         );
+        for r in &mut self.bypass_readings {
+            fields!(f; "endpoints.proxy.bypass_readings.rule" => r.rule);
+        }
     }
 }
 
@@ -523,6 +565,17 @@ impl Strings for TlsReport {
         self.chain.strings(f);
         self.trust.strings(f);
         self.interception.strings(f);
+        if let Some(r) = &mut self.revocation {
+            fields!(f; "endpoints.tls.revocation.detail" => r.detail);
+            for c in &mut r.checks {
+                fields!(f;
+                    "endpoints.tls.revocation.checks.url" => c.url,
+                    "endpoints.tls.revocation.checks.content_type" => c.content_type,
+                    "endpoints.tls.revocation.checks.detail" => c.detail,
+                    "endpoints.tls.revocation.checks.next_update" => c.next_update,
+                );
+            }
+        }
     }
 }
 
@@ -574,6 +627,8 @@ impl Strings for HttpReport {
             "endpoints.http.server" => self.server,
             "endpoints.http.via" => self.via,
             "endpoints.http.proxy_headers" => self.proxy_headers,
+            "endpoints.http.edge_ref" => self.edge_ref,
+            "endpoints.http.body_excerpt" => self.body_excerpt,
             "endpoints.http.error" => self.error,
         );
     }
@@ -604,10 +659,25 @@ impl Strings for Summary {
     }
 }
 
+/// Apply `f` to every string field of `report`, free text and names alike (never to enum labels
+/// or numbers). The one walk over the report that both `--redact` and the removal of echoed proxy
+/// credentials use, so a field added to the report is covered by both once it is listed here.
+pub fn for_each_string(report: &mut Report, f: &mut dyn FnMut(&mut String)) {
+    report.strings(&mut |_, s| f(s));
+}
+
 /// Replace the node's name, internal names, the input paths and every internal address in every
 /// string of the report; mark the report redacted. On error the report is left partly
 /// redacted and must not be written.
 pub fn redact(report: &mut Report, key: &[u8]) -> Result<(), RedactError> {
+    // Read before the strings are rewritten: the URL then holds a token.
+    let proxy_ips: Vec<IpAddr> = report
+        .config
+        .proxy
+        .iter()
+        .filter_map(|p| proxy_host(&p.url))
+        .filter_map(|h| h.parse::<IpAddr>().ok())
+        .collect();
     let r = Redactor::new(report, key)?;
     report.strings(&mut |_, s| {
         let t = r.text(s);
@@ -618,7 +688,7 @@ pub fn redact(report: &mut Report, key: &[u8]) -> Result<(), RedactError> {
     // Typed addresses cannot hold a token: an internal one is dropped (its token is in `tcp`).
     for e in &mut report.endpoints {
         if let Some(hop) = &mut e.proxy
-            && hop.address.is_some_and(|a| is_private(&a.ip()))
+            && hop.address.is_some_and(|a| is_private(&a.ip()) || proxy_ips.contains(&a.ip()))
         {
             hop.address = None;
         }
@@ -662,7 +732,7 @@ mod tests {
 
     /// An example report with a proxy named `proxy`, an internal NTP server and CNAME target,
     /// and the node's name and internal addresses in free text.
-    fn planted() -> Report {
+    pub(super) fn planted() -> Report {
         let mut v: Value =
             serde_json::from_str(include_str!("../../reports/examples/lab-mixed-failures.json")).unwrap();
         v["node"]["hostname"] = "xrp-node07.corp.contoso.com".into();
@@ -719,6 +789,44 @@ mod tests {
         let mut again = planted();
         redact(&mut again, b"k").unwrap();
         assert_eq!(serde_json::to_string(&again).unwrap(), text);
+    }
+
+    #[test]
+    fn ipv6_and_mapped_addresses_keep_their_leading_colons_and_are_replaced() {
+        assert_eq!(private_ip("::1"), Some("::1".parse().unwrap()));
+        assert_eq!(private_ip("fd00::7:"), Some("fd00::7".parse().unwrap()));
+        assert_eq!(private_ip("::ffff:10.1.2.3"), Some("::ffff:10.1.2.3".parse().unwrap()));
+        assert_eq!(private_ip("10.0.0.5."), Some("10.0.0.5".parse().unwrap()));
+        assert_eq!(private_ip("8.8.8.8"), None);
+        let mut r = planted();
+        r.endpoints[0].tcp[0].address = "[::ffff:10.1.2.3]:22".into();
+        r.endpoints[0].dns.addresses = vec!["::1".into()];
+        redact(&mut r, b"k").unwrap();
+        let text = serde_json::to_string(&r).unwrap();
+        for left in ["10.1.2.3", "ffff:", "\"::1\""] {
+            assert!(!text.contains(left), "{left} left in {text}");
+        }
+        assert!(r.endpoints[0].tcp[0].address.starts_with("[ip-"), "{}", r.endpoints[0].tcp[0].address);
+    }
+
+    #[test]
+    fn a_proxy_given_as_a_public_address_is_replaced_too() {
+        let mut r = planted();
+        let url = "http://***:***@198.51.100.7:3128";
+        r.config.proxy.as_mut().unwrap().url = url.into();
+        let hop = r.endpoints[0].proxy.as_mut().unwrap();
+        hop.url = url.into();
+        hop.address = Some("198.51.100.7:3128".parse().unwrap());
+        r.endpoints[0].tcp[0].address = "198.51.100.7:3128".into();
+        r.findings[0].message = "the proxy 198.51.100.7:3128 refused CONNECT (not 198.51.100.70)".into();
+        redact(&mut r, b"k").unwrap();
+        let text = serde_json::to_string(&r).unwrap();
+        assert!(!text.contains("198.51.100.7:"), "{text}");
+        assert!(!text.contains("198.51.100.7\""), "{text}");
+        assert!(text.contains("198.51.100.70"), "another address is not the proxy's: {text}");
+        let t = token(b"k", "ip", "198.51.100.7");
+        assert_eq!(r.endpoints[0].tcp[0].address, format!("{t}:3128"));
+        assert_eq!(r.endpoints[0].proxy.as_ref().unwrap().address, None);
     }
 
     #[test]

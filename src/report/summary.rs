@@ -290,6 +290,7 @@ pub fn render(report: &Report, report_location: &str) -> String {
         ]);
     }
     out.push_str(&table(&rows));
+    out.push_str(&revocation_line(report));
     let clock = &report.clock;
     match clock.offset_seconds {
         Some(o) => {
@@ -308,4 +309,38 @@ pub fn render(report: &Report, report_location: &str) -> String {
     }
     let _ = writeln!(out, "{}: {}", w.report, printable(report_location));
     out
+}
+
+/// One line summing up the endpoints' revocation checks (empty when no chain was checked): the
+/// count of each status, with the endpoints whose status is not `good`.
+fn revocation_line(report: &Report) -> String {
+    use super::RevocationStatus as S;
+    let heading = match report.config.lang.as_str() {
+        "fr" => "Révocation (CRL/OCSP)",
+        "zh" => "吊销检查（CRL/OCSP）",
+        _ => "Revocation (CRL/OCSP)",
+    };
+    let statuses: Vec<(&str, S)> = report
+        .endpoints
+        .iter()
+        .filter_map(|e| e.tls.as_ref()?.revocation.as_ref().map(|r| (e.name.as_str(), r.status)))
+        .collect();
+    if statuses.is_empty() {
+        return String::new();
+    }
+    let order = [S::Revoked, S::Invalid, S::Unreachable, S::Unknown, S::NotChecked, S::Good];
+    let parts: Vec<String> = order
+        .iter()
+        .filter_map(|st| {
+            let names: Vec<&str> = statuses.iter().filter(|(_, s)| s == st).map(|(n, _)| *n).collect();
+            if names.is_empty() {
+                None
+            } else if *st == S::Good {
+                Some(format!("{} {}", names.len(), st.as_str()))
+            } else {
+                Some(format!("{} {} ({})", names.len(), st.as_str(), printable(&names.join(", "))))
+            }
+        })
+        .collect();
+    format!("{heading}: {}\n", parts.join(", "))
 }

@@ -18,6 +18,10 @@ pub struct CertFacts {
     pub subject_cn: Option<String>,
     pub issuer_cn: Option<String>,
     pub issuer_o: Option<String>,
+    /// Every O value of the issuer (interception products are matched on any of them; the
+    /// report keeps the first as `issuer_o`).
+    #[serde(skip)]
+    pub issuer_orgs: Vec<String>,
     /// Serial number, hex with colons.
     pub serial: String,
     /// RFC 3339, UTC.
@@ -77,6 +81,7 @@ pub fn facts(der: &[u8]) -> CertFacts {
                 subject_cn: None,
                 issuer_cn: None,
                 issuer_o: None,
+                issuer_orgs: Vec::new(),
                 serial: String::new(),
                 not_before: String::new(),
                 not_after: String::new(),
@@ -128,6 +133,7 @@ pub fn facts(der: &[u8]) -> CertFacts {
         subject_cn: first_attr(cert.subject().iter_common_name()),
         issuer_cn: first_attr(cert.issuer().iter_common_name()),
         issuer_o: first_attr(cert.issuer().iter_organization()),
+        issuer_orgs: cert.issuer().iter_organization().filter_map(|a| a.as_str().ok()).map(str::to_string).collect(),
         serial: cert.raw_serial_as_string(),
         not_before: rfc3339(cert.validity().not_before.timestamp()),
         not_after: rfc3339(cert.validity().not_after.timestamp()),
@@ -142,6 +148,14 @@ pub fn facts(der: &[u8]) -> CertFacts {
         aia,
         parse_error: None,
     }
+}
+
+/// A distinguished name read from DER (a trust anchor's subject): RFC 4514 text, CN and every O.
+/// `None` when the DER is not a Name.
+pub fn name_facts(der: &[u8]) -> Option<(String, Option<String>, Vec<String>)> {
+    let (_, name) = x509_parser::x509::X509Name::from_der(der).ok()?;
+    let orgs = name.iter_organization().filter_map(|a| a.as_str().ok()).map(str::to_string).collect();
+    Some((name.to_string(), first_attr(name.iter_common_name()), orgs))
 }
 
 #[cfg(test)]

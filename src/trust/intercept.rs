@@ -9,8 +9,8 @@ use regex::{Regex, RegexBuilder};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::TrustVerdict;
 use super::chain::CertFacts;
+use super::{AnchorName, TrustVerdict};
 
 /// What the chain analysis concluded about interception (reported as `tls.interception`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
@@ -33,6 +33,9 @@ pub struct PathFacts<'a> {
     pub proxy: Option<&'a str>,
     /// Proxy headers seen on the HTTP response (Via, X-Cache, ...).
     pub proxy_headers: &'a [String],
+    /// The OS-store anchor whose subject is the issuer of the chain's top certificate (the root
+    /// that completed the path), when the store holds one.
+    pub system_anchor: Option<&'a AnchorName>,
 }
 
 #[derive(Deserialize)]
@@ -41,18 +44,41 @@ struct ProductFile {
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ProductEntry {
     name: String,
     #[serde(default)]
     issuer_cn: Vec<String>,
     #[serde(default)]
     issuer_o: Vec<String>,
+    #[serde(default)]
+    chain_cn: Vec<String>,
+    note: Option<String>,
 }
 
 struct Product {
     name: String,
     cn: Vec<Regex>,
     o: Vec<Regex>,
+    chain_cn: Vec<Regex>,
+    note: Option<String>,
+}
+
+/// One issuer name as products are matched on it: its common name and every O value.
+#[derive(Debug, Clone, Copy)]
+pub struct IssuerName<'a> {
+    pub cn: Option<&'a str>,
+    pub orgs: &'a [String],
+}
+
+/// A product named by a chain, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductMatch {
+    pub name: &'static str,
+    /// Which name matched, e.g. `issuer of certificate 0: Zscaler Intermediate Root CA (Zscaler Inc.)`.
+    pub matched: String,
+    /// What the product's certificate says beyond its name (Cisco WSA's warning certificate).
+    pub note: Option<&'static str>,
 }
 
 const PRODUCTS: &str = include_str!("products.toml");
@@ -78,18 +104,88 @@ fn products() -> &'static [Product] {
                 name: p.name,
                 cn: p.issuer_cn.iter().filter_map(|r| whole(r)).collect(),
                 o: p.issuer_o.iter().filter_map(|r| whole(r)).collect(),
+                chain_cn: p.chain_cn.iter().filter_map(|r| whole(r)).collect(),
+                note: p.note,
             })
             .collect()
     })
 }
 
-/// The inspection product an issuer (CN, O) names, if any.
-pub fn product_for(issuer_cn: Option<&str>, issuer_o: Option<&str>) -> Option<&'static str> {
-    products().iter().find_map(|p| {
-        let cn = issuer_cn.is_some_and(|cn| p.cn.iter().any(|r| r.is_match(cn)));
-        let o = issuer_o.is_some_and(|o| p.o.iter().any(|r| r.is_match(o)));
-        (cn || o).then_some(p.name.as_str())
+/// The inspection product an issuer names, if any, as Chromium matches its list: an entry with
+/// CN and O patterns needs both to match (any of the issuer's O values), an entry with one kind
+/// needs that one; an entry with neither (only `chain_cn`) never matches an issuer.
+pub fn product_for(issuer: IssuerName<'_>) -> Option<&'static str> {
+    products().iter().find(|p| issuer_matches(p, issuer)).map(|p| p.name.as_str())
+}
+
+fn issuer_matches(p: &Product, issuer: IssuerName<'_>) -> bool {
+    if p.cn.is_empty() && p.o.is_empty() {
+        return false;
+    }
+    let cn = p.cn.is_empty() || issuer.cn.is_some_and(|cn| p.cn.iter().any(|r| r.is_match(cn)));
+    let o = p.o.is_empty() || issuer.orgs.iter().any(|o| p.o.iter().any(|r| r.is_match(o)));
+    cn && o
+}
+
+fn name_label(cn: Option<&str>, orgs: &[String], dn: &str) -> String {
+    match (cn, orgs.first()) {
+        (Some(cn), Some(o)) if cn != o => format!("{cn} ({})", orgs.join(", ")),
+        (Some(cn), _) => cn.to_string(),
+        (None, Some(_)) => orgs.join(", "),
+        (None, None) => dn.to_string(),
+    }
+}
+
+/// The product a chain names: the common names of its certificates (`chain_cn` entries), then
+/// the issuer of every presented certificate, leaf first, then the OS-store anchor's subject.
+pub fn product_in_chain(chain: &[CertFacts], anchor: Option<&AnchorName>) -> Option<ProductMatch> {
+    let products = products();
+    for (i, c) in chain.iter().enumerate() {
+        for name in [c.subject_cn.as_deref(), c.issuer_cn.as_deref()].into_iter().flatten() {
+            if let Some(p) = products.iter().find(|p| p.chain_cn.iter().any(|r| r.is_match(name))) {
+                return Some(ProductMatch {
+                    name: p.name.as_str(),
+                    matched: format!("certificate {i} is named \"{name}\""),
+                    note: p.note.as_deref(),
+                });
+            }
+        }
+    }
+    let mut names: Vec<(String, IssuerName<'_>)> = chain
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let orgs: &[String] = if c.issuer_orgs.is_empty() { c.issuer_o.as_slice() } else { &c.issuer_orgs };
+            (
+                format!("issuer of certificate {i}: {}", name_label(c.issuer_cn.as_deref(), orgs, &c.issuer)),
+                IssuerName { cn: c.issuer_cn.as_deref(), orgs },
+            )
+        })
+        .collect();
+    if let Some(a) = anchor {
+        names.push((
+            format!("the OS-store anchor {}", name_label(a.cn.as_deref(), &a.orgs, &a.subject)),
+            IssuerName { cn: a.cn.as_deref(), orgs: &a.orgs },
+        ));
+    }
+    names.into_iter().find_map(|(label, name)| {
+        products.iter().find(|p| issuer_matches(p, name)).map(|p| ProductMatch {
+            name: p.name.as_str(),
+            matched: label,
+            note: p.note.as_deref(),
+        })
     })
+}
+
+/// The root issuer of a chain, as Firefox names it when no product matches: the OS-store anchor
+/// that completed the path, else the issuer of the top presented certificate.
+pub fn root_issuer(chain: &[CertFacts], anchor: Option<&AnchorName>) -> Option<String> {
+    if let Some(a) = anchor {
+        return Some(name_label(a.cn.as_deref(), &a.orgs, &a.subject));
+    }
+    let top = chain.last()?;
+    let orgs: &[String] = if top.issuer_orgs.is_empty() { top.issuer_o.as_slice() } else { &top.issuer_orgs };
+    Some(name_label(top.issuer_cn.as_deref(), orgs, &top.issuer))
 }
 
 /// Glob match (`*` any run of characters), case-insensitive.
@@ -198,9 +294,20 @@ pub fn analyse(
         ev.push(format!("this node's OS trust store rejects it too: {}", system.as_str()));
     }
     ev.push(format!("issuer of the leaf: {}", leaf.issuer));
-    let product = chain.iter().find_map(|c| product_for(c.issuer_cn.as_deref(), c.issuer_o.as_deref()));
-    if let Some(p) = product {
-        ev.push(format!("the issuer matches the inspection product {p}"));
+    let found = product_in_chain(chain, path.system_anchor);
+    let product = found.as_ref().map(|m| m.name);
+    match &found {
+        Some(m) => {
+            ev.push(format!("{} matches the inspection product {}", m.matched, m.name));
+            if let Some(note) = m.note {
+                ev.push(note.to_string());
+            }
+        }
+        None => {
+            if let Some(root) = root_issuer(chain, path.system_anchor) {
+                ev.push(format!("no known inspection product matches; the chain's root issuer is {root}"));
+            }
+        }
     }
     let unexpected = !expected.is_empty() && !issuer_expected(expected, leaf);
     if unexpected {
@@ -247,6 +354,7 @@ mod tests {
             subject_cn: Some(subject_cn.into()),
             issuer_cn: Some(issuer_cn.into()),
             issuer_o: issuer_o.map(str::to_string),
+            issuer_orgs: issuer_o.map(str::to_string).into_iter().collect(),
             serial: "01".into(),
             not_before: "2026-11-21T10:00:00Z".into(),
             not_after: "2027-11-21T10:00:00Z".into(),
@@ -281,14 +389,114 @@ mod tests {
                 assert!(whole(r).is_some(), "{}: bad pattern {r}", p.name);
             }
         }
-        assert_eq!(product_for(None, Some("Zscaler Inc.")), Some("Zscaler"));
-        assert_eq!(product_for(Some("FortiGate CA"), None), Some("Fortinet FortiGate"));
-        assert_eq!(product_for(Some("Cisco Umbrella Primary SubCA"), None), Some("Cisco Umbrella"));
-        assert_eq!(product_for(Some("mitmproxy"), Some("mitmproxy")), Some("mitmproxy"));
-        assert_eq!(product_for(Some("Sophos SSL CA_C123456"), None), Some("Sophos"));
-        assert_eq!(product_for(Some("ContentKeeper Appliance CA (12)"), None), Some("ContentKeeper"));
-        assert_eq!(product_for(Some("Microsoft Azure RSA TLS Issuing CA 03"), Some("Microsoft Corporation")), None);
-        assert_eq!(product_for(Some("DigiCert Global Root G2"), Some("DigiCert Inc")), None);
+        let orgs = |o: &[&str]| o.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let named = |cn: Option<&str>, o: &[&str]| product_for(IssuerName { cn, orgs: &orgs(o) });
+        assert_eq!(named(None, &["Zscaler Inc."]), Some("Zscaler"));
+        assert_eq!(named(Some("FortiGate CA"), &["Fortinet"]), Some("Fortinet FortiGate"));
+        assert_eq!(named(Some("FortiGate CA"), &["Fortinet Ltd."]), Some("Fortinet FortiGate"));
+        assert_eq!(named(Some("Cisco Umbrella Primary SubCA"), &["Cisco"]), Some("Cisco Umbrella"));
+        assert_eq!(named(Some("mitmproxy"), &["mitmproxy"]), Some("mitmproxy"));
+        assert_eq!(named(Some("Sophos SSL CA_C123456"), &["Sophos"]), Some("Sophos"));
+        assert_eq!(
+            named(Some("ContentKeeper Appliance CA (12)"), &["ContentKeeper Technologies"]),
+            Some("ContentKeeper")
+        );
+        assert_eq!(named(Some("Microsoft Azure RSA TLS Issuing CA 03"), &["Microsoft Corporation"]), None);
+        assert_eq!(named(Some("DigiCert Global Root G2"), &["DigiCert Inc"]), None);
+    }
+
+    /// Chromium's semantics: CN and O both when an entry has both; any O value of the issuer.
+    #[test]
+    fn cn_and_o_must_both_match_and_any_o_may() {
+        let orgs = |o: &[&str]| o.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let named = |cn: Option<&str>, o: &[&str]| product_for(IssuerName { cn, orgs: &orgs(o) });
+        // CN alone, or O alone, of a two-pattern entry names nothing.
+        assert_eq!(named(Some("FortiGate CA"), &[]), None);
+        assert_eq!(named(Some("FortiGate CA"), &["Example Corp"]), None);
+        assert_eq!(named(Some("Sophos SSL CA_C4F2E1"), &["Example Corp"]), None);
+        assert_eq!(named(Some("Example Inspection CA"), &["Sophos"]), None);
+        // Loose O-only names of other vendors' CAs name nothing.
+        assert_eq!(named(Some("Cisco Systems Root CA"), &["Cisco"]), None);
+        assert_eq!(named(Some("Cisco Basic Assurance Root CA"), &["Cisco Systems, Inc."]), None);
+        assert_eq!(named(Some("Kaspersky Lab Root"), &["Kaspersky Lab"]), None);
+        assert_eq!(named(Some("Fortinet Root"), &["Fortinet"]), None);
+        assert_eq!(named(Some("Corporate Root"), &["Palo Alto Networks"]), None);
+        // Any O value: the second of two O attributes matches.
+        assert_eq!(named(Some("Sophos Web Appliance"), &["Example Corp", "Sophos Plc"]), Some("Sophos Web Appliance"));
+        assert_eq!(named(Some("Cisco Umbrella Root CA"), &["Umbrella", "Cisco"]), Some("Cisco Umbrella"));
+        // Every entry of Chromium's list (shared/REFERENCE.md) is present, plus Sophos Web Appliance.
+        for (cn, o, product) in [
+            (Some("avast! Web/Mail Shield Root"), &["avast! Web/Mail Shield"][..], "Avast"),
+            (Some("Bitdefender Personal CA.Net-Defender"), &["Bitdefender"], "Bitdefender"),
+            (Some("Cisco Umbrella Root CA"), &["Cisco"], "Cisco Umbrella"),
+            (Some("ContentKeeper Appliance CA (3)"), &["ContentKeeper Technologies"], "ContentKeeper"),
+            (None, &["Cyberoam Certificate Authority"], "Cyberoam"),
+            (Some("Forcepoint Cloud CA"), &["Forcepoint LLC"], "Forcepoint"),
+            (Some("FortiGate CA"), &["Fortinet"], "Fortinet FortiGate"),
+            (Some("Kaspersky Anti-Virus Personal Root Certificate"), &[], "Kaspersky"),
+            (Some("McAfee Web Gateway"), &[], "McAfee Web Gateway"),
+            (Some("www.netspark.com"), &["NetSpark"], "NetSpark"),
+            (Some("Smoothwall-default-root-certificate-authority"), &[], "Smoothwall"),
+            (None, &["HTTPS Management Certificate for SonicWALL"], "SonicWall"),
+            (Some("Sophos_CA_ABC123"), &["Sophos"], "Sophos"),
+            (Some("sophosutm Proxy CA"), &["sophosutm"], "Sophos UTM"),
+            (Some("Sophos Web Appliance"), &["Sophos Plc"], "Sophos Web Appliance"),
+            (None, &["Blue Coat Systems, Inc."], "Symantec Blue Coat"),
+            (Some("IWSS.TREND"), &[], "Trend Micro IWSS"),
+            (None, &["Zscaler Inc."], "Zscaler"),
+            (Some("mitmproxy"), &["mitmproxy"], "mitmproxy"),
+        ] {
+            assert_eq!(named(cn, o), Some(product), "{cn:?} {o:?}");
+        }
+    }
+
+    #[test]
+    fn the_whole_chain_and_the_os_anchor_are_walked() {
+        // The leaf's issuer is an operator-named intermediate; the product's root is above it.
+        let leaf = cert("login.example", "Contoso Issuing CA 1", Some("Contoso"));
+        let mut inter = cert("Contoso Issuing CA 1", "Zscaler Root CA", Some("Zscaler Inc."));
+        inter.is_ca = true;
+        let m = product_in_chain(&[leaf.clone(), inter], None).unwrap();
+        assert_eq!(m.name, "Zscaler");
+        assert!(m.matched.contains("certificate 1"), "{}", m.matched);
+        // Only the leaf presented: the OS-store anchor that completed the path names it.
+        let anchor = AnchorName {
+            subject: "CN=Contoso Issuing CA 1".into(),
+            cn: Some("Sophos Web Appliance".into()),
+            orgs: vec!["Sophos Plc".into()],
+        };
+        let m = product_in_chain(std::slice::from_ref(&leaf), Some(&anchor)).unwrap();
+        assert_eq!(m.name, "Sophos Web Appliance");
+        assert!(m.matched.contains("OS-store anchor"), "{}", m.matched);
+        // No product: the root issuer is named, the anchor first.
+        assert_eq!(product_in_chain(std::slice::from_ref(&leaf), None), None);
+        assert_eq!(root_issuer(std::slice::from_ref(&leaf), None).as_deref(), Some("Contoso Issuing CA 1 (Contoso)"));
+        let i = analyse(&[leaf], TrustVerdict::UnknownIssuer, TrustVerdict::Trusted, &[], &PathFacts::default(), now());
+        assert!(
+            i.evidence.iter().any(|e| e.contains("root issuer is Contoso Issuing CA 1 (Contoso)")),
+            "{:?}",
+            i.evidence
+        );
+    }
+
+    #[test]
+    fn cisco_wsa_warning_certificate_names_the_product_and_what_it_means() {
+        let leaf = cert("Untrusted Certificate Warning", "Cisco WSA Untrusted Root", Some("Example Corp"));
+        let i = analyse(
+            &[leaf],
+            TrustVerdict::UnknownIssuer,
+            TrustVerdict::UnknownIssuer,
+            &[],
+            &PathFacts::default(),
+            now(),
+        );
+        assert!(i.detected);
+        assert_eq!(i.product.as_deref(), Some("Cisco WSA"));
+        assert!(
+            i.evidence.iter().any(|e| e.contains("the proxy itself failed to validate the real server")),
+            "{:?}",
+            i.evidence
+        );
     }
 
     #[test]
@@ -337,7 +545,7 @@ mod tests {
             now(),
         );
         assert!(!none.detected, "no proxy, no product, no expectation: an untrusted root");
-        let proxy = PathFacts { proxy: Some("http://proxy:3128"), proxy_headers: &[] };
+        let proxy = PathFacts { proxy: Some("http://proxy:3128"), ..PathFacts::default() };
         assert!(analyse(&chain, TrustVerdict::UnknownIssuer, TrustVerdict::UnknownIssuer, &[], &proxy, now()).detected);
         let unexpected = analyse(
             &chain,
@@ -349,7 +557,7 @@ mod tests {
         );
         assert!(unexpected.detected);
         let headers = vec!["Via: 1.1 squid".to_string()];
-        let transparent = PathFacts { proxy: None, proxy_headers: &headers };
+        let transparent = PathFacts { proxy_headers: &headers, ..PathFacts::default() };
         assert!(
             analyse(&chain, TrustVerdict::UnknownIssuer, TrustVerdict::UnknownIssuer, &[], &transparent, now())
                 .detected
@@ -385,7 +593,7 @@ mod tests {
     fn missing_intermediate_of_an_expected_issuer_is_an_incomplete_chain() {
         let chain = vec![cert("login.example", "Microsoft Azure RSA TLS Issuing CA 03", Some("Microsoft Corporation"))];
         assert!(incomplete_chain(&chain, &expected()));
-        let proxy = PathFacts { proxy: Some("http://proxy:3128"), proxy_headers: &[] };
+        let proxy = PathFacts { proxy: Some("http://proxy:3128"), ..PathFacts::default() };
         let i = analyse(&chain, TrustVerdict::UnknownIssuer, TrustVerdict::UnknownIssuer, &expected(), &proxy, now());
         assert!(!i.detected, "a proxy in the path does not make a missing intermediate an interception");
         let mut with_issuer = chain.clone();

@@ -3,6 +3,7 @@
 
 pub mod chain;
 pub mod intercept;
+pub mod revocation;
 mod verifier;
 
 use std::path::Path;
@@ -121,6 +122,34 @@ pub struct StoreSummary {
 pub struct Store {
     pub summary: StoreSummary,
     pub verifier: Option<Arc<WebPkiServerVerifier>>,
+    /// The anchors' subjects (to name the root that completed a path).
+    pub anchors: Arc<Vec<AnchorName>>,
+}
+
+/// A trust anchor's subject name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnchorName {
+    /// RFC 4514 distinguished name, as [`chain::CertFacts::issuer`] writes it.
+    pub subject: String,
+    pub cn: Option<String>,
+    /// Every O value.
+    pub orgs: Vec<String>,
+}
+
+fn anchor_names(roots: &RootCertStore) -> Vec<AnchorName> {
+    roots
+        .roots
+        .iter()
+        .filter_map(|a| chain::name_facts(a.subject.as_ref()))
+        .map(|(subject, cn, orgs)| AnchorName { subject, cn, orgs })
+        .collect()
+}
+
+impl Store {
+    /// The anchor whose subject is `issuer_dn` (RFC 4514 text of a presented certificate's issuer).
+    pub fn anchor_named(&self, issuer_dn: &str) -> Option<AnchorName> {
+        self.anchors.iter().find(|a| a.subject == issuer_dn).cloned()
+    }
 }
 
 /// Both stores and the crypto provider every TLS connection uses.
@@ -129,6 +158,14 @@ pub struct TrustStores {
     pub public: Store,
     pub system: Store,
     pub provider: Arc<CryptoProvider>,
+    /// The anchors of both stores as issuer names and keys: what revocation answers about the
+    /// last presented certificate are checked against.
+    pub anchors: Arc<Vec<revocation::IssuerKey>>,
+}
+
+/// The names and keys of DER certificates used as trust anchors.
+fn anchor_keys(certs: &[CertificateDer<'_>]) -> Vec<revocation::IssuerKey> {
+    certs.iter().filter_map(|c| revocation::issuer_key_of(c, revocation::IssuerOrigin::Anchor)).collect()
 }
 
 /// Why a store could not be loaded (exit 3: the run cannot be trusted to mean anything).
@@ -178,8 +215,9 @@ fn build_store(
         if let Some(path) = &summary.path {
             return Err(TrustError::Unusable { path: path.clone(), reason: summary.errors.join("; ") });
         }
-        return Ok(Store { summary, verifier: None });
+        return Ok(Store { summary, verifier: None, anchors: Arc::default() });
     }
+    let anchors = Arc::new(anchor_names(&roots));
     let verifier =
         WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone()).build().map_err(|e| {
             TrustError::Unusable {
@@ -187,17 +225,23 @@ fn build_store(
                 reason: e.to_string(),
             }
         })?;
-    Ok(Store { summary, verifier: Some(verifier) })
+    Ok(Store { summary, verifier: Some(verifier), anchors })
 }
 
 impl TrustStores {
     /// Load the public anchors (webpki-roots or a PEM file) and the OS store (or a PEM file).
     pub fn load(public: &TrustSource, system: &TrustSource) -> Result<TrustStores, TrustError> {
         let provider = provider();
+        let mut anchors = Vec::new();
         let public = match public {
             TrustSource::Builtin => {
                 let mut roots = RootCertStore::empty();
                 roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+                anchors.extend(roots.roots.iter().map(|a| revocation::IssuerKey {
+                    name_der: revocation::wrap_sequence(&a.subject),
+                    spki_der: revocation::wrap_sequence(&a.subject_public_key_info),
+                    origin: revocation::IssuerOrigin::Anchor,
+                }));
                 let summary = StoreSummary {
                     source: "webpki-roots".into(),
                     path: None,
@@ -208,9 +252,13 @@ impl TrustStores {
                     WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
                         .build()
                         .map_err(|e| TrustError::Unusable { path: "webpki-roots".into(), reason: e.to_string() })?;
-                Store { summary, verifier: Some(verifier) }
+                Store { summary, verifier: Some(verifier), anchors: Arc::default() }
             }
-            TrustSource::File(path) => build_store(load_pem(path)?, file_summary(path), &provider)?,
+            TrustSource::File(path) => {
+                let certs = load_pem(path)?;
+                anchors.extend(anchor_keys(&certs));
+                build_store(certs, file_summary(path), &provider)?
+            }
         };
         let system = match system {
             TrustSource::Builtin => {
@@ -229,11 +277,16 @@ impl TrustStores {
                     anchors: 0,
                     errors: loaded.errors.iter().map(|e| e.to_string()).collect(),
                 };
+                anchors.extend(anchor_keys(&loaded.certs));
                 build_store(loaded.certs, summary, &provider)?
             }
-            TrustSource::File(path) => build_store(load_pem(path)?, file_summary(path), &provider)?,
+            TrustSource::File(path) => {
+                let certs = load_pem(path)?;
+                anchors.extend(anchor_keys(&certs));
+                build_store(certs, file_summary(path), &provider)?
+            }
         };
-        Ok(TrustStores { public, system, provider })
+        Ok(TrustStores { public, system, provider, anchors: Arc::new(anchors) })
     }
 
     /// A fresh recording verifier for one handshake.

@@ -85,3 +85,52 @@ pub fn probe_file(dir: &Path, text: &str) -> PathBuf {
     std::fs::write(&p, text).unwrap();
     p
 }
+
+/// The lines that install what the tests meet (scripts/test.sh runs them).
+pub const INSTALL_TINYPROXY: &str = "apt-get install -y tinyproxy-bin";
+pub const INSTALL_SQUID: &str = "apt-get install -y squid-openssl";
+pub const INSTALL_OPENSSL: &str = "apt-get install -y openssl";
+pub const INSTALL_NGINX: &str = "apt-get install -y nginx-light";
+pub const INSTALL_FAKETIME: &str = "apt-get install -y faketime";
+pub const INSTALL_CHROMIUM: &str = "apt-get install -y chromium fonts-dejavu-core";
+pub const INSTALL_MITMPROXY: &str = "python3 -m pip install mitmproxy==11.0.2";
+
+/// Set to `1` to let a test run on a machine without the third-party programs the tests meet
+/// (tinyproxy, squid, mitmproxy, openssl, libfaketime, Chromium): their tests are then skipped,
+/// each noted in [`skip_log`], and scripts/test.sh prints how many at the end. Unset, a missing
+/// program fails its test with the line that installs it.
+pub const ALLOW_MISSING: &str = "AZS_TEST_ALLOW_MISSING";
+
+/// Where skipped tests are listed, one `test<TAB>program<TAB>install line` per line
+/// (`AZS_TEST_SKIP_LOG`, else target/tmp/skipped-tests.log).
+pub fn skip_log() -> PathBuf {
+    std::env::var_os("AZS_TEST_SKIP_LOG")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_TARGET_TMPDIR")).join("skipped-tests.log"))
+}
+
+/// The one gate of every test that needs a third-party program: true when `present`. When it is
+/// missing: a panic naming `install` (the line that installs it), unless [`ALLOW_MISSING`] is `1`;
+/// then the skip is written to stderr and to [`skip_log`], and false is returned.
+pub fn require(program: &str, present: bool, install: &str) -> bool {
+    if present {
+        return true;
+    }
+    let test = std::thread::current().name().unwrap_or("?").to_string();
+    if std::env::var(ALLOW_MISSING).as_deref() != Ok("1") {
+        panic!(
+            "{program} is not installed: install it with `{install}` (or run scripts/test.sh, which does), \
+             or set {ALLOW_MISSING}=1 to skip the tests that need it"
+        );
+    }
+    eprintln!("SKIPPED {test}: {program} is not installed ({install})");
+    use std::io::Write as _;
+    let log = skip_log();
+    if let Some(dir) = log.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(&log) {
+        let _ = writeln!(f, "{test}\t{program}\t{install}");
+    }
+    false
+}

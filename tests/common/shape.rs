@@ -315,11 +315,31 @@ pub struct ProxyHop {
     pub address: Option<String>,
     pub authenticate: Vec<String>,
     pub credentials_sent: bool,
+    pub reason: Option<String>,
     pub server: Option<String>,
     pub via: Option<String>,
     pub body_excerpt: Option<String>,
     pub bypass_rule: Option<String>,
+    pub bypass_readings: Vec<BypassReading>,
     pub error: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BypassReading {
+    pub client: BypassClient,
+    pub bypassed: bool,
+    pub rule: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BypassClient {
+    Probe,
+    Curl,
+    Go,
+    Dotnet,
+    Winhttp,
 }
 
 #[derive(Deserialize)]
@@ -351,6 +371,78 @@ pub struct Tls {
     pub alert: Option<String>,
     pub legacy_version: Option<String>,
     pub error: Option<String>,
+    pub revocation: Option<Revocation>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Revocation {
+    pub status: RevocationStatus,
+    pub detail: Option<String>,
+    pub checks: Vec<RevocationCheck>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RevocationStatus {
+    Good,
+    Revoked,
+    Unknown,
+    Unreachable,
+    Invalid,
+    NotChecked,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevocationCheck {
+    pub certificate: usize,
+    pub kind: RevocationKind,
+    pub url: String,
+    pub via: Option<RevocationVia>,
+    pub status: RevocationCheckStatus,
+    pub http_status: Option<u16>,
+    pub content_type: Option<String>,
+    pub duration_ms: u64,
+    pub failure: Option<RevocationFailure>,
+    pub detail: String,
+    pub next_update: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RevocationKind {
+    Crl,
+    Ocsp,
+    CaIssuers,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RevocationVia {
+    Direct,
+    Proxy,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RevocationCheckStatus {
+    Ok,
+    Revoked,
+    Unknown,
+    Unreachable,
+    Invalid,
+    Stale,
+    Timeout,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RevocationFailure {
+    Dns,
+    Tcp,
+    Proxy,
+    Timeout,
 }
 
 #[derive(Deserialize)]
@@ -415,6 +507,8 @@ pub struct Http {
     pub server: Option<String>,
     pub via: Option<String>,
     pub proxy_headers: Vec<String>,
+    pub edge_ref: Option<String>,
+    pub body_excerpt: Option<String>,
     pub error: Option<String>,
 }
 

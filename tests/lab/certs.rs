@@ -89,14 +89,49 @@ impl TestCa {
     /// An intermediate CA (CA:true) signed by `self`; CN = `common_name`, O is
     /// inherited from `self`.
     pub fn intermediate(&self, common_name: &str) -> TestCa {
+        self.intermediate_edited(common_name, |_| {})
+    }
+
+    /// An intermediate CA (CA:true) signed by `self` with its own CN and O.
+    pub fn intermediate_with(&self, common_name: &str, organization: &str) -> TestCa {
+        self.sign_intermediate(ca_params(common_name, organization), organization)
+    }
+
+    /// An intermediate CA like [`TestCa::intermediate`], its parameters changed by `edit` first
+    /// (e.g. to add CRL distribution points or AIA URLs).
+    pub fn intermediate_edited(&self, common_name: &str, edit: impl FnOnce(&mut CertificateParams)) -> TestCa {
         let mut params = ca_params(common_name, &self.organization);
+        edit(&mut params);
+        self.sign_intermediate(params, &self.organization)
+    }
+
+    fn sign_intermediate(&self, mut params: CertificateParams, organization: &str) -> TestCa {
         params.use_authority_key_identifier_extension = true;
         let key = KeyPair::generate().expect("generate intermediate key");
         let cert = params.signed_by(&key, &self.issuer()).expect("sign intermediate");
         let cert_der = cert.der().to_vec();
         let mut intermediates = vec![cert_der.clone()];
         intermediates.extend(self.intermediates.iter().cloned());
-        TestCa { cert_pem: cert.pem(), cert_der, organization: self.organization.clone(), params, key, intermediates }
+        TestCa { cert_pem: cert.pem(), cert_der, organization: organization.to_string(), params, key, intermediates }
+    }
+
+    /// A server certificate like [`TestCa::leaf`], its parameters changed by `edit` first.
+    pub fn leaf_edited(&self, names: &[&str], edit: impl FnOnce(&mut CertificateParams)) -> Leaf {
+        let (not_before, not_after) = default_leaf_validity();
+        let mut params = leaf_params(names, not_before, not_after);
+        params.use_authority_key_identifier_extension = true;
+        edit(&mut params);
+        let key = KeyPair::generate().expect("generate leaf key");
+        let cert = params.signed_by(&key, &self.issuer()).expect("sign leaf");
+        let cert_der = cert.der().to_vec();
+        let mut chain_der = vec![cert_der.clone()];
+        chain_der.extend(self.intermediates.iter().cloned());
+        Leaf { cert_der, key_der: key.serialize_der(), chain_der }
+    }
+
+    /// The CA's parameters and key, to sign CRLs and OCSP answers with.
+    pub fn signer(&self) -> (Issuer<'_, &KeyPair>, &KeyPair) {
+        (self.issuer(), &self.key)
     }
 
     /// A server certificate valid from now-1day to now+90days.

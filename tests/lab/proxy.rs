@@ -73,6 +73,9 @@ pub enum ProxyMode {
     /// Proxy-Authorization value in `Via` and `X-Echo-Authorization` headers,
     /// then close.
     EchoDeny,
+    /// Answers CONNECT with this status line, `Content-Type: text/html` and
+    /// body, then closes: the error pages of other proxies, replayed.
+    Status { code: u16, reason: String, body: String },
     /// Reads (and records) the CONNECT request, then never answers; the
     /// connection is held until the client closes it or the proxy is dropped.
     NeverAnswer,
@@ -328,6 +331,13 @@ async fn serve(mut client: TcpStream, shared: Arc<Shared>) {
             ProxyMode::BadGateway => {
                 return close_with(client, 502, &[("Content-Type", "text/plain")], BAD_GATEWAY_BODY).await;
             }
+            ProxyMode::Status { code, reason, body } => {
+                let bytes = response_with_reason(*code, reason, &[("Content-Type", "text/html")], body, true);
+                if client.write_all(&bytes).await.is_ok() {
+                    let _ = client.flush().await;
+                }
+                return linger_close(client).await;
+            }
             ProxyMode::NeverAnswer => {
                 drain(&mut client).await;
                 return;
@@ -433,7 +443,11 @@ async fn tunnel(mut client: TcpStream, request: &Request, pending: Vec<u8>, shar
 }
 
 fn response(status: u16, headers: &[(&str, &str)], body: &str, close: bool) -> Vec<u8> {
-    let mut out = format!("HTTP/1.1 {status} {}\r\nServer: lab-proxy\r\n", reason(status));
+    response_with_reason(status, reason(status), headers, body, close)
+}
+
+fn response_with_reason(status: u16, reason: &str, headers: &[(&str, &str)], body: &str, close: bool) -> Vec<u8> {
+    let mut out = format!("HTTP/1.1 {status} {reason}\r\nServer: lab-proxy\r\n");
     for (name, value) in headers {
         out.push_str(&format!("{name}: {value}\r\n"));
     }

@@ -37,6 +37,9 @@ pub enum HttpBehavior {
     /// Hints` with a `Link` header, `100 Continue`), then `then` as [`HttpBehavior::Respond`]
     /// does. With `then: None` the interim heads repeat forever (a hostile server).
     Interim { interim: Vec<u16>, then: Option<(u16, String)> },
+    /// Writes a complete response head with this status (no Content-Length, no body), then holds
+    /// the connection open without sending anything until the client closes it.
+    HeadThenHold { status: u16 },
 }
 
 /// 200 with `Date: <now>` (the time of each response, see [`NOW`]),
@@ -176,6 +179,19 @@ async fn serve(stream: tokio::net::TcpStream, shared: Arc<Shared>) {
                     }
                     tokio::time::sleep(Duration::from_millis(5)).await;
                 },
+            }
+        }
+        HttpBehavior::HeadThenHold { status } => {
+            let mut tls = tls;
+            let head = read_head(&mut tls).await;
+            record(&shared, head);
+            let out = format!(
+                "HTTP/1.1 {status} Status\r\nServer: lab\r\nDate: {}\r\n\r\n",
+                httpdate::fmt_http_date(std::time::SystemTime::now())
+            );
+            if tls.write_all(out.as_bytes()).await.is_ok() {
+                let _ = tls.flush().await;
+                drain(&mut tls).await;
             }
         }
         HttpBehavior::NeverRespond => {
