@@ -56,6 +56,12 @@ export AZS_TEST_SKIP_LOG="$PWD/target/skipped-tests.log"
 mkdir -p target
 : > "$AZS_TEST_SKIP_LOG"
 
+# The Windows build under wine64 for tests/windows.rs (installs wine64; builds the release exe and a
+# wine prefix). Opt out with AZS_NETPROBE_SKIP_WINE=1.
+if [ "${AZS_NETPROBE_SKIP_WINE:-}" != 1 ] && { [ "${AZS_TEST_ALLOW_MISSING:-}" != 1 ] || [ -x /usr/lib/wine/wine64 ]; }; then
+  tests/wine/setup.sh </dev/null
+fi
+
 status=0
 cargo test "$@" </dev/null || status=$?
 

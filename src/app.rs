@@ -59,6 +59,7 @@ pub fn node_info() -> Node {
         os: os_description(),
         local_time: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
         timezone: iana_time_zone::get_timezone().unwrap_or_else(|_| now.format("UTC%:z").to_string()),
+        platform: crate::platform::read(),
     }
 }
 
@@ -155,6 +156,7 @@ pub fn assemble(cfg: &RunConfig, observed: Observed) -> Report {
     let diagnoses: Vec<_> = observations.iter().map(|o| diagnose::endpoint(o, cfg.lang, started_at, &clock)).collect();
     let mut findings: Vec<_> = diagnoses.iter().flat_map(|d| d.findings.iter().cloned()).collect();
     findings.extend(diagnose::clock_findings(&clock, cfg.lang));
+    diagnose::platform::apply(&mut findings, &node.platform, config.proxy.as_ref(), &clock, cfg.lang);
     report::build(BuildInput {
         run_id: uuid::Uuid::new_v4().to_string(),
         started_at,

@@ -228,7 +228,7 @@ impl RunArgs {
             (None, true) => ProxyRequest::Disabled,
             (None, false) => ProxyRequest::FromEnvironment,
         };
-        let proxy = proxy::resolve_os(&proxy, |name| std::env::var_os(name))?;
+        let proxy = crate::platform::default_proxy(&proxy, proxy::resolve_os(&proxy, |name| std::env::var_os(name))?)?;
         for entry in proxy.iter().flat_map(|p| p.no_proxy.malformed()) {
             tracing::warn!(
                 "NO_PROXY entry `{entry}` is malformed and exempts nothing (see config.proxy in the report)"

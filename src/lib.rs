@@ -13,6 +13,7 @@ pub mod clock;
 pub mod config;
 pub mod diagnose;
 pub mod files;
+pub mod platform;
 pub mod probe;
 pub mod report;
 pub mod signals;

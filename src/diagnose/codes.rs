@@ -81,6 +81,15 @@ codes! {
     ClockSkew => "clock",
     ClockDrift => "clock",
     ClockUnverified => "clock",
+    /// The node's proxy settings (WinHTTP, WinINet, environment) disagree.
+    ProxyConfigMismatch => "platform",
+    /// A PAC script URL or WPAD auto-detection is configured (the script is not evaluated).
+    ProxyAutoConfig => "platform",
+    /// The node's time service syncs from nothing, lacks the client-mode flag, or follows a
+    /// source other than the one configured.
+    TimeSourceUnreliable => "platform",
+    /// The OS TLS client (Schannel, .NET) has TLS 1.2 switched off.
+    TlsClientProtocolDisabled => "platform",
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
@@ -121,6 +130,8 @@ pub fn usage_error(code: Code, login_role: bool) -> Option<UsageError> {
     let base = match code {
         ClockSkew => return Some(UsageError::Unauthorized),
         ClockDrift | ClockUnverified | ProxyBypassAmbiguous => return None,
+        ProxyConfigMismatch | ProxyAutoConfig | TimeSourceUnreliable => return None,
+        TlsClientProtocolDisabled => UsageError::NetworkError,
         DnsNameNotFound
         | DnsServerFailure
         | DnsTimeout

@@ -4,6 +4,7 @@
 pub mod codes;
 pub mod explain;
 mod families;
+pub mod platform;
 pub mod remediation;
 pub mod revocation;
 pub mod special;

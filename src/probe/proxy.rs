@@ -24,6 +24,19 @@ pub enum ProxySource {
     Flag,
     /// `HTTPS_PROXY` / `https_proxy`.
     Env,
+    /// The WinHTTP proxy (Windows, without `--proxy`/`--no-proxy`: the path services take).
+    Winhttp,
+}
+
+impl ProxySource {
+    /// The stable label (`flag`, `env`, `winhttp`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProxySource::Flag => "flag",
+            ProxySource::Env => "env",
+            ProxySource::Winhttp => "winhttp",
+        }
+    }
 }
 
 /// Proxy credentials; Debug and Display never show them.

@@ -75,6 +75,9 @@ pub struct Node {
     pub local_time: String,
     /// IANA time zone name when known, else the UTC offset.
     pub timezone: String,
+    /// What the node is set to use: proxies, time service, TLS client policy (`platform::read`).
+    #[serde(default)]
+    pub platform: crate::platform::Platform,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

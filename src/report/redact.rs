@@ -214,6 +214,13 @@ impl Redactor {
                 }
             }
         }
+        for p in report.node.platform.proxies.iter().filter_map(|p| p.proxy.as_deref()) {
+            names.extend(host_name(p));
+        }
+        let time = &report.node.platform.time_service;
+        for server in time.configured.iter().map(|e| crate::platform::ntp_entry(e).0).chain(time.source.as_deref()) {
+            names.extend(host_name(server));
+        }
         let ntp = report
             .config
             .ntp_servers
@@ -411,6 +418,27 @@ impl Strings for Node {
             "node.os" => self.os,
             "node.local_time" => self.local_time,
             "node.timezone" => self.timezone,
+        );
+        self.platform.strings(f);
+    }
+}
+
+impl Strings for crate::platform::Platform {
+    fn strings(&mut self, f: &mut dyn FnMut(&'static str, &mut String)) {
+        for p in &mut self.proxies {
+            fields!(f;
+                "node.platform.proxies.proxy" => p.proxy,
+                "node.platform.proxies.bypass" => p.bypass,
+                "node.platform.proxies.pac_url" => p.pac_url,
+                "node.platform.proxies.error" => p.error,
+            );
+        }
+        let t = &mut self.time_service;
+        fields!(f;
+            "node.platform.time_service.configured" => t.configured,
+            "node.platform.time_service.source" => t.source,
+            "node.platform.time_service.detail" => t.detail,
+            "node.platform.tls_client.detail" => self.tls_client.detail,
         );
     }
 }

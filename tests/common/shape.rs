@@ -82,6 +82,46 @@ pub struct Node {
     pub os: String,
     pub local_time: String,
     pub timezone: String,
+    pub platform: Platform,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Platform {
+    pub proxies: Vec<PlatformProxy>,
+    pub time_service: TimeService,
+    pub tls_client: TlsClient,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlatformProxy {
+    pub source: String,
+    pub scope: Option<String>,
+    pub proxy: Option<String>,
+    pub bypass: Vec<String>,
+    pub pac_url: Option<String>,
+    pub auto_detect: bool,
+    pub error: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeService {
+    pub service: String,
+    pub mode: Option<String>,
+    pub configured: Vec<String>,
+    pub source: Option<String>,
+    pub synchronized: Option<bool>,
+    pub detail: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsClient {
+    pub source: String,
+    pub disabled_protocols: Vec<String>,
+    pub detail: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -124,6 +164,7 @@ pub struct Proxy {
 pub enum ProxySource {
     Flag,
     Env,
+    Winhttp,
 }
 
 #[derive(Deserialize)]

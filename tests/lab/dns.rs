@@ -90,6 +90,22 @@ impl DnsServer {
     /// Starts the server. Names are case-insensitive, with or without a
     /// trailing dot. Returns once both sockets are bound.
     pub fn start(zone: Vec<(&str, DnsAnswer)>) -> DnsServer {
+        let (udp, tcp) = bind_same_port();
+        DnsServer::start_bound(zone, udp, tcp)
+    }
+
+    /// Starts the server on a fixed loopback address and port (UDP and TCP), e.g.
+    /// `127.83.0.1:53` for a resolv.conf that cannot name a port. Panics when either bind fails.
+    pub fn start_on(addr: SocketAddr, zone: Vec<(&str, DnsAnswer)>) -> DnsServer {
+        assert!(addr.ip().is_loopback(), "lab servers listen on loopback only: {addr}");
+        let udp = std::net::UdpSocket::bind(addr).unwrap_or_else(|e| panic!("bind udp {addr}: {e}"));
+        let tcp = std::net::TcpListener::bind(addr).unwrap_or_else(|e| panic!("bind tcp {addr}: {e}"));
+        udp.set_nonblocking(true).expect("nonblocking udp");
+        tcp.set_nonblocking(true).expect("nonblocking tcp");
+        DnsServer::start_bound(zone, udp, tcp)
+    }
+
+    fn start_bound(zone: Vec<(&str, DnsAnswer)>, udp: std::net::UdpSocket, tcp: std::net::TcpListener) -> DnsServer {
         let zone: Zone = zone
             .into_iter()
             .map(|(name, answer)| {
@@ -107,7 +123,6 @@ impl DnsServer {
             .collect();
         let zone = Arc::new(zone);
 
-        let (udp, tcp) = bind_same_port();
         let addr = udp.local_addr().expect("udp local addr");
         let bg = Background::new("dns");
         let queries = Arc::new(AtomicUsize::new(0));
