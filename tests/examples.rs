@@ -197,6 +197,25 @@ fn lab_fleet_and_html_examples() {
     }
 }
 
+/// The built-in AzureCloud set on a node whose DNS knows no public name (an isolated network:
+/// every name NXDOMAIN), as this repository's own machines see it; the lab's DNS server stands in
+/// for the node's resolver, so no query leaves the machine.
+#[test]
+fn lab_no_internet_default_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = azs_netprobe::catalog::ProbeSet::builtin("AzureCloud").unwrap();
+    let hosts: Vec<String> = set.endpoints.iter().map(|e| e.target.host().bare()).collect();
+    let dns = DnsServer::start(hosts.iter().map(|h| (h.as_str(), DnsAnswer::NxDomain)).collect());
+    let ntp = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let run = common::run(
+        dir.path(),
+        &["run", "--dns-server", &dns.addr.to_string(), "--ntp-server", &format!("127.0.0.1:{ntp}"), "--timeout", "2s"],
+    );
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(run.codes("entra-login").contains(&"DnsNameNotFound".to_string()), "{}", run.report["findings"]);
+    keep(&run, "lab-no-internet-default-set.json");
+}
+
 #[test]
 fn committed_examples_match_the_pinned_shape() {
     let mut n = 0;

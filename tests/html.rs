@@ -351,7 +351,7 @@ fn one_cause_on_many_endpoints_is_one_problem() {
 
 #[test]
 fn dns_failures_group_by_server_with_the_worst_severity_first() {
-    let v = example_value("no-internet-default-run.json");
+    let v = example_value("lab-no-internet-default-set.json");
     let r = report(v);
     let dns: Vec<_> = r.findings.iter().filter(|f| f.code.as_str() == "DnsNameNotFound").collect();
     assert!(dns.len() > 1);
