@@ -120,12 +120,7 @@ fn rank(sev: &str) -> u8 {
 /// Read one input of `diff`: a node report of any schema version up to ours, or a fleet
 /// report. Errors name the file (exit 3).
 pub fn load(path: &Path) -> Result<Value, MergeError> {
-    let shown = path.display().to_string();
-    let bytes = crate::files::read_capped(path, crate::files::InputKind::Report)?;
-    let text = String::from_utf8(bytes).map_err(|e| MergeError::NotJson {
-        path: shown.clone(),
-        reason: format!("invalid UTF-8 at byte {}", e.utf8_error().valid_up_to()),
-    })?;
+    let (text, shown) = fleet::read_text(path)?;
     parse(&text, &shown)
 }
 

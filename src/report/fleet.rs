@@ -119,13 +119,19 @@ fn s(v: &Value) -> Option<String> {
 
 /// Read and check one node report.
 pub fn load(path: &Path) -> Result<Value, MergeError> {
+    let (text, shown) = read_text(path)?;
+    parse(&text, &shown)
+}
+
+/// The text of a report file (capped, UTF-8) and the path as errors name it.
+pub(crate) fn read_text(path: &Path) -> Result<(String, String), MergeError> {
     let shown = path.display().to_string();
     let bytes = crate::files::read_capped(path, crate::files::InputKind::Report)?;
     let text = String::from_utf8(bytes).map_err(|e| MergeError::NotJson {
         path: shown.clone(),
         reason: format!("invalid UTF-8 at byte {}", e.utf8_error().valid_up_to()),
     })?;
-    parse(&text, &shown)
+    Ok((text, shown))
 }
 
 /// Check that `text` is a node report this tool can merge.
