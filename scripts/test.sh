@@ -36,6 +36,8 @@ if [ "${AZS_TEST_ALLOW_MISSING:-}" != 1 ]; then
   [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
   # Network namespaces for the tests whose addresses must never leave the machine.
   have ip || need+=(iproute2)
+  # The Windows build's cross linker (tests/windows.rs runs the exe under wine64).
+  have x86_64-w64-mingw32-gcc || need+=(gcc-mingw-w64-x86-64)
   # systemd-analyze verifies the scheduled preflight's units (tests/scheduled.rs).
   have systemd-analyze || need+=(systemd)
   if [ ${#need[@]} -gt 0 ]; then
@@ -59,6 +61,9 @@ mkdir -p target
 # The Windows build under wine64 for tests/windows.rs (installs wine64; builds the release exe and a
 # wine prefix). Opt out with AZS_NETPROBE_SKIP_WINE=1.
 if [ "${AZS_NETPROBE_SKIP_WINE:-}" != 1 ] && { [ "${AZS_TEST_ALLOW_MISSING:-}" != 1 ] || [ -x /usr/lib/wine/wine64 ]; }; then
+  if ! rustup target list --installed 2>/dev/null | grep -q x86_64-pc-windows-gnu; then
+    rustup target add x86_64-pc-windows-gnu </dev/null
+  fi
   tests/wine/setup.sh </dev/null
 fi
 
