@@ -317,6 +317,18 @@ fn dual_stack(dir: &Path, servers: &str, zone: &str) -> (Lab, String) {
     (lab, dns)
 }
 
+/// Probe `https://NAME/` once in a [`dual_stack`] lab (`servers`, `zone` as it takes them),
+/// trusting the lab's CA for both stores, with `--timeout TIMEOUT` and `extra` arguments.
+fn probe_dual_stack(dir: &Path, name: &str, servers: &str, zone: &str, timeout: &str, extra: &[&str]) -> common::Run {
+    let ca = pki(dir, &[name]);
+    let (lab, dns) = dual_stack(dir, servers, zone);
+    let url = format!("https://{name}/");
+    let mut args = vec!["run", "--endpoint", &url, "--dns-server", &dns, "--public-roots", &ca, "--system-roots", &ca];
+    args.extend(["--timeout", timeout]);
+    args.extend_from_slice(extra);
+    lab.probe(0, dir, &args)
+}
+
 fn family<'a>(e: &'a Value, fam: &str) -> &'a Value {
     e["families"].as_array().unwrap().iter().find(|f| f["family"] == fam).unwrap_or_else(|| panic!("no {fam} in {e}"))
 }
@@ -329,30 +341,14 @@ fn ipv6_first_and_silent_is_an_error_naming_the_family() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let ca = pki(dir.path(), &["dual.test"]);
-    let (lab, dns) =
-        dual_stack(dir.path(), "ok@192.0.2.2:443,silent@[2001:db8::2]:443", "dual.test=192.0.2.2 2001:db8::2");
     let (html_path, prom_path) = (dir.path().join("r.html"), dir.path().join("r.prom"));
-    let run = lab.probe(
-        0,
+    let run = probe_dual_stack(
         dir.path(),
-        &[
-            "run",
-            "--endpoint",
-            "https://dual.test/",
-            "--dns-server",
-            &dns,
-            "--public-roots",
-            &ca,
-            "--system-roots",
-            &ca,
-            "--timeout",
-            "3s",
-            "--html",
-            html_path.to_str().unwrap(),
-            "--prometheus",
-            prom_path.to_str().unwrap(),
-        ],
+        "dual.test",
+        "ok@192.0.2.2:443,silent@[2001:db8::2]:443",
+        "dual.test=192.0.2.2 2001:db8::2",
+        "3s",
+        &["--html", html_path.to_str().unwrap(), "--prometheus", prom_path.to_str().unwrap()],
     );
     let e = &run.report["endpoints"][0];
     // The top-level TLS is the first address in the node's order: IPv6.
@@ -398,25 +394,13 @@ fn ipv6_first_resetting_after_client_hello_is_an_error() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let ca = pki(dir.path(), &["dual.test"]);
-    let (lab, dns) =
-        dual_stack(dir.path(), "ok@192.0.2.2:443,reset@[2001:db8::2]:443", "dual.test=192.0.2.2 2001:db8::2");
-    let run = lab.probe(
-        0,
+    let run = probe_dual_stack(
         dir.path(),
-        &[
-            "run",
-            "--endpoint",
-            "https://dual.test/",
-            "--dns-server",
-            &dns,
-            "--public-roots",
-            &ca,
-            "--system-roots",
-            &ca,
-            "--timeout",
-            "3s",
-        ],
+        "dual.test",
+        "ok@192.0.2.2:443,reset@[2001:db8::2]:443",
+        "dual.test=192.0.2.2 2001:db8::2",
+        "3s",
+        &[],
     );
     let e = &run.report["endpoints"][0];
     assert_eq!(family(e, "ipv6")["tls"]["status"], "reset", "{e}");
@@ -434,25 +418,13 @@ fn ipv4_second_and_silent_is_a_warning_naming_the_family() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let ca = pki(dir.path(), &["dual.test"]);
-    let (lab, dns) =
-        dual_stack(dir.path(), "silent@192.0.2.2:443,ok@[2001:db8::2]:443", "dual.test=192.0.2.2 2001:db8::2");
-    let run = lab.probe(
-        0,
+    let run = probe_dual_stack(
         dir.path(),
-        &[
-            "run",
-            "--endpoint",
-            "https://dual.test/",
-            "--dns-server",
-            &dns,
-            "--public-roots",
-            &ca,
-            "--system-roots",
-            &ca,
-            "--timeout",
-            "3s",
-        ],
+        "dual.test",
+        "silent@192.0.2.2:443,ok@[2001:db8::2]:443",
+        "dual.test=192.0.2.2 2001:db8::2",
+        "3s",
+        &[],
     );
     let e = &run.report["endpoints"][0];
     assert_eq!(e["tls"]["status"], "ok", "{e}");
@@ -474,24 +446,13 @@ fn dead_ipv6_first_at_tcp_is_an_error() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let ca = pki(dir.path(), &["dead6.test"]);
-    let (lab, dns) = dual_stack(dir.path(), "ok@192.0.2.2:443", "dead6.test=192.0.2.2 2001:db8:99::1");
-    let run = lab.probe(
-        0,
+    let run = probe_dual_stack(
         dir.path(),
-        &[
-            "run",
-            "--endpoint",
-            "https://dead6.test/",
-            "--dns-server",
-            &dns,
-            "--public-roots",
-            &ca,
-            "--system-roots",
-            &ca,
-            "--timeout",
-            "2s",
-        ],
+        "dead6.test",
+        "ok@192.0.2.2:443",
+        "dead6.test=192.0.2.2 2001:db8:99::1",
+        "2s",
+        &[],
     );
     let e = &run.report["endpoints"][0];
     let f = run.finding(e["name"].as_str().unwrap(), "TcpConnectTimeout");
