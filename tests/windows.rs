@@ -73,7 +73,22 @@ fn wine() -> Option<(&'static Wine, MutexGuard<'static, ()>)> {
             .env("WINEPREFIX", &prefix)
             .status()
             .map_err(|e| format!("start wineserver: {e}"))?;
-        Ok(Wine { exe: root.join("target/x86_64-pc-windows-gnu/release/azs-netprobe.exe"), prefix, root })
+        let exe = root.join("target/x86_64-pc-windows-gnu/release/azs-netprobe.exe");
+        // Warm-up: the first process of a new prefix can be held (and in one CI-like run was
+        // ended by a signal after finishing) while wine completes the prefix's first start.
+        // One `--version` run, waited for, takes that before any test's run; its status is not
+        // judged, the tests' own runs are.
+        let _ = Command::new(WINE64)
+            .arg(&exe)
+            .arg("--version")
+            .env("WINEPREFIX", &prefix)
+            .env("WINEDEBUG", "-all")
+            .env("WINEDLLOVERRIDES", "mscoree,mshtml=")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        Ok(Wine { exe, prefix, root })
     });
     match w {
         Ok(w) => Some((w, guard)),
