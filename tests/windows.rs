@@ -470,16 +470,22 @@ fn healthy_args(lab: &Lab) -> Vec<String> {
         .collect()
 }
 
+/// The healthy lab of the registry tests, its CA and probe file in `dir`, and the run's arguments.
+fn registry_lab(dir: &Path) -> (Lab, Vec<String>) {
+    let lab = lab(vec![]);
+    lab.ca.write_pem(dir, "ca.pem");
+    lab.probes(dir, "");
+    let args = healthy_args(&lab);
+    (lab, args)
+}
+
 /// Schannel's TLS 1.2 client switched off (Enabled=0, then DisabledByDefault=1), and .NET
 /// without SchUseStrongCrypto: TlsClientProtocolDisabled, an error although every endpoint passed.
 #[test]
 fn registry_tls12_client_switched_off() {
     let Some((w, _lock)) = wine() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let lab = lab(vec![]);
-    lab.ca.write_pem(dir.path(), "ca.pem");
-    lab.probes(dir.path(), "");
-    let args = healthy_args(&lab);
+    let (_lab, args) = registry_lab(dir.path()); // the servers live to the end of the test
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
 
     let r = run(w, dir.path(), &args, &[]);
@@ -518,10 +524,7 @@ fn registry_tls12_client_switched_off() {
 fn registry_w32time_source_unreliable() {
     let Some((w, _lock)) = wine() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let lab = lab(vec![]);
-    lab.ca.write_pem(dir.path(), "ca.pem");
-    lab.probes(dir.path(), "");
-    let args = healthy_args(&lab);
+    let (_lab, args) = registry_lab(dir.path()); // the servers live to the end of the test
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
 
     let mut reg = RegValues::new(w);
@@ -557,10 +560,7 @@ fn registry_w32time_source_unreliable() {
 fn registry_winhttp_proxy_is_probed_and_compared() {
     let Some((w, _lock)) = wine() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let lab = lab(vec![]);
-    lab.ca.write_pem(dir.path(), "ca.pem");
-    lab.probes(dir.path(), "");
-    let args = healthy_args(&lab);
+    let (_lab, args) = registry_lab(dir.path()); // the servers live to the end of the test
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let winhttp = lab_proxy();
     let other = lab_proxy();
