@@ -75,12 +75,15 @@ pub struct WatchRound {
     pub round: u64,
     /// RFC 3339, UTC.
     pub started_at: String,
+    /// The round's length, in milliseconds.
     pub duration_ms: u64,
     /// `ok`, `warning` or `error`.
     pub verdict: String,
+    /// The round's exit code (0 ok, 1 warnings, 2 errors, 3 incomplete).
     pub exit_code: u8,
     /// The round was stopped before it finished.
     pub interrupted: bool,
+    /// The portal codes the round's errors would surface as.
     pub usage_errors: Vec<String>,
 }
 
@@ -89,6 +92,7 @@ pub struct WatchRound {
 pub struct WatchFinding {
     /// The endpoint, or null for node-wide findings (clock).
     pub endpoint: Option<String>,
+    /// The finding code.
     pub code: String,
     /// The worst severity it was seen with.
     pub severity: String,

@@ -17,12 +17,19 @@ pub use target::{Host, HostNameError, Target, TargetError, parse_host, validate_
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
+    /// Entra ID sign-in (login.microsoftonline.com and the like): any failure is LoginError.
     Login,
+    /// Registration with Azure (Azure Resource Manager).
     Registration,
+    /// The usage bridge's destinations (the usage gateways).
     Usage,
+    /// Microsoft Graph and Azure AD Graph.
     Graph,
+    /// Marketplace syndication downloads.
     Marketplace,
+    /// Log collection and remote support uploads.
     Diagnostics,
+    /// An endpoint of a `--probes` file or `--endpoint` that is none of the above.
     Custom,
 }
 

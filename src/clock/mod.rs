@@ -18,44 +18,79 @@ pub const DRIFT_SECONDS: f64 = 60.0;
 /// |offset| above this breaks token validation (Entra ID, Kerberos: 5 minutes).
 pub const SKEW_SECONDS: f64 = 300.0;
 
+/// What kind of time reference a clock source is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SourceKind {
+    /// An NTP server asked over UDP (SNTP, RFC 4330; RFC 5905 client mode).
     Ntp,
+    /// The `Date` header of an endpoint's HTTP response (RFC 9110; 1 s resolution, and an
+    /// intercepting proxy may rewrite it).
     HttpDate,
 }
 
+/// The clock's verdict on `offset_seconds ± uncertainty_seconds` against two bounds on |offset|:
+/// 60 s (drift) and 300 s (skew: the 5 minutes Kerberos and Entra ID token validation
+/// tolerate). The band the whole interval lies in; an interval that spans two bands gets the
+/// lower one when the uncertainty is at most 5 s (the benefit of the doubt), else `unknown`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ClockVerdict {
+    /// |offset| at most 60 s.
     Ok,
+    /// |offset| over 60 s, at most 300 s (ClockDrift).
     Warning,
+    /// |offset| over 300 s: tokens are refused (ClockSkew).
     Error,
+    /// No source gave a time, or the interval spans two bands with more than 5 s of uncertainty
+    /// (ClockUnverified).
     Unknown,
 }
 
 /// One time reference and what it said.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ClockSource {
+    /// `ntp` or `http_date`.
     pub kind: SourceKind,
     /// The server (host[:port]) or endpoint name.
     pub server: String,
+    /// The node's clock minus this source's time, in seconds, to the millisecond (positive: the
+    /// node is ahead). For NTP this is minus RFC 5905's offset θ = ((T2−T1)+(T3−T4))/2 (θ is the
+    /// server's time minus the client's); for an HTTP Date, the node's time at the middle of the
+    /// round trip minus the Date plus 0.5 s. Null when the source gave no usable time (`error`).
     pub offset_seconds: Option<f64>,
-    /// Uncertainty of this source's offset (half the round trip, plus the Date header's 1 s resolution).
+    /// Uncertainty of this source's offset, in seconds (half the round trip, plus the Date
+    /// header's 1 s resolution).
     pub uncertainty_seconds: Option<f64>,
+    /// The round trip, in milliseconds: for NTP RFC 5905's delay δ = (T4−T1)−(T3−T2) (the
+    /// server's holding time left out); for an HTTP Date, from the request to the response head.
     pub rtt_ms: Option<u64>,
     /// NTP stratum of the server (1 = attached to a reference clock).
     pub stratum: Option<u8>,
     /// The source disagrees with the majority of the others and was left out of the estimate.
     pub outlier: bool,
+    /// Why the source gave no offset (no answer, kiss-o'-death, an unsynchronised server, an
+    /// unparseable Date), or why it was left out (an outlier); null otherwise.
     pub error: Option<String>,
 }
 
+/// The node's clock offset, estimated from every source, robust to a minority of wrong ones.
+/// Sign: node minus reference (positive: the node is ahead), the opposite of RFC 5905's θ.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct ClockEstimate {
+    /// The node's clock minus the reference time, in seconds, to the millisecond: positive when
+    /// the node is ahead, negative when it is behind. This is minus RFC 5905's offset θ (θ is
+    /// the server's time minus the client's). The median of the sources that agree with the
+    /// median of all (then the outliers are flagged), else the median of all; null when no
+    /// source gave a time.
     pub offset_seconds: Option<f64>,
+    /// Half-width of the interval the offset lies in, in seconds: the best agreeing source's
+    /// uncertainty, or, when the sources do not agree, wide enough to cover their spread.
     pub uncertainty_seconds: Option<f64>,
+    /// The offset's band: ok (≤ 60 s), warning (≤ 300 s), error, or unknown.
     pub verdict: ClockVerdict,
+    /// Every source asked: the NTP servers (in the order they answered), then the HTTP Date of
+    /// each endpoint that answered with one.
     pub sources: Vec<ClockSource>,
 }
 

@@ -31,15 +31,21 @@ use chrono::{DateTime, Utc};
 /// What one observation means, for whom, and what to do about it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Finding {
+    /// What was found (a stable name).
     pub code: Code,
+    /// How bad it is: a failure on a required endpoint is an error, on an optional one a warning.
     pub severity: Severity,
-    /// The endpoint's name, or null for node-wide findings (clock).
+    /// The endpoint's name, or null for node-wide findings (clock, platform).
     pub endpoint: Option<String>,
-    /// The portal code this would surface as.
+    /// The portal code this would surface as (null for findings the portal never shows, e.g.
+    /// ClockDrift); on a login endpoint always LoginError.
     pub usage_error: Option<UsageError>,
+    /// What was seen, in one English sentence with the facts (host, addresses, status, times).
     pub message: String,
-    /// The observations the finding rests on.
+    /// The observations the finding rests on, by name (e.g. `addresses`, `status_code`,
+    /// `issuer`, `root_cause`): enough to check the finding from the report alone.
     pub evidence: Map<String, Value>,
+    /// What to do about it, in the report's language (`config.lang`).
     pub remediation: Remediation,
 }
 

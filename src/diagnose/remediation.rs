@@ -27,10 +27,13 @@ pub const CSP_CODES: [&str; 8] = [
     "MetadataResolverBadGatewayError",
 ];
 
-/// What to do about a finding.
+/// What to do about a finding: text from the remediation catalogue (English, French, Chinese)
+/// of the finding's code, with the finding's facts (host, port, proxy, addresses...) filled in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Remediation {
+    /// What the finding means, in one sentence.
     pub summary: String,
+    /// What to check or change, in order, with the commands to run (Windows and Linux).
     pub steps: Vec<String>,
     /// Documentation to read.
     #[serde(default)]

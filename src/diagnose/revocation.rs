@@ -57,6 +57,8 @@ impl RevocationStatus {
 pub enum CheckStatus {
     /// A valid, current answer: not revoked (CRL, OCSP good) or the issuer (caIssuers).
     Ok,
+    /// The CRL lists the certificate's serial, or the OCSP answer is `revoked` (RFC 5280
+    /// section 5, RFC 6960 section 2.2).
     Revoked,
     /// OCSP `unknown`, or an answer that cannot be checked (the issuer is not known).
     Unknown,
@@ -90,14 +92,20 @@ impl CheckStatus {
 pub struct RevocationCheck {
     /// Index in the presented chain (0 = leaf).
     pub certificate: usize,
+    /// Which of the certificate's URLs: a CRL distribution point (RFC 5280 section 4.2.1.13),
+    /// the OCSP responder or the caIssuers URL (Authority Information Access, section 4.2.2.1).
     pub kind: SourceKind,
     /// The URL as the certificate names it (for OCSP, the request is appended to it).
     pub url: String,
     /// The path of the fetch; null when no request could be made.
     pub via: Option<Via>,
+    /// What the answer is worth, judged at the reference time (the node's clock corrected by
+    /// the clock offset).
     pub status: CheckStatus,
     /// The final HTTP status, after redirects.
     pub http_status: Option<u16>,
+    /// The answer's Content-Type header (e.g. `application/pkix-crl`,
+    /// `application/ocsp-response`; `text/html` is a block page, never an answer).
     pub content_type: Option<String>,
     /// The fetch, shared by every endpoint naming the URL.
     pub duration_ms: u64,
@@ -112,9 +120,11 @@ pub struct RevocationCheck {
 /// The report's `tls.revocation`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RevocationReport {
+    /// The sum of the checks: the worst certificate decides.
     pub status: RevocationStatus,
     /// Why the status is what it is, in words.
     pub detail: Option<String>,
+    /// One check per URL of each presented certificate (CRL, OCSP, caIssuers), leaf first.
     pub checks: Vec<RevocationCheck>,
 }
 

@@ -46,6 +46,7 @@ impl ProxySettingSource {
 /// One proxy setting of the node.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ProxySetting {
+    /// Where the setting was read.
     pub source: ProxySettingSource,
     /// `machine` or `user` for WinINet and PAC settings; null otherwise.
     #[serde(default)]
@@ -70,11 +71,17 @@ pub struct ProxySetting {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum TimeServiceKind {
+    /// Windows Time (W32Time), read from the registry.
     W32time,
+    /// chrony (`chronyc tracking`, chrony.conf).
     Chrony,
+    /// systemd-timesyncd (`timedatectl`, timesyncd.conf).
     SystemdTimesyncd,
+    /// The reference NTP daemon (ntp.conf).
     Ntpd,
+    /// No time service is running.
     None,
+    /// Could not tell (see `detail`).
     #[default]
     Unknown,
 }
@@ -96,6 +103,7 @@ impl TimeServiceKind {
 /// What the node's clock is set to follow.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
 pub struct TimeService {
+    /// The service that keeps the node's clock.
     pub service: TimeServiceKind,
     /// W32Time's `Type` (NT5DS, NTP, NoSync, AllSync); null elsewhere.
     #[serde(default)]
@@ -138,6 +146,7 @@ impl TlsClientSource {
 /// The OS TLS client policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
 pub struct TlsClient {
+    /// Where the policy was read.
     pub source: TlsClientSource,
     /// Protocols the OS client will not offer, e.g. `TLS 1.2` (Schannel Enabled=0 or DisabledByDefault=1).
     #[serde(default)]
@@ -147,13 +156,19 @@ pub struct TlsClient {
     pub detail: Vec<String>,
 }
 
-/// `node.platform`.
+/// `node.platform`: what the node itself is set to use, read from the registry (Windows) or
+/// the OS's files and tools (Linux). Observed, not probed: the findings of the `platform` stage
+/// (ProxyConfigMismatch, ProxyAutoConfig, TimeSourceUnreliable, TlsClientProtocolDisabled) come
+/// from here.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema, Default)]
 pub struct Platform {
+    /// Every proxy setting found: the command line, the environment, WinHTTP, WinINet, PAC.
     #[serde(default)]
     pub proxies: Vec<ProxySetting>,
+    /// The time service and what it follows.
     #[serde(default)]
     pub time_service: TimeService,
+    /// The OS TLS client policy (Schannel on Windows).
     #[serde(default)]
     pub tls_client: TlsClient,
 }

@@ -18,7 +18,9 @@ use crate::trust::TrustStores;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Family {
+    /// IPv4 (A records).
     Ipv4,
+    /// IPv6 (AAAA records).
     Ipv6,
 }
 

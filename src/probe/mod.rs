@@ -30,15 +30,24 @@ pub(crate) fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// How the DNS stage ended (response codes of RFC 1035 section 4.1.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DnsStatus {
+    /// At least one A or AAAA address.
     Ok,
+    /// NXDOMAIN (RCODE 3): the name does not exist.
     Nxdomain,
+    /// SERVFAIL (RCODE 2) or another failure code: the server could not answer.
     Servfail,
+    /// REFUSED (RCODE 5): the server will not answer this client or name.
     Refused,
+    /// No answer within the stage's timeout.
     Timeout,
+    /// The name exists but has no A or AAAA record (NODATA).
     NoAddresses,
+    /// Anything else: no usable resolver configuration, a name that is not a DNS name, the
+    /// probe's own limits (no socket could be opened).
     Error,
     /// The host is an IP literal: nothing to resolve.
     NotNeeded,
@@ -90,14 +99,22 @@ impl DnsObservation {
     }
 }
 
+/// How a TCP connect ended (from the OS's connect error).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TcpStatus {
+    /// Connected.
     Ok,
+    /// Refused (a TCP RST to the SYN, ECONNREFUSED): nothing listens, or a firewall rejects.
     Refused,
+    /// No answer to the SYN within the stage's timeout: a firewall dropping, or a dead address.
     Timeout,
+    /// No route: host or network unreachable (ICMP, EHOSTUNREACH/ENETUNREACH), or the address
+    /// is not available from this node.
     Unreachable,
+    /// The connection was reset or aborted while being set up.
     Reset,
+    /// Any other error, including the probe's own limits (open files).
     Error,
 }
 
@@ -123,13 +140,21 @@ pub struct TcpAttempt {
     pub local: bool,
 }
 
+/// How the TLS handshake ended. A chain neither store trusts does not fail the handshake: the
+/// verdicts are in `trust`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TlsStatus {
+    /// The handshake completed.
     Ok,
+    /// The handshake failed: an alert from the server, no common version or cipher, something
+    /// that is not TLS, a malformed message (see `alert` and `error`).
     HandshakeFailed,
+    /// Not complete within the stage's timeout.
     Timeout,
+    /// The connection was reset or aborted during the handshake.
     Reset,
+    /// No handshake: an earlier stage failed or the run was stopped first.
     NotAttempted,
 }
 
@@ -202,12 +227,18 @@ impl TlsObservation {
     }
 }
 
+/// How the HTTP request ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum HttpStatus {
+    /// A complete response head came back (any status code).
     Ok,
+    /// No complete response head within the stage's timeout.
     Timeout,
+    /// The connection closed first, the answer is not HTTP, or the head is malformed or over
+    /// the probe's caps.
     Error,
+    /// No request: an earlier stage failed or the run was stopped first.
     NotAttempted,
 }
 
@@ -256,11 +287,15 @@ impl HttpObservation {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
+    /// Resolving the host name.
     Dns,
     /// Connecting to the proxy and the CONNECT exchange.
     Proxy,
+    /// The TCP connects to the endpoint's addresses.
     Tcp,
+    /// The TLS handshake.
     Tls,
+    /// The HTTP request and its response head.
     Http,
 }
 
@@ -289,6 +324,7 @@ impl Stage {
 /// The stage an endpoint was in when the run was stopped, and for how long it had been.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Interrupted {
+    /// The stage in flight when the run was stopped.
     pub stage: Stage,
     /// How long the stage had been running (for DNS, waiting for a resolver slot included).
     pub after_ms: u64,
@@ -299,9 +335,13 @@ pub struct Interrupted {
 /// resolver slot); `connect` is the TCP connects, or the proxy hop.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct StageStarts {
+    /// When the DNS queries went out, ms after `run.started_at`.
     pub dns: Option<u64>,
+    /// When the first TCP connect (or the proxy hop) began, ms after `run.started_at`.
     pub connect: Option<u64>,
+    /// When the TLS handshake began, ms after `run.started_at`.
     pub tls: Option<u64>,
+    /// When the HTTP request was sent, ms after `run.started_at`.
     pub http: Option<u64>,
 }
 

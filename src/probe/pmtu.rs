@@ -118,11 +118,13 @@ impl RetryStatus {
 pub struct MssRetry {
     /// The MSS the retry's SYN advertised, in bytes.
     pub mss: u32,
+    /// How the retry ended.
     pub status: RetryStatus,
     /// Connect and handshake, in milliseconds.
     pub duration_ms: u64,
     /// Bytes the retry received from the server.
     pub bytes_received: u64,
+    /// What went wrong with the retry; null when it completed.
     pub error: Option<String>,
 }
 

@@ -544,6 +544,7 @@ impl BypassClient {
 /// One client's reading of the bypass list for one endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct BypassReading {
+    /// The client whose reading this is.
     pub client: BypassClient,
     /// Whether this client would connect directly.
     pub bypassed: bool,
@@ -647,9 +648,11 @@ pub enum ProxyStatus {
 pub struct ProxyHop {
     /// The proxy URL, credentials redacted.
     pub url: String,
+    /// How the CONNECT went.
     pub status: ProxyStatus,
     /// The proxy's HTTP status for CONNECT.
     pub http_status: Option<u16>,
+    /// Resolving and connecting to the proxy and the CONNECT exchange, in milliseconds.
     pub duration_ms: u64,
     /// The proxy address the CONNECT went to (null in a `--redact` report when it is internal:
     /// its token is in the endpoint's `tcp[].address`).
@@ -661,7 +664,9 @@ pub struct ProxyHop {
     /// The reason phrase of the proxy's status line (`Unable to connect` in `HTTP/1.0 500 Unable to connect`),
     /// control characters removed, at most 128 characters.
     pub reason: Option<String>,
+    /// The `Server` header of the proxy's answer (names the product, e.g. `squid/6.1`).
     pub server: Option<String>,
+    /// The `Via` header of the proxy's answer.
     pub via: Option<String>,
     /// The first words of the proxy's answer page (markup, styles and scripts removed) (a block page), control characters removed.
     pub body_excerpt: Option<String>,
@@ -671,6 +676,7 @@ pub struct ProxyHop {
     /// agree with this probe's reading (then a ProxyBypassAmbiguous finding says so); else empty.
     #[serde(default)]
     pub bypass_readings: Vec<BypassReading>,
+    /// What went wrong, naming the proxy; null when the tunnel opened or was bypassed.
     pub error: Option<String>,
 }
 

@@ -54,6 +54,7 @@ pub fn cap(kind: SourceKind) -> usize {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Via {
+    /// Straight to the URL's host.
     Direct,
     /// An absolute-form GET to the configured proxy.
     Proxy,

@@ -24,9 +24,13 @@ pub const DIFF_SCHEMA_VERSION: &str = "diff-1";
 /// The comparison of two reports (the JSON `diff --out` writes).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Diff {
+    /// The diff format's version: `diff-1`.
     pub schema_version: String,
+    /// The program that wrote the diff.
     pub tool: Tool,
+    /// The earlier report (BEFORE, the first argument).
     pub before: Side,
+    /// The later report (AFTER, the second argument).
     pub after: Side,
     /// Why the two reports may not be comparable: different nodes, clouds or probe sets.
     pub notes: Vec<String>,
@@ -46,6 +50,7 @@ pub struct Diff {
     pub endpoints_added: Vec<String>,
     /// Endpoints only BEFORE probed.
     pub endpoints_removed: Vec<String>,
+    /// The verdict of the comparison and its counts.
     pub summary: DiffSummary,
 }
 
@@ -56,14 +61,17 @@ pub struct Side {
     pub source: String,
     /// `node` or `fleet`.
     pub kind: String,
+    /// The report's `schema_version` (`1`, older node reports, or `fleet-1`).
     pub schema_version: String,
     /// The node (or the fleet's nodes, comma-separated).
     pub node: String,
+    /// The report's `config.cloud`, when it says.
     pub cloud: Option<String>,
     /// `name version (sha256 prefix)` of the probe set, when the report says.
     pub probe_set: Option<String>,
     /// `run.started_at`, or a fleet's `generated_at`.
     pub at: Option<String>,
+    /// The report's `summary.exit_code`, when it says.
     pub exit_code: Option<u8>,
 }
 
@@ -74,12 +82,15 @@ pub struct DiffItem {
     pub node: Option<String>,
     /// The endpoint, or null for node-wide findings (clock).
     pub endpoint: Option<String>,
+    /// The finding code.
     pub code: String,
     /// `error`, `warning` or `info` (AFTER's, except for fixed findings).
     pub severity: String,
     /// BEFORE's severity, for changed findings.
     pub before_severity: Option<String>,
+    /// The portal code the finding surfaces as (AFTER's, except for fixed findings).
     pub usage_error: Option<String>,
+    /// The finding's message (AFTER's, except for fixed findings).
     pub message: String,
 }
 
@@ -90,10 +101,15 @@ pub struct DiffSummary {
     pub verdict: String,
     /// 0 nothing got worse, 1 new warnings only, 2 a new error.
     pub exit_code: u8,
+    /// New error findings, plus findings whose severity rose to error.
     pub new_errors: usize,
+    /// New warning findings, plus findings whose severity rose to warning.
     pub new_warnings: usize,
+    /// Findings only BEFORE has.
     pub fixed: usize,
+    /// Findings both have with the same severity.
     pub unchanged: usize,
+    /// Findings both have with another severity.
     pub changed: usize,
 }
 

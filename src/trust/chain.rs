@@ -14,9 +14,13 @@ use x509_parser::public_key::PublicKey;
 pub struct CertFacts {
     /// RFC 4514 distinguished name.
     pub subject: String,
+    /// The issuer's distinguished name, RFC 4514 text.
     pub issuer: String,
+    /// The subject's first common name (CN), if any.
     pub subject_cn: Option<String>,
+    /// The issuer's first common name (CN), if any: what interception products are named by.
     pub issuer_cn: Option<String>,
+    /// The issuer's first organization (O), if any.
     pub issuer_o: Option<String>,
     /// Every O value of the issuer (interception products are matched on any of them; the
     /// report keeps the first as `issuer_o`).
@@ -24,8 +28,9 @@ pub struct CertFacts {
     pub issuer_orgs: Vec<String>,
     /// Serial number, hex with colons.
     pub serial: String,
-    /// RFC 3339, UTC.
+    /// Start of the validity period (RFC 5280 section 4.1.2.5): RFC 3339, UTC, seconds.
     pub not_before: String,
+    /// End of the validity period: RFC 3339, UTC, seconds.
     pub not_after: String,
     /// SHA-256 of the DER certificate, hex.
     pub sha256: String,
@@ -33,7 +38,10 @@ pub struct CertFacts {
     pub spki_sha256: String,
     /// DNS and IP subject alternative names.
     pub sans: Vec<String>,
+    /// Basic Constraints says this is a CA certificate (RFC 5280 section 4.2.1.9).
     pub is_ca: bool,
+    /// Basic Constraints' pathLenConstraint: how many intermediates may follow below it; null
+    /// when absent.
     pub path_len: Option<u32>,
     /// Key type and size, e.g. `RSA 2048`, `EC 256`.
     pub key: String,

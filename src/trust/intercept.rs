@@ -15,6 +15,7 @@ use super::{AnchorName, TrustVerdict};
 /// What the chain analysis concluded about interception (reported as `tls.interception`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct Interception {
+    /// Something in the path re-signs this connection's TLS (a TlsInterception finding).
     pub detected: bool,
     /// The inspection product the issuer names, when it matches one.
     pub product: Option<String>,

@@ -25,15 +25,26 @@ pub use verifier::{Recorded, RecordingVerifier};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TrustVerdict {
+    /// A path to one of the store's anchors validates (RFC 5280 path validation, by webpki).
     Trusted,
+    /// No path to an anchor of this store: an issuer the store does not hold, or a missing
+    /// intermediate.
     UnknownIssuer,
+    /// A certificate's validity ended before the node's current time.
     Expired,
+    /// A certificate's validity starts after the node's current time.
     NotYetValid,
+    /// The leaf is not valid for the endpoint's host name (subject alternative names).
     NameMismatch,
+    /// A signature in the chain does not verify.
     BadSignature,
+    /// A signature algorithm the verifier does not accept (e.g. SHA-1, MD5).
     UnsupportedSignature,
+    /// A certificate is revoked (a CRL the verifier was given).
     Revoked,
+    /// The leaf's extended key usage does not allow TLS server authentication.
     InvalidPurpose,
+    /// A certificate is not valid DER.
     BadEncoding,
     /// The chain is longer or more complex than a verifier accepts (webpki stops at 6 intermediates).
     ChainTooLong,
@@ -41,6 +52,7 @@ pub enum TrustVerdict {
     NoTrustAnchors,
     /// The server presented no certificate.
     NoCertificate,
+    /// Any other verification error (the store's `*_detail` says which).
     Other,
 }
 
