@@ -107,7 +107,8 @@ pub struct RevocationCheck {
     /// The answer's Content-Type header (e.g. `application/pkix-crl`,
     /// `application/ocsp-response`; `text/html` is a block page, never an answer).
     pub content_type: Option<String>,
-    /// The fetch, shared by every endpoint naming the URL.
+    /// How long the fetch took, in milliseconds (one fetch per URL, shared by every endpoint
+    /// naming it).
     pub duration_ms: u64,
     /// Which step failed (dns, tcp, proxy, timeout), when nothing came back.
     pub failure: Option<FetchFailure>,

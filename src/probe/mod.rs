@@ -326,7 +326,8 @@ impl Stage {
 pub struct Interrupted {
     /// The stage in flight when the run was stopped.
     pub stage: Stage,
-    /// How long the stage had been running (for DNS, waiting for a resolver slot included).
+    /// How long the stage had been running, in milliseconds (for DNS, waiting for a resolver
+    /// slot included).
     pub after_ms: u64,
 }
 

@@ -1,5 +1,5 @@
-//! The report: serde types (schema_version "1"; field names are the contract of
-//! shared/DESIGN.md), built from observations and findings; written atomically; summarised.
+//! The report: serde types (schema_version "1"; field names are a contract: add, never rename),
+//! built from observations and findings; written atomically; summarised.
 //!
 //! The doc comments of these types and fields are the descriptions of the published JSON
 //! Schema (`azs-netprobe schema`, reports/schema/report.v1.schema.json): write them for a reader
