@@ -12,8 +12,10 @@ macro_rules! codes {
         pub enum Code { $( $(#[$m])* $name ),* }
 
         impl Code {
+            /// Every code, in the order of the list below.
             pub const ALL: &'static [Code] = &[ $( Code::$name ),* ];
 
+            /// The stable label: the code's name, as serialised in the report.
             pub fn as_str(self) -> &'static str {
                 match self { $( Code::$name => stringify!($name) ),* }
             }
@@ -23,6 +25,7 @@ macro_rules! codes {
                 match self { $( Code::$name => $stage ),* }
             }
 
+            /// The code named `s`, ignoring ASCII case; None for anything else.
             pub fn parse(s: &str) -> Option<Code> {
                 Code::ALL.iter().copied().find(|c| c.as_str().eq_ignore_ascii_case(s))
             }
@@ -165,6 +168,7 @@ pub enum UsageError {
 }
 
 impl UsageError {
+    /// The stable label: the portal code's name, as serialised in the report.
     pub fn as_str(self) -> &'static str {
         match self {
             UsageError::NetworkError => "NetworkError",

@@ -12,81 +12,123 @@ use serde_json::Value;
 
 use super::{SCHEMA_VERSION, Tool};
 
+/// The `schema_version` of a fleet report's JSON.
 pub const FLEET_SCHEMA_VERSION: &str = "fleet-1";
 
+/// Many nodes' reports merged into one (`azs-netprobe merge REPORT... --out FILE`): what every
+/// node shares and where they differ.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct FleetReport {
+    /// The fleet format's version: `fleet-1`.
     pub schema_version: String,
+    /// The program that merged the reports.
     pub tool: Tool,
     /// RFC 3339, UTC.
     pub generated_at: String,
+    /// One entry per merged report, in the order given.
     pub nodes: Vec<FleetNode>,
     /// Every endpoint any node probed, with each node's result.
     pub endpoints: Vec<FleetEndpoint>,
     /// Findings grouped across nodes: one entry per code, endpoint and cause.
     pub problems: Vec<FleetProblem>,
+    /// The fleet's verdict, exit code and differences.
     pub summary: FleetSummary,
 }
 
+/// One merged node report, in a line.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct FleetNode {
+    /// The node's `node.hostname` (the file's name when the report has none; with the file
+    /// added when two reports come from one host).
     pub hostname: String,
     /// The report file it came from.
     pub source: String,
+    /// The report's `schema_version`.
     pub schema_version: String,
+    /// The report's `run.id`, when it has one.
     pub run_id: Option<String>,
+    /// The report's `run.started_at`, when it has one.
     pub started_at: Option<String>,
+    /// The run was stopped before every endpoint finished.
     pub interrupted: bool,
+    /// The report's `summary.verdict` (`unknown` when it has none).
     pub verdict: String,
+    /// The report's `summary.exit_code` (3 when it has none).
     pub exit_code: u8,
+    /// The report's `summary.usage_errors`.
     pub usage_errors: Vec<String>,
+    /// Error findings of the node.
     pub errors: usize,
+    /// Warning findings of the node.
     pub warnings: usize,
+    /// The node's `clock.offset_seconds` (node minus reference, seconds; positive: ahead).
     pub clock_offset_seconds: Option<f64>,
+    /// The node's `clock.verdict`.
     pub clock_verdict: Option<String>,
+    /// The proxy the node used (`config.proxy.url`, credentials redacted), if any.
     pub proxy: Option<String>,
 }
 
+/// One endpoint across the nodes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct FleetEndpoint {
+    /// The endpoint's name in the probe set.
     pub name: String,
+    /// Its role, as the first node that probed it reports it.
     pub role: Option<String>,
+    /// Its host, as the first node that probed it reports it.
     pub host: Option<String>,
+    /// Each node's result for it, in node order (nodes that did not probe it are absent).
     pub results: Vec<FleetCell>,
 }
 
+/// One node's result for one endpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct FleetCell {
+    /// The node's `hostname` in this fleet report.
     pub node: String,
+    /// The endpoint's `verdict` on that node (`unknown` when the report has none).
     pub verdict: String,
+    /// The endpoint's `stage` on that node (e.g. `dns: nxdomain`, `http: 200`).
     pub stage: Option<String>,
     /// The node's `tls.revocation.status` for the endpoint (null: no chain, or an older report).
     #[serde(default)]
     pub revocation: Option<String>,
 }
 
+/// One problem across the nodes: the findings of one code, endpoint and cause.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct FleetProblem {
+    /// The finding code.
     pub code: String,
+    /// The severity, as the first node that has it reports it.
     pub severity: String,
+    /// The endpoint, or null for node-wide findings (clock, platform).
     pub endpoint: Option<String>,
+    /// The portal code, as the first node that has it reports it.
     pub usage_error: Option<String>,
     /// What distinguishes this problem: the issuer that re-signs, the proxy, the DNS servers...
     pub cause: Option<String>,
     /// A message from one node, as an example.
     pub message: String,
+    /// The nodes that have it, in node order.
     pub nodes: Vec<String>,
     /// Every merged node has it (false: the nodes differ).
     pub all_nodes: bool,
 }
 
+/// The fleet in one line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct FleetSummary {
+    /// `ok`, `warning`, `error`, or `unknown` (a node could not be checked), from the exit code.
     pub verdict: String,
     /// The worst node's exit code.
     pub exit_code: u8,
+    /// Nodes merged.
     pub nodes: usize,
+    /// Nodes with at least one error finding.
     pub nodes_with_errors: usize,
+    /// Every node's portal codes, sorted, without duplicates.
     pub usage_errors: Vec<String>,
     /// One sentence per problem some nodes have and others do not.
     pub differences: Vec<String>,
