@@ -57,7 +57,8 @@ pub struct ClockSource {
     /// The node's clock minus this source's time, in seconds, to the millisecond (positive: the
     /// node is ahead). For NTP this is minus RFC 5905's offset θ = ((T2−T1)+(T3−T4))/2 (θ is the
     /// server's time minus the client's); for an HTTP Date, the node's time at the middle of the
-    /// round trip minus the Date plus 0.5 s. Null when the source gave no usable time (`error`).
+    /// round trip minus (the Date + 0.5 s, the middle of its second). Null when the source gave
+    /// no usable time (`error`).
     pub offset_seconds: Option<f64>,
     /// Uncertainty of this source's offset, in seconds (half the round trip, plus the Date
     /// header's 1 s resolution).
@@ -81,16 +82,16 @@ pub struct ClockEstimate {
     /// The node's clock minus the reference time, in seconds, to the millisecond: positive when
     /// the node is ahead, negative when it is behind. This is minus RFC 5905's offset θ (θ is
     /// the server's time minus the client's). The median of the sources that agree with the
-    /// median of all (then the outliers are flagged), else the median of all; null when no
-    /// source gave a time.
+    /// median of all when they are a strict majority (the others are flagged `outlier`), else
+    /// the median of all; null when no source gave a time.
     pub offset_seconds: Option<f64>,
     /// Half-width of the interval the offset lies in, in seconds: the best agreeing source's
     /// uncertainty, or, when the sources do not agree, wide enough to cover their spread.
     pub uncertainty_seconds: Option<f64>,
     /// The offset's band: ok (≤ 60 s), warning (≤ 300 s), error, or unknown.
     pub verdict: ClockVerdict,
-    /// Every source asked: the NTP servers (in the order they answered), then the HTTP Date of
-    /// each endpoint that answered with one.
+    /// Every source asked: the NTP servers (in the order configured), then the HTTP Date of each
+    /// endpoint that answered with one.
     pub sources: Vec<ClockSource>,
 }
 

@@ -33,7 +33,7 @@ pub const CSP_CODES: [&str; 8] = [
 pub struct Remediation {
     /// What the finding means, in one sentence.
     pub summary: String,
-    /// What to check or change, in order, with the commands to run (Windows and Linux).
+    /// What to check or change, in order, with the commands to run.
     pub steps: Vec<String>,
     /// Documentation to read.
     #[serde(default)]

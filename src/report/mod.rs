@@ -95,7 +95,8 @@ pub struct RunInfo {
 /// The node the run probed from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Node {
-    /// The node's host name as the OS reports it (a token such as `host-1` with `--redact`).
+    /// The node's host name as the OS reports it (with `--redact`, a token: `host-` and 10 hex
+    /// digits).
     pub hostname: String,
     /// Operating system and architecture, e.g. `linux x86_64 (Debian GNU/Linux 12)`.
     pub os: String,
@@ -129,7 +130,7 @@ pub struct ConfigInfo {
     /// The NTP servers asked for the time (`HOST[:PORT]`, port 123 by default): `--ntp-server`,
     /// else the probe set's.
     pub ntp_servers: Vec<String>,
-    /// The language of the findings' messages and remediation (`--lang`): `en`, `fr` or `zh`.
+    /// The language of the findings' remediation (`--lang`): `en`, `fr` or `zh`.
     pub lang: String,
     /// Internal addresses and the node's name were replaced by tokens (`--redact`).
     #[serde(default)]
