@@ -5,6 +5,7 @@ pub mod codes;
 pub mod explain;
 mod families;
 pub mod platform;
+pub mod problems;
 pub mod remediation;
 pub mod revocation;
 pub mod special;

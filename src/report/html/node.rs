@@ -1,6 +1,5 @@
 //! The node page's header, its "What to do" (findings grouped into problems) and its clock section.
 
-use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
 use serde_json::Value;
@@ -11,7 +10,8 @@ use super::fmt::{
     verdict_word,
 };
 use crate::clock::ClockVerdict;
-use crate::diagnose::{Code, Finding, Severity};
+use crate::diagnose::problems::{self, Problem};
+use crate::diagnose::{Finding, Severity};
 use crate::report::Report;
 
 pub(super) fn header(o: &mut String, r: &Report) {
@@ -134,51 +134,13 @@ pub(super) fn header(o: &mut String, r: &Report) {
 // ---------------------------------------------------------------------------------------------
 // What to do: findings grouped by root cause
 
-/// What makes findings of one code the same problem (as the text summary and the fleet merge decide).
-fn cause(f: &Finding) -> Option<String> {
-    crate::diagnose::cause_of(&f.evidence).map(|(k, v)| format!("{k}: {v}"))
-}
-
-struct Problem<'a> {
-    code: Code,
-    cause: Option<String>,
-    severity: Severity,
-    findings: Vec<&'a Finding>,
-}
-
-fn group(findings: &[Finding]) -> Vec<Problem<'_>> {
-    let mut out: Vec<Problem<'_>> = Vec::new();
-    // (code, cause) → the problem's index: one lookup per finding.
-    let mut index: HashMap<(Code, Option<String>), usize> = HashMap::new();
-    for f in findings {
-        let c = cause(f);
-        match index.get(&(f.code, c.clone())) {
-            Some(&i) => {
-                let p = &mut out[i];
-                p.severity = p.severity.max(f.severity);
-                p.findings.push(f);
-            }
-            None => {
-                index.insert((f.code, c.clone()), out.len());
-                out.push(Problem { code: f.code, cause: c, severity: f.severity, findings: vec![f] });
-            }
-        }
-    }
-    // Errors first, then warnings, then info; first-seen order within a severity.
-    out.sort_by_key(|p| std::cmp::Reverse(p.severity));
-    for p in &mut out {
-        p.findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
-    }
-    out
-}
-
 pub(super) fn what_to_do(o: &mut String, r: &Report, ix: &Index<'_>) {
     o.push_str("<section id=\"what-to-do\"><h2>What to do</h2>");
     if r.findings.is_empty() {
         o.push_str("<p>No findings: every endpoint answered as expected and the clock is fine.</p></section>");
         return;
     }
-    let problems = group(&r.findings);
+    let problems = problems::group(&r.findings);
     let n_main = problems.iter().filter(|p| p.severity != Severity::Info).count();
     if n_main > 0 {
         let _ = write!(
@@ -220,25 +182,9 @@ pub(super) fn endpoint_link(name: &str, index: Option<usize>) -> String {
 fn problem(o: &mut String, p: &Problem<'_>, idx: usize, ix: &Index<'_>) {
     let endpoint_index = |n: &str| ix.position(n);
     let sev = sev_word(p.severity);
-    let first = p.findings[0];
-    let mut portal: Vec<String> = Vec::new();
-    for f in &p.findings {
-        if let Some(u) = f.usage_error {
-            let s = u.as_str().to_string();
-            if !portal.contains(&s) {
-                portal.push(s);
-            }
-        }
-    }
-    let mut eps: Vec<&str> = Vec::new();
-    let mut seen: HashSet<&str> = HashSet::new();
-    for f in &p.findings {
-        if let Some(e) = f.endpoint.as_deref()
-            && seen.insert(e)
-        {
-            eps.push(e);
-        }
-    }
+    let first = p.first();
+    let portal: Vec<String> = p.usage_errors.iter().map(|u| u.as_str().to_string()).collect();
+    let eps = &p.endpoints;
     let _ = write!(
         o,
         "<article class=\"problem {}\" id=\"problem-{idx}\"><div class=\"problem-head\">{}<h3><code>{}</code></h3>",
@@ -261,7 +207,7 @@ fn problem(o: &mut String, p: &Problem<'_>, idx: usize, ix: &Index<'_>) {
         );
     }
     if let Some(c) = &p.cause {
-        let _ = write!(o, " · cause {}", esc(c));
+        let _ = write!(o, " · cause {}", esc(&c.to_string()));
     }
     let _ = write!(o, "</p><p class=\"msg\">{}</p>", esc(&first.message));
     if p.findings.len() > 1 {
