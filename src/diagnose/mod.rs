@@ -4,6 +4,7 @@
 pub mod codes;
 pub mod explain;
 mod families;
+pub mod outcome;
 pub mod platform;
 pub mod problems;
 pub mod remediation;

@@ -11,8 +11,8 @@ use super::fmt::{
 };
 use super::node::endpoint_link;
 use super::waterfall::waterfall;
-use crate::diagnose::{Code, Severity};
-use crate::probe::proxy::ProxyStatus;
+use crate::diagnose::Code;
+use crate::diagnose::outcome::{self, NotReached};
 use crate::probe::{DnsStatus, HttpStatus, Peer, Stage, TcpStatus, TlsStatus};
 use crate::report::{EndpointReport, EndpointVerdict, HttpReport, Report, TlsReport};
 use crate::trust::chain::CertFacts;
@@ -72,34 +72,6 @@ pub(super) fn endpoints(o: &mut String, r: &Report, ix: &Index<'_>) {
     o.push_str("</section>");
 }
 
-/// Which stage failed (the one to open by default).
-fn failed_stage(e: &EndpointReport) -> Option<&'static str> {
-    if !matches!(e.dns.status, DnsStatus::Ok | DnsStatus::NotNeeded) {
-        return Some("dns");
-    }
-    if let Some(p) = &e.proxy
-        && !matches!(p.status, ProxyStatus::Ok | ProxyStatus::Bypassed)
-    {
-        return Some("proxy");
-    }
-    if !e.tcp.is_empty() && e.tcp.iter().all(|a| a.status != TcpStatus::Ok) {
-        return Some("tcp");
-    }
-    if let Some(t) = &e.tls {
-        let untrusted = t.trust.as_ref().is_some_and(|tr| !tr.public.is_trusted() || !tr.system.is_trusted());
-        let intercepted = t.interception.as_ref().is_some_and(|i| i.detected);
-        if !matches!(t.status, TlsStatus::Ok | TlsStatus::NotAttempted) || untrusted || intercepted {
-            return Some("tls");
-        }
-    }
-    if let Some(h) = &e.http
-        && !matches!(h.status, HttpStatus::Ok | HttpStatus::NotAttempted)
-    {
-        return Some("http");
-    }
-    None
-}
-
 fn endpoint(o: &mut String, ix: &Index<'_>, e: &EndpointReport, i: usize, run_time: Option<DateTime<Utc>>) {
     let v = endpoint_verdict_word(e.verdict);
     let _ = write!(
@@ -128,11 +100,9 @@ fn endpoint(o: &mut String, ix: &Index<'_>, e: &EndpointReport, i: usize, run_ti
         let _ = write!(o, "<p class=\"muted-text\">{}</p>", esc(n));
     }
     let own = ix.findings_of(&e.name);
-    let http_finding = own.iter().any(|f| f.code.stage() == "http" && f.severity != Severity::Info);
-    waterfall(o, e, http_finding);
+    waterfall(o, e, outcome::http_blamed(own));
     // Open the details of the stage the worst finding blames (else of the first failed stage).
-    let blamed = own.iter().filter(|f| f.severity != Severity::Info).max_by_key(|f| f.severity).map(|f| f.code.stage());
-    let failed = blamed.or_else(|| failed_stage(e));
+    let failed = outcome::blamed_stage(e, own);
     let open = |stage: &str| if failed == Some(stage) { " open" } else { "" };
 
     // DNS
@@ -212,7 +182,7 @@ fn endpoint(o: &mut String, ix: &Index<'_>, e: &EndpointReport, i: usize, run_ti
     // Proxy
     if let Some(p) = &e.proxy {
         let st = label(&p.status);
-        let good = matches!(p.status, ProxyStatus::Ok | ProxyStatus::Bypassed);
+        let good = outcome::proxy_ok(p.status);
         let _ = write!(
             o,
             "<details class=\"proxy\"{}><summary>Proxy hop <span class=\"muted-text\">{}{} · {}</span></summary>",
@@ -267,27 +237,22 @@ fn endpoint(o: &mut String, ix: &Index<'_>, e: &EndpointReport, i: usize, run_ti
     o.push_str("</article>");
 }
 
-/// For a stage that observed nothing: its summary and a sentence saying why (an earlier stage
-/// failed, the run was stopped while it ran, or before it started). None when the stage ran.
+/// For a stage that observed nothing: its summary and a sentence saying why
+/// ([`outcome::not_reached`]). None when the stage ran.
 fn not_reached(e: &EndpointReport, stage: Stage) -> Option<(String, String)> {
-    match e.interrupted {
-        Some(i) if i.stage == stage => Some((
-            esc(&format!("interrupted after {}", fmt_ms(i.after_ms))),
-            esc(&format!(
-                "In flight when the run was stopped, after {}: nothing was observed yet.",
-                fmt_ms(i.after_ms)
-            )),
-        )),
-        Some(i) if i.stage.order() < stage.order() => {
-            Some(("not attempted".into(), "Not attempted: the run was stopped during an earlier stage.".into()))
+    Some(match outcome::not_reached(e, stage)? {
+        NotReached::InFlight { after_ms } => (
+            esc(&format!("interrupted after {}", fmt_ms(after_ms))),
+            esc(&format!("In flight when the run was stopped, after {}: nothing was observed yet.", fmt_ms(after_ms))),
+        ),
+        NotReached::StoppedEarlier => {
+            ("not attempted".into(), "Not attempted: the run was stopped during an earlier stage.".into())
         }
-        Some(_) => None,
-        None if e.verdict == EndpointVerdict::Skipped => {
-            Some(("not attempted".into(), "Not attempted: the run was stopped before this endpoint started.".into()))
+        NotReached::NotStarted => {
+            ("not attempted".into(), "Not attempted: the run was stopped before this endpoint started.".into())
         }
-        None if stage == Stage::Dns => None,
-        None => Some(("not attempted".into(), "Not attempted: an earlier stage failed.".into())),
-    }
+        NotReached::EarlierStageFailed => ("not attempted".into(), "Not attempted: an earlier stage failed.".into()),
+    })
 }
 
 /// The section of a stage that observed nothing, saying why ([`not_reached`]), open when it is
@@ -346,10 +311,7 @@ fn http(o: &mut String, ix: &Index<'_>, e: &EndpointReport, h: &HttpReport, open
 }
 
 fn dns_tone(s: DnsStatus) -> &'static str {
-    match s {
-        DnsStatus::Ok | DnsStatus::NotNeeded => "ok",
-        _ => "error",
-    }
+    if outcome::dns_ok(s) { "ok" } else { "error" }
 }
 
 /// The TLS section of a handshake that was attempted (see [`not_reached_section`] otherwise).

@@ -3,8 +3,9 @@
 use std::fmt::Write as _;
 
 use super::fmt::{esc, fmt_ms, label};
+use crate::diagnose::outcome::{self, TlsOutcome};
 use crate::probe::proxy::ProxyStatus;
-use crate::probe::{DnsStatus, HttpStatus, Peer, Stage, TcpStatus, TlsStatus};
+use crate::probe::{HttpStatus, Peer, Stage, TcpStatus, TlsStatus};
 use crate::report::EndpointReport;
 
 struct Bar {
@@ -16,8 +17,8 @@ struct Bar {
     status: String,
 }
 
-/// The bars of an endpoint's stages; `http_finding`: a finding blames the HTTP answer.
-fn bars(e: &EndpointReport, http_finding: bool) -> Vec<Bar> {
+/// The bars of an endpoint's stages; `http_blamed`: a finding blames the HTTP answer ([`outcome::http_blamed`]).
+fn bars(e: &EndpointReport, http_blamed: bool) -> Vec<Bar> {
     let mut out = Vec::new();
     // The stage in flight when the run was stopped: an open bar as long as it had run.
     let open = |stage: Stage, label: &str, start: u64| {
@@ -29,7 +30,7 @@ fn bars(e: &EndpointReport, http_finding: bool) -> Vec<Bar> {
             status: "interrupted".into(),
         })
     };
-    let dns_ok = matches!(e.dns.status, DnsStatus::Ok | DnsStatus::NotNeeded);
+    let dns_ok = outcome::dns_ok(e.dns.status);
     if let Some(bar) = open(Stage::Dns, "DNS", 0) {
         out.push(bar);
         return out;
@@ -66,7 +67,7 @@ fn bars(e: &EndpointReport, http_finding: bool) -> Vec<Bar> {
         end = end.max(t + a.duration_ms);
     }
     if let Some(p) = proxied {
-        let ok = p.status == ProxyStatus::Ok;
+        let ok = outcome::proxy_ok(p.status);
         let status = match p.http_status {
             Some(c) => format!("{} {c}", label(&p.status)),
             None => label(&p.status),
@@ -93,22 +94,18 @@ fn bars(e: &EndpointReport, http_finding: bool) -> Vec<Bar> {
         } else if tls.status == TlsStatus::NotAttempted {
             out.push(Bar { label: "TLS".into(), start: t, len: 0, kind: "skip", status: "not attempted".into() });
         } else {
-            let trust_bad = tls.trust.as_ref().is_some_and(|tr| !tr.public.is_trusted() || !tr.system.is_trusted());
-            let intercepted = tls.interception.as_ref().is_some_and(|i| i.detected);
-            let status = if tls.status != TlsStatus::Ok {
-                label(&tls.status)
-            } else if intercepted {
-                "ok · intercepted".into()
-            } else if trust_bad {
-                "ok · untrusted".into()
-            } else {
-                "ok".into()
+            let tls_outcome = outcome::tls_outcome(tls);
+            let status = match tls_outcome {
+                TlsOutcome::Intercepted => "ok · intercepted".into(),
+                TlsOutcome::Untrusted => "ok · untrusted".into(),
+                TlsOutcome::Ok => "ok".into(),
+                TlsOutcome::HandshakeFailed | TlsOutcome::NotAttempted => label(&tls.status),
             };
             out.push(Bar {
                 label: "TLS".into(),
                 start: t,
                 len: tls.duration_ms,
-                kind: if tls.status == TlsStatus::Ok && !trust_bad && !intercepted { "ok" } else { "fail" },
+                kind: if tls_outcome.failed() { "fail" } else { "ok" },
                 status,
             });
             t = at(e.started_ms.http, t + tls.duration_ms);
@@ -124,7 +121,7 @@ fn bars(e: &EndpointReport, http_finding: bool) -> Vec<Bar> {
                 Some(c) if h.status == HttpStatus::Ok => c.to_string(),
                 _ => label(&h.status),
             };
-            let bad = h.status != HttpStatus::Ok || http_finding;
+            let bad = outcome::http_failed(h) || http_blamed;
             out.push(Bar {
                 label: "HTTP".into(),
                 start: t,
@@ -152,8 +149,8 @@ fn axis(total: u64) -> (u64, u64) {
     }
 }
 
-pub(super) fn waterfall(o: &mut String, e: &EndpointReport, http_finding: bool) {
-    let bars = bars(e, http_finding);
+pub(super) fn waterfall(o: &mut String, e: &EndpointReport, http_blamed: bool) {
+    let bars = bars(e, http_blamed);
     let total = bars.iter().map(|b| b.start + b.len).max().unwrap_or(0);
     let (max, step) = axis(total);
     const W: u64 = 900;
