@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use super::Index;
 use super::fmt::{
     badge, code_list, dl, endpoint_verdict_word, esc, fmt_ms, fmt_time, label, mono, opt, parse_time, plural, slug,
+    spaced,
 };
 use super::node::endpoint_link;
 use super::waterfall::waterfall;
@@ -115,12 +116,12 @@ fn endpoint(o: &mut String, ix: &Index<'_>, e: &EndpointReport, i: usize, run_ti
         o,
         "<details class=\"dns\"{}><summary>DNS <span class=\"muted-text\">{} · {} · {}</span></summary>",
         open("dns"),
-        esc(&label(&d.status)),
+        esc(&spaced(d.status.as_str())),
         esc(&fmt_ms(d.duration_ms)),
         esc(&plural(d.addresses.len(), "address", "addresses"))
     );
     let mut rows = vec![
-        ("Status", badge(dns_tone(d.status), &label(&d.status))),
+        ("Status", badge(dns_tone(d.status), &spaced(d.status.as_str()))),
         ("Server", opt(d.server.as_deref())),
         ("Duration", esc(&fmt_ms(d.duration_ms))),
         (

@@ -31,7 +31,8 @@ pub(crate) fn esc(s: &str) -> String {
     out
 }
 
-/// The serde (snake_case) name of an enum value, as it appears in the JSON report.
+/// The serde (snake_case) name of an enum value, as it appears in the JSON report, for the
+/// enums without an `as_str` label yet (use the label where there is one).
 pub(super) fn name<T: Serialize>(v: &T) -> String {
     match serde_json::to_value(v) {
         Ok(Value::String(s)) => s,
@@ -42,7 +43,12 @@ pub(super) fn name<T: Serialize>(v: &T) -> String {
 
 /// The same name for display: `not_attempted` as `not attempted`.
 pub(super) fn label<T: Serialize>(v: &T) -> String {
-    name(v).replace('_', " ")
+    spaced(&name(v))
+}
+
+/// A stable label for display: `not_attempted` as `not attempted`.
+pub(super) fn spaced(label: &str) -> String {
+    label.replace('_', " ")
 }
 
 /// A value suitable for an `id` attribute (letters, digits, `-`, `_` only).

@@ -53,7 +53,7 @@ pub(super) fn header(o: &mut String, r: &Report) {
     let proxy = match &c.proxy {
         None => "none (direct connections)".to_string(),
         Some(p) => {
-            let mut t = format!("{} <span class=\"muted-text\">(from {})</span>", mono(&p.url), esc(&name(&p.source)));
+            let mut t = format!("{} <span class=\"muted-text\">(from {})</span>", mono(&p.url), esc(p.source.as_str()));
             if !p.no_proxy.is_empty() {
                 let _ = write!(t, "<br>NO_PROXY: {}", esc(&p.no_proxy.join(", ")));
             }

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::fmt::{esc, fmt_ms, label};
+use super::fmt::{esc, fmt_ms, label, spaced};
 use crate::diagnose::outcome::{self, TlsOutcome};
 use crate::probe::proxy::ProxyStatus;
 use crate::probe::{HttpStatus, Peer, Stage, TcpStatus, TlsStatus};
@@ -40,7 +40,7 @@ fn bars(e: &EndpointReport, http_blamed: bool) -> Vec<Bar> {
         start: 0,
         len: e.dns.duration_ms,
         kind: if dns_ok { "ok" } else { "fail" },
-        status: label(&e.dns.status),
+        status: spaced(e.dns.status.as_str()),
     });
     // Where each stage began: from the report's stage starts (relative to the DNS query),
     // else (older reports) placed one after another.
