@@ -1,12 +1,16 @@
 //! What a reported endpoint's stages came to: whether each stage failed, which stage failed
-//! first, which stage the endpoint's findings blame, and why a stage observed nothing. Pure
+//! first, which stage the endpoint's findings blame, why a stage observed nothing, whether a
+//! presented certificate was valid at the run's start. Pure
 //! functions over the report's endpoint, so that the renderers (the HTML page's sections and
 //! waterfall, the Prometheus metrics) read these decisions instead of making them.
+
+use chrono::{DateTime, Utc};
 
 use super::{Finding, Severity};
 use crate::probe::proxy::ProxyStatus;
 use crate::probe::{DnsStatus, HttpStatus, Stage, TcpStatus, TlsStatus};
 use crate::report::{EndpointReport, EndpointVerdict, HttpReport, TcpReport, TlsReport};
+use crate::trust::chain::CertFacts;
 
 /// DNS gave addresses, or there was nothing to resolve (an IP literal).
 pub fn dns_ok(status: DnsStatus) -> bool {
@@ -133,6 +137,47 @@ pub fn not_reached(e: &EndpointReport, stage: Stage) -> Option<NotReached> {
         None if e.verdict == EndpointVerdict::Skipped => Some(NotReached::NotStarted),
         None if stage == Stage::Dns => None,
         None => Some(NotReached::EarlierStageFailed),
+    }
+}
+
+/// From how many days before its expiry a presented certificate counts as expiring soon.
+pub const EXPIRES_SOON_DAYS: i64 = 30;
+
+/// A presented certificate's validity at one time (the run's start, as the page shows it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertValidity {
+    /// `not_after` has passed.
+    Expired,
+    /// `not_before` is still to come.
+    NotYetValid,
+    /// Valid, and expiring in fewer than [`EXPIRES_SOON_DAYS`] whole days.
+    ExpiresSoon {
+        /// Whole days left until `not_after`.
+        days: i64,
+    },
+    /// Valid for [`EXPIRES_SOON_DAYS`] days or more.
+    Valid,
+}
+
+impl CertValidity {
+    /// Outside the validity period: expired or not yet valid.
+    pub fn outside(self) -> bool {
+        matches!(self, CertValidity::Expired | CertValidity::NotYetValid)
+    }
+}
+
+/// The certificate's validity at `at`; None when its `not_after` (or, for a time before
+/// `not_after`, its `not_before`) is not an RFC 3339 time and nothing can be said.
+pub fn cert_validity(c: &CertFacts, at: DateTime<Utc>) -> Option<CertValidity> {
+    let parse = |s: &str| DateTime::parse_from_rfc3339(s).ok().map(|d| d.with_timezone(&Utc));
+    match (parse(&c.not_before), parse(&c.not_after)) {
+        (_, Some(na)) if at > na => Some(CertValidity::Expired),
+        (Some(nb), _) if at < nb => Some(CertValidity::NotYetValid),
+        (_, Some(na)) => {
+            let days = (na - at).num_days();
+            Some(if days < EXPIRES_SOON_DAYS { CertValidity::ExpiresSoon { days } } else { CertValidity::Valid })
+        }
+        (_, None) => None,
     }
 }
 
@@ -288,5 +333,27 @@ mod tests {
         let failed = endpoint(|v| v["verdict"] = json!("error"));
         assert_eq!(not_reached(&failed, Stage::Dns), None);
         assert_eq!(not_reached(&failed, Stage::Http), Some(NotReached::EarlierStageFailed));
+    }
+
+    #[test]
+    fn certificate_validity_at_the_run() {
+        let cert = |nb: &str, na: &str| -> CertFacts {
+            serde_json::from_value(json!({"subject": "CN=a", "issuer": "CN=b", "subject_cn": "a", "issuer_cn": "b",
+                "issuer_o": null, "serial": "01", "not_before": nb, "not_after": na, "sha256": "", "spki_sha256": "",
+                "sans": [], "is_ca": false, "path_len": null, "key": "EC 256", "signature_algorithm": "x",
+                "sct_count": 0, "aia": [], "parse_error": null}))
+            .unwrap()
+        };
+        let at = DateTime::parse_from_rfc3339("2026-06-01T00:00:00Z").unwrap().with_timezone(&Utc);
+        let v = |nb: &str, na: &str| cert_validity(&cert(nb, na), at);
+        assert_eq!(v("2026-01-01T00:00:00Z", "2026-05-31T23:59:59Z"), Some(CertValidity::Expired));
+        assert_eq!(v("2026-06-01T00:00:01Z", "2027-01-01T00:00:00Z"), Some(CertValidity::NotYetValid));
+        assert_eq!(v("2026-01-01T00:00:00Z", "2026-06-30T23:00:00Z"), Some(CertValidity::ExpiresSoon { days: 29 }));
+        assert_eq!(v("2026-01-01T00:00:00Z", "2026-07-01T00:00:00Z"), Some(CertValidity::Valid));
+        // Unreadable dates: expiry decides alone when it parses; nothing is said without it.
+        assert_eq!(v("garbage", "2027-01-01T00:00:00Z"), Some(CertValidity::Valid));
+        assert_eq!(v("2027-01-01T00:00:00Z", "garbage"), Some(CertValidity::NotYetValid));
+        assert_eq!(v("2026-01-01T00:00:00Z", "garbage"), None);
+        assert!(CertValidity::Expired.outside() && !CertValidity::ExpiresSoon { days: 1 }.outside());
     }
 }

@@ -13,7 +13,7 @@ use super::fmt::{
 use super::node::endpoint_link;
 use super::waterfall::waterfall;
 use crate::diagnose::Code;
-use crate::diagnose::outcome::{self, NotReached};
+use crate::diagnose::outcome::{self, CertValidity, NotReached};
 use crate::probe::{DnsStatus, HttpStatus, Peer, Stage, TcpStatus, TlsStatus};
 use crate::report::{EndpointReport, EndpointVerdict, HttpReport, Report, TlsReport};
 use crate::trust::chain::CertFacts;
@@ -395,10 +395,7 @@ fn tls(o: &mut String, t: &TlsReport, open: &str, run_time: Option<DateTime<Utc>
         let dated = t
             .chain
             .iter()
-            .filter(|c| {
-                let (nb, na) = (parse_time(&c.not_before), parse_time(&c.not_after));
-                run_time.is_some_and(|t| na.is_some_and(|na| t > na) || nb.is_some_and(|nb| t < nb))
-            })
+            .filter(|c| run_time.and_then(|t| outcome::cert_validity(c, t)).is_some_and(CertValidity::outside))
             .count();
         let leaf_issuer = t.chain[0].issuer_cn.as_deref().unwrap_or(&t.chain[0].issuer);
         let _ = write!(
@@ -430,20 +427,12 @@ fn cert(o: &mut String, n: usize, len: usize, c: &CertFacts, run_time: Option<Da
     } else {
         "intermediate"
     };
-    let nb = parse_time(&c.not_before);
-    let na = parse_time(&c.not_after);
-    let (marker, bad) = match (run_time, nb, na) {
-        (Some(t), _, Some(na)) if t > na => (badge("error", "expired at run time"), true),
-        (Some(t), Some(nb), _) if t < nb => (badge("error", "not yet valid at run time"), true),
-        (Some(t), _, Some(na)) => {
-            let days = (na - t).num_days();
-            if days < 30 {
-                (badge("warning", &format!("expires in {days} days")), false)
-            } else {
-                (badge("ok", "valid at run time"), false)
-            }
-        }
-        _ => (String::new(), false),
+    let (marker, bad) = match run_time.and_then(|t| outcome::cert_validity(c, t)) {
+        Some(CertValidity::Expired) => (badge("error", "expired at run time"), true),
+        Some(CertValidity::NotYetValid) => (badge("error", "not yet valid at run time"), true),
+        Some(CertValidity::ExpiresSoon { days }) => (badge("warning", &format!("expires in {days} days")), false),
+        Some(CertValidity::Valid) => (badge("ok", "valid at run time"), false),
+        None => (String::new(), false),
     };
     let title = c.subject_cn.as_deref().unwrap_or(&c.subject);
     let _ = write!(
