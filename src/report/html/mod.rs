@@ -4,6 +4,12 @@
 //! `<details>`). Every string that comes from a report is treated as hostile (block pages,
 //! headers and certificate subjects are server-controlled) and escaped, attributes included.
 //! Elements are always closed explicitly, so the output is also well-formed as a tag tree.
+//!
+//! The pages only read the report's decisions: problems come from [`crate::diagnose::problems`],
+//! stage failures, blame and certificate validity from [`crate::diagnose::outcome`]. Here: the
+//! page frame and CSS; `node` (header, "What to do", clock), `endpoint` (the endpoints table and
+//! each endpoint's DNS/TCP/proxy/TLS/certificate/revocation/HTTP details), `waterfall` (stage
+//! timings as SVG), `fleet` (the fleet page) and `fmt` (escaping and formatting helpers).
 
 mod endpoint;
 mod fleet;
@@ -21,6 +27,7 @@ pub use fleet::render_fleet;
 pub(crate) use fmt::esc;
 use fmt::verdict_word;
 
+/// The pages' one stylesheet, inlined in `<style>` (light and dark, print).
 const CSS: &str = r#"
 :root{color-scheme:light dark;--bg:#ffffff;--fg:#1d2330;--muted:#5f6b7a;--line:#d8dde4;--panel:#f5f7f9;--code:#eef1f4;
 --ok:#1f7a3d;--ok-bg:#e3f3e8;--warning:#8a5a00;--warning-bg:#fdf1d6;--error:#b42318;--error-bg:#fde7e5;--info:#2458a6;--info-bg:#e4edfa;
