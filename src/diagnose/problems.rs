@@ -1,7 +1,8 @@
 //! The one grouping of findings into problems: findings of the same code and the same root
 //! cause are one problem, however many endpoints they were seen on. The text summary, the HTML
 //! page and the fleet merge all read this grouping (the fleet merge keys its per-endpoint,
-//! per-node entries by [`ProblemKey`]); none of them groups findings its own way.
+//! per-node entries by [`ProblemKey`]); none of them groups findings its own way. (The
+//! Prometheus metrics do not group: one series per finding code, endpoint and severity.)
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
