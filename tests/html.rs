@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use azs_netprobe::report::{Report, fleet, html};
+use azs_netprobe::report::{Report, fleet, html, summary};
 use scraper::{ElementRef, Html, Selector};
 use serde_json::{Value, json};
 
@@ -374,6 +374,57 @@ fn dns_failures_group_by_server_with_the_worst_severity_first() {
         }
     };
     assert!(classes.windows(2).all(|w| rank(&w[0]) <= rank(&w[1])), "{classes:?}");
+}
+
+/// The text summary and the HTML page list the same problems (one grouping, decided in
+/// diagnose): the same codes, severities and endpoint counts, in the same order. Before, the
+/// summary split a code and cause by severity (the DNS failures of the no-internet example
+/// were two problems in the summary and one on the page).
+#[test]
+fn the_summary_and_the_page_list_the_same_problems() {
+    for path in examples() {
+        let shown = path.display();
+        let r: Report = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let page = parse_checked(&html::render(&r));
+        let on_page: Vec<(String, String, usize)> = page
+            .select(&sel("article.problem"))
+            .map(|p| {
+                let code = text(p.select(&sel("h3")).next().unwrap());
+                let severity = text(p.select(&sel(".problem-head .badge")).next().unwrap()).to_uppercase();
+                let where_ = text(p.select(&sel(".where")).next().unwrap());
+                let endpoints = if where_.starts_with("Node-wide") {
+                    0
+                } else if where_.starts_with("Endpoint:") {
+                    1
+                } else {
+                    where_.split(' ').next().unwrap().parse().unwrap()
+                };
+                (code, severity, endpoints)
+            })
+            .collect();
+        let summary = summary::render(&r, "report.json");
+        let lines: Vec<&str> = summary.lines().collect();
+        let mut in_summary: Vec<(String, String, usize)> = Vec::new();
+        for (i, line) in lines.iter().enumerate() {
+            let mut words = line.split_whitespace();
+            let (Some(n), Some(sev), Some(code)) = (words.next(), words.next(), words.next()) else { continue };
+            if !(n.ends_with('.') && n[..n.len() - 1].parse::<usize>().is_ok()) {
+                continue;
+            }
+            let sev = if sev == "WARN" { "WARNING" } else { sev };
+            // "on N endpoints: ..." follows when there are several; a node-wide one names none.
+            let endpoints = match lines.get(i + 1).and_then(|l| l.trim().strip_prefix("on ")) {
+                Some(rest) => rest.split(' ').next().unwrap().parse().unwrap(),
+                None => {
+                    let f = r.findings.iter().find(|f| f.code.as_str() == code).unwrap();
+                    usize::from(f.endpoint.is_some())
+                }
+            };
+            in_summary.push((code.to_string(), sev.to_string(), endpoints));
+        }
+        assert!(!on_page.is_empty() || r.findings.is_empty(), "{shown}: no problem on the page");
+        assert_eq!(in_summary, on_page, "{shown}: the summary and the page group findings differently");
+    }
 }
 
 #[test]

@@ -4,7 +4,9 @@
 pub mod codes;
 pub mod explain;
 mod families;
+pub mod outcome;
 pub mod platform;
+pub mod problems;
 pub mod remediation;
 pub mod revocation;
 pub mod special;

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{SCHEMA_VERSION, Tool};
+use crate::diagnose::problems::{Cause, ProblemKey};
 
 /// The `schema_version` of a fleet report's JSON.
 pub const FLEET_SCHEMA_VERSION: &str = "fleet-1";
@@ -199,8 +200,13 @@ pub fn parse(text: &str, shown: &str) -> Result<Value, MergeError> {
     Ok(v)
 }
 
-fn cause(f: &Value) -> Option<String> {
-    f["evidence"].as_object().and_then(crate::diagnose::cause)
+/// A finding's problem key (the one grouping, [`crate::diagnose::problems`]), from a report's JSON.
+fn problem_key(f: &Value) -> ProblemKey {
+    let code = f["code"].as_str().unwrap_or_default();
+    match f["evidence"].as_object() {
+        Some(evidence) => ProblemKey::new(code, evidence),
+        None => ProblemKey { code: code.to_string(), cause: None },
+    }
 }
 
 /// Merge node reports (`(source, report)`), in the order given.
@@ -284,19 +290,18 @@ pub fn merge(reports: &[(String, Value)], generated_at: String) -> Result<FleetR
             });
         }
     }
-    // Problems: findings grouped by code, endpoint and cause.
-    let mut groups: BTreeMap<(String, Option<String>, Option<String>), FleetProblem> = BTreeMap::new();
+    // Problems: findings grouped by their problem key (code and cause), per endpoint.
+    let mut groups: BTreeMap<(String, Option<String>, Option<Cause>), FleetProblem> = BTreeMap::new();
     for ((_, r), node) in reports.iter().copied().zip(&names) {
         for f in r["findings"].as_array().into_iter().flatten() {
-            let code = s(&f["code"]).unwrap_or_default();
+            let ProblemKey { code, cause } = problem_key(f);
             let endpoint = s(&f["endpoint"]);
-            let cause = cause(f);
             let p = groups.entry((code.clone(), endpoint.clone(), cause.clone())).or_insert_with(|| FleetProblem {
                 code,
                 severity: s(&f["severity"]).unwrap_or_default(),
                 endpoint,
                 usage_error: s(&f["usage_error"]),
-                cause,
+                cause: cause.map(|c| c.value),
                 message: s(&f["message"]).unwrap_or_default(),
                 nodes: Vec::new(),
                 all_nodes: false,

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::Report;
-use crate::probe::{DnsStatus, HttpStatus, TcpStatus, TlsStatus};
+use crate::probe::{HttpStatus, TcpStatus, TlsStatus};
 
 /// A label value in the text exposition format: backslash, double quote and line feed escaped
 /// as the format defines (it defines no other escape); a tab becomes a space and any other
@@ -72,7 +72,7 @@ pub fn render(r: &Report) -> String {
     let mut stage_rows: Vec<(String, &str, bool, u64)> = Vec::new();
     for e in &r.endpoints {
         let mut stages: Vec<(&str, bool, u64)> =
-            vec![("dns", matches!(e.dns.status, DnsStatus::Ok | DnsStatus::NotNeeded), e.dns.duration_ms)];
+            vec![("dns", crate::diagnose::outcome::dns_ok(e.dns.status), e.dns.duration_ms)];
         if let Some(t) = e.tcp.iter().find(|t| t.status == TcpStatus::Ok).or(e.tcp.first()) {
             stages.push(("tcp", t.status == TcpStatus::Ok, t.duration_ms));
         }

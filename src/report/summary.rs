@@ -27,39 +27,6 @@ fn table(rows: &[Vec<String>]) -> String {
     out
 }
 
-/// Findings of one code and cause, across endpoints: one problem.
-struct Group<'a> {
-    first: &'a crate::diagnose::Finding,
-    cause: Option<String>,
-    endpoints: Vec<String>,
-    usage: Vec<crate::diagnose::UsageError>,
-}
-
-fn group(report: &Report) -> Vec<Group<'_>> {
-    let mut sorted: Vec<&crate::diagnose::Finding> = report.findings.iter().collect();
-    sorted.sort_by_key(|f| std::cmp::Reverse(f.severity));
-    let mut groups: Vec<Group<'_>> = Vec::new();
-    // Each (code, severity, cause) → its group's index: one lookup per finding.
-    let mut index: HashMap<(crate::diagnose::Code, Severity, Option<String>), usize> = HashMap::new();
-    for f in sorted {
-        let cause = crate::diagnose::cause(&f.evidence);
-        let i = *index.entry((f.code, f.severity, cause.clone())).or_insert_with(|| {
-            groups.push(Group { first: f, cause, endpoints: Vec::new(), usage: Vec::new() });
-            groups.len() - 1
-        });
-        let g = &mut groups[i];
-        if let Some(e) = &f.endpoint {
-            g.endpoints.push(e.clone());
-        }
-        if let Some(u) = f.usage_error
-            && !g.usage.contains(&u)
-        {
-            g.usage.push(u);
-        }
-    }
-    groups
-}
-
 /// The summary of a fleet merge.
 pub fn render_fleet(fleet: &super::fleet::FleetReport, location: &str) -> String {
     let mut out = String::new();
@@ -226,20 +193,20 @@ pub fn render(report: &Report, report_location: &str) -> String {
         let codes: Vec<&str> = s.usage_errors.iter().map(|u| u.as_str()).collect();
         let _ = writeln!(out, "{}: {}", w.portal, codes.join(", "));
     }
-    let groups = group(report);
+    let groups = crate::diagnose::problems::group(&report.findings);
     if !groups.is_empty() {
         let _ = writeln!(out, "\n{}:", w.what_to_do.replace("{n}", &groups.len().to_string()));
         for (i, g) in groups.iter().enumerate() {
-            let f = g.first;
-            let sev = match f.severity {
+            let f = g.first();
+            let sev = match g.severity {
                 Severity::Error => "ERROR",
                 Severity::Warning => "WARN",
                 Severity::Info => "INFO",
             };
-            let codes: Vec<&str> = g.usage.iter().map(|u| u.as_str()).collect();
+            let codes: Vec<&str> = g.usage_errors.iter().map(|u| u.as_str()).collect();
             let portal = if codes.is_empty() { String::new() } else { format!(" -> portal: {}", codes.join(", ")) };
-            let cause = g.cause.as_deref().map(|c| format!(" ({})", printable(c))).unwrap_or_default();
-            let _ = writeln!(out, "{:>3}. {sev} {}{cause}{portal}", i + 1, f.code.as_str());
+            let cause = g.cause.as_ref().map(|c| format!(" ({})", printable(&c.value))).unwrap_or_default();
+            let _ = writeln!(out, "{:>3}. {sev} {}{cause}{portal}", i + 1, g.code.as_str());
             if g.endpoints.len() > 1 {
                 let _ = writeln!(
                     out,
