@@ -25,6 +25,16 @@ pub enum SourceKind {
     HttpDate,
 }
 
+impl SourceKind {
+    /// The stable label, as in the report (`ntp`, `http_date`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Ntp => "ntp",
+            SourceKind::HttpDate => "http_date",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ClockVerdict {
@@ -32,6 +42,18 @@ pub enum ClockVerdict {
     Warning,
     Error,
     Unknown,
+}
+
+impl ClockVerdict {
+    /// The stable label, as in the report (`ok`, `warning`, `error`, `unknown`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClockVerdict::Ok => "ok",
+            ClockVerdict::Warning => "warning",
+            ClockVerdict::Error => "error",
+            ClockVerdict::Unknown => "unknown",
+        }
+    }
 }
 
 /// One time reference and what it said.
@@ -232,12 +254,7 @@ pub fn parse_ntp_server(s: &str) -> Result<(Host, u16), String> {
     Ok((host, port_ok(port)?))
 }
 
-/// Ask every NTP server at once (each bounded by `timeout`).
-pub async fn ntp_sources(resolver: &Resolver, servers: &[String], timeout: Duration) -> Vec<ClockSource> {
-    futures::future::join_all(servers.iter().cloned().map(|s| ntp_source(resolver, s, timeout))).await
-}
-
-/// Ask every NTP server at once, each answer added to `sink` as soon as it is known (so that a
+/// Ask every NTP server at once (each bounded by `timeout`), each answer added to `sink` as soon as it is known (so that a
 /// run stopped half-way keeps the answers it had).
 pub async fn ntp_sources_into(
     resolver: &Resolver,

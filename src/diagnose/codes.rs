@@ -100,6 +100,17 @@ pub enum Severity {
     Error,
 }
 
+impl Severity {
+    /// The stable label, as in the report (`info`, `warning`, `error`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
 /// The error code the Azure Stack Hub portal shows when usage data cannot be sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 pub enum UsageError {

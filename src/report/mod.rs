@@ -21,10 +21,10 @@ pub use write::{Output, WriteError, check_writable, default_file_name, plan, to_
 
 use crate::catalog::Role;
 use crate::clock::ClockEstimate;
+use crate::config::proxy::ProxySource;
 pub use crate::diagnose::revocation::{CheckStatus, RevocationCheck, RevocationReport, RevocationStatus};
 use crate::diagnose::{Finding, UsageError};
 pub use crate::probe::proxy::ProxyHop;
-use crate::probe::proxy::ProxySource;
 use crate::probe::{DnsStatus, HttpStatus, Peer, TcpStatus, TlsStatus};
 use crate::trust::chain::CertFacts;
 pub use crate::trust::intercept::Interception;
@@ -138,6 +138,18 @@ pub enum EndpointVerdict {
     Warning,
     Error,
     Skipped,
+}
+
+impl EndpointVerdict {
+    /// The stable label, as in the report (`ok`, `warning`, `error`, `skipped`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndpointVerdict::Ok => "ok",
+            EndpointVerdict::Warning => "warning",
+            EndpointVerdict::Error => "error",
+            EndpointVerdict::Skipped => "skipped",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -271,6 +283,17 @@ pub enum Verdict {
     Ok,
     Warning,
     Error,
+}
+
+impl Verdict {
+    /// The stable label, as in the report (`ok`, `warning`, `error`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Ok => "ok",
+            Verdict::Warning => "warning",
+            Verdict::Error => "error",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -295,7 +295,8 @@ pub fn check_ocsp(body: &[u8], serial: &[u8], issuer: &IssuerKey) -> Answer {
         Err(e) => return Answer::Invalid(format!("not a DER OCSP response ({e})")),
     };
     if response.response_status != OcspResponseStatus::Successful {
-        return Answer::Invalid(format!("the responder answered `{:?}`, not a status", response.response_status));
+        let status = ocsp_status_name(response.response_status);
+        return Answer::Invalid(format!("the responder answered `{status}`, not a status"));
     }
     let Some(bytes) = response.response_bytes else {
         return Answer::Invalid("a successful OCSP response without a body".into());
@@ -343,7 +344,7 @@ pub fn check_ocsp(body: &[u8], serial: &[u8], issuer: &IssuerKey) -> Answer {
         CertStatus::Revoked(info) => (
             Some(Revoked {
                 at: ocsp_time(&info.revocation_time).to_rfc3339(),
-                reason: info.revocation_reason.map(|r| format!("{r:?}")),
+                reason: info.revocation_reason.map(|r| reason_name(u8::try_from(r as u32).unwrap_or(u8::MAX))),
             }),
             false,
         ),
@@ -405,7 +406,20 @@ fn count_bundle(info: &cms::content_info::ContentInfo) -> der::Result<usize> {
     Ok(0)
 }
 
-/// The RFC 5280 name of a CRL reason code.
+/// The name of an OCSP response status (RFC 6960 §4.2.1, capitalised as `MalformedRequest`).
+fn ocsp_status_name(status: x509_ocsp::OcspResponseStatus) -> &'static str {
+    use x509_ocsp::OcspResponseStatus as S;
+    match status {
+        S::Successful => "Successful",
+        S::MalformedRequest => "MalformedRequest",
+        S::InternalError => "InternalError",
+        S::TryLater => "TryLater",
+        S::SigRequired => "SigRequired",
+        S::Unauthorized => "Unauthorized",
+    }
+}
+
+/// The RFC 5280 name of a CRL reason code (CRL entries and OCSP answers alike).
 fn reason_name(code: u8) -> String {
     const NAMES: [&str; 11] = [
         "Unspecified",
