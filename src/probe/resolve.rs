@@ -394,3 +394,31 @@ pub fn classify(e: &NetError) -> DnsStatus {
         _ => DnsStatus::Error,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn response_codes_have_their_iana_mnemonics() {
+        let table = [
+            (ResponseCode::NoError, "NOERROR"),
+            (ResponseCode::FormErr, "FORMERR"),
+            (ResponseCode::ServFail, "SERVFAIL"),
+            (ResponseCode::NXDomain, "NXDOMAIN"),
+            (ResponseCode::NotImp, "NOTIMP"),
+            (ResponseCode::Refused, "REFUSED"),
+            (ResponseCode::YXDomain, "YXDOMAIN"),
+            (ResponseCode::YXRRSet, "YXRRSET"),
+            (ResponseCode::NXRRSet, "NXRRSET"),
+            (ResponseCode::NotAuth, "NOTAUTH"),
+            (ResponseCode::NotZone, "NOTZONE"),
+            (ResponseCode::BADSIG, "BADSIG"),
+            (ResponseCode::BADCOOKIE, "BADCOOKIE"),
+            (ResponseCode::Unknown(12), "UNKNOWN(12)"),
+        ];
+        for (code, name) in table {
+            assert_eq!(rcode_name(code), name);
+        }
+    }
+}

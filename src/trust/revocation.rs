@@ -488,4 +488,38 @@ mod tests {
         let long = vec![0u8; 300];
         assert_eq!(&wrap_sequence(&long)[..4], &[0x30, 0x82, 0x01, 0x2c]);
     }
+
+    #[test]
+    fn ocsp_names_are_ours_not_debug_text() {
+        use x509_cert::ext::pkix::crl::CrlReason;
+        use x509_ocsp::OcspResponseStatus as S;
+        let statuses = [
+            (S::Successful, "Successful"),
+            (S::MalformedRequest, "MalformedRequest"),
+            (S::InternalError, "InternalError"),
+            (S::TryLater, "TryLater"),
+            (S::SigRequired, "SigRequired"),
+            (S::Unauthorized, "Unauthorized"),
+        ];
+        for (s, name) in statuses {
+            assert_eq!(ocsp_status_name(s), name);
+        }
+        // The OCSP path reads the reason as an enum, the CRL path as a number: same names.
+        let reasons = [
+            (CrlReason::Unspecified, "Unspecified"),
+            (CrlReason::KeyCompromise, "KeyCompromise"),
+            (CrlReason::CaCompromise, "CaCompromise"),
+            (CrlReason::AffiliationChanged, "AffiliationChanged"),
+            (CrlReason::Superseded, "Superseded"),
+            (CrlReason::CessationOfOperation, "CessationOfOperation"),
+            (CrlReason::CertificateHold, "CertificateHold"),
+            (CrlReason::RemoveFromCRL, "RemoveFromCRL"),
+            (CrlReason::PrivilegeWithdrawn, "PrivilegeWithdrawn"),
+            (CrlReason::AaCompromise, "AaCompromise"),
+        ];
+        for (r, name) in reasons {
+            assert_eq!(reason_name(u8::try_from(r as u32).unwrap()), name);
+        }
+        assert_eq!(reason_name(7), "reason 7");
+    }
 }
