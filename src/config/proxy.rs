@@ -1,7 +1,7 @@
 //! Proxy settings: which proxy applies (`--proxy`, `--no-proxy`, the environment), NO_PROXY as
 //! curl and other clients read it, and the proxy's credentials. Configuration only: the CONNECT
 //! exchange that uses these settings is the proxy stage (`probe::proxy`). Credentials never leave
-//! this module except as the Proxy-Authorization value ([`Credentials::basic_header`]) and the
+//! this module except as the Proxy-Authorization value (`Credentials::basic_header`) and the
 //! [`Scrubber`] that removes them from what peers sent.
 
 use std::fmt;
