@@ -115,7 +115,7 @@ pub async fn observe(cfg: &RunConfig, stop: impl Future<Output = &'static str>) 
         trust: TrustInfo { public: stores.public.summary.clone(), system: stores.system.summary.clone() },
         timeout_ms: u64::try_from(cfg.stage_timeout.as_millis()).unwrap_or(u64::MAX),
         ntp_servers: cfg.ntp_servers.clone(),
-        lang: cfg.lang.code().into(),
+        lang: cfg.lang.as_str().into(),
         redacted: false,
     };
     let revocation = (!cfg.no_revocation).then(Arc::default);
@@ -208,7 +208,7 @@ fn post_process(
             let mut report = assemble(&cfg, observed);
             // Whatever a peer echoed of the proxy credentials goes, in every field of the report
             // (the stages already scrub what they keep; this covers every field, present and future).
-            if let Some(s) = cfg.proxy.as_ref().and_then(crate::probe::proxy::ProxyConfig::scrubber) {
+            if let Some(s) = cfg.proxy.as_ref().and_then(crate::config::proxy::ProxyConfig::scrubber) {
                 report::redact::for_each_string(&mut report, &mut |t| s.scrub_in_place(t));
             }
             let watch = watch.map(|w| w.record(&mut report));

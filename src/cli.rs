@@ -7,8 +7,8 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::catalog::{CatalogError, ProbeSet, Target};
-use crate::config::{DEFAULT_CONCURRENCY, DnsConfig, Lang, OutputTarget, RunConfig, TrustSource};
-use crate::probe::proxy::{self, ProxyRequest, ProxyUrlError};
+use crate::config::proxy::{self, ProxyRequest, ProxyUrlError};
+use crate::config::{DEFAULT_CONCURRENCY, DnsConfig, Lang, OutputTarget, RunConfig, TrustSource, WatchConfig};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -73,7 +73,7 @@ pub enum Command {
     Explain {
         /// e.g. TlsInterception, LoginError, RegistrationNotFound.
         code: String,
-        #[arg(long, value_enum, ignore_case = true)]
+        #[arg(long, value_parser = lang_parser(), ignore_case = true)]
         lang: Option<Lang>,
     },
     /// Write a report as one self-contained HTML page (for tickets).
@@ -146,7 +146,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE|-")]
     pub out: Option<String>,
     /// Language of remediation text.
-    #[arg(long, value_enum, ignore_case = true)]
+    #[arg(long, value_parser = lang_parser(), ignore_case = true)]
     pub lang: Option<Lang>,
     /// Most endpoints probed at once.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
@@ -161,10 +161,42 @@ pub struct RunArgs {
     #[arg(long)]
     pub redact: bool,
     #[command(flatten)]
-    pub watch: crate::watch::WatchArgs,
+    pub watch: WatchArgs,
     /// Skip the CRL, OCSP and caIssuers fetches of the presented chains (air-gapped stamps).
     #[arg(long)]
     pub no_revocation: bool,
+}
+
+/// The watch options of `run` (the engine reads them as [`WatchConfig`]).
+#[derive(Debug, clap::Args, Clone, Default)]
+pub struct WatchArgs {
+    /// Repeat the run every DURATION, start to start (e.g. 5m, 30s); until Ctrl-C or --count.
+    #[arg(long, value_name = "DURATION", value_parser = parse_every)]
+    pub every: Option<Duration>,
+    /// With --every: stop after N rounds; the exit code is the worst round's.
+    #[arg(long, value_name = "N", requires = "every", value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
+    /// Append one JSON line per round to this file (created if missing; never through a symlink).
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub history: Option<PathBuf>,
+}
+
+fn parse_every(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| format!("`{s}`: {e} (examples: 30s, 5m, 1h)"))?;
+    if d < Duration::from_millis(100) {
+        return Err(format!("`{s}`: the interval must be at least 100ms"));
+    }
+    if d > Duration::from_secs(7 * 24 * 3600) {
+        return Err(format!("`{s}`: the interval must be at most a week"));
+    }
+    Ok(d)
+}
+
+/// The parser of `--lang`: `en`, `fr` or `zh` in any case (with `ignore_case = true`); `--help`
+/// and errors list the values. [`Lang`] itself knows nothing of clap.
+pub fn lang_parser() -> impl clap::builder::TypedValueParser<Value = Lang> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(Lang::ALL.map(Lang::as_str)).try_map(|s| s.parse::<Lang>())
 }
 
 fn parse_target(s: &str) -> Result<Target, String> {
@@ -257,7 +289,7 @@ impl RunArgs {
             html: self.html,
             prometheus: self.prometheus,
             redact: self.redact,
-            watch: self.watch,
+            watch: WatchConfig { every: self.watch.every, count: self.watch.count, history: self.watch.history },
             no_revocation: self.no_revocation,
         })
     }
@@ -293,4 +325,16 @@ pub fn probes_listing() -> Result<String, CatalogError> {
         out.push('\n');
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_is_bounded() {
+        assert!(parse_every("10ms").is_err());
+        assert_eq!(parse_every("200ms").unwrap(), Duration::from_millis(200));
+        assert!(parse_every("8d").is_err());
+    }
 }

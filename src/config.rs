@@ -4,25 +4,50 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::catalog::ProbeSet;
-use crate::probe::proxy::ProxyConfig;
+pub mod proxy;
 
-/// Language of remediation text and of the human summary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+use crate::catalog::ProbeSet;
+use proxy::ProxyConfig;
+
+/// Language of remediation text and of the human summary (the report's `config.lang`).
+/// The command line parses it with [`Lang::from_str`](std::str::FromStr) (`cli`): the engine
+/// does not depend on the argument parser.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Lang {
+    /// English (`en`), the default and the fallback of missing texts.
     #[default]
     En,
+    /// French (`fr`).
     Fr,
+    /// Simplified Chinese (`zh`).
     Zh,
 }
 
 impl Lang {
-    pub fn code(self) -> &'static str {
+    /// Every language, in the order `--help` lists them.
+    pub const ALL: [Lang; 3] = [Lang::En, Lang::Fr, Lang::Zh];
+
+    /// The stable label: the ISO 639-1 code (`en`, `fr`, `zh`), as in the report's `config.lang`.
+    pub fn as_str(self) -> &'static str {
         match self {
             Lang::En => "en",
             Lang::Fr => "fr",
             Lang::Zh => "zh",
         }
+    }
+}
+
+/// A language code that is not `en`, `fr` or `zh`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a language of this tool (en, fr, zh)")]
+pub struct UnknownLang(pub String);
+
+impl std::str::FromStr for Lang {
+    type Err = UnknownLang;
+
+    /// `en`, `fr` or `zh`, in either case.
+    fn from_str(s: &str) -> Result<Lang, UnknownLang> {
+        Lang::ALL.into_iter().find(|l| l.as_str().eq_ignore_ascii_case(s)).ok_or_else(|| UnknownLang(s.to_string()))
     }
 }
 
@@ -83,9 +108,20 @@ pub struct RunConfig {
     /// Replace internal addresses and the node's name with tokens.
     pub redact: bool,
     /// `--every`, `--count`, `--history`.
-    pub watch: crate::watch::WatchArgs,
+    pub watch: WatchConfig,
     /// Skip the CRL, OCSP and caIssuers fetches (`--no-revocation`, air-gapped stamps).
     pub no_revocation: bool,
+}
+
+/// Watch mode: `run --every` repeats the run (`watch`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WatchConfig {
+    /// Repeat the run at this interval, start to start (None: run once).
+    pub every: Option<Duration>,
+    /// With `every`: stop after this many rounds (None: until stopped).
+    pub count: Option<u64>,
+    /// Append one JSON line per round to this file.
+    pub history: Option<PathBuf>,
 }
 
 /// The default per-stage timeout.

@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use schemars::JsonSchema;
@@ -22,31 +22,6 @@ use crate::report::{Report, Verdict};
 
 /// Rounds kept in the report's `watch.rounds` (the newest); counters cover every round.
 pub const ROUNDS_KEPT: usize = 100;
-
-/// The watch options of `run`.
-#[derive(Debug, clap::Args, Clone, Default)]
-pub struct WatchArgs {
-    /// Repeat the run every DURATION, start to start (e.g. 5m, 30s); until Ctrl-C or --count.
-    #[arg(long, value_name = "DURATION", value_parser = parse_every)]
-    pub every: Option<Duration>,
-    /// With --every: stop after N rounds; the exit code is the worst round's.
-    #[arg(long, value_name = "N", requires = "every", value_parser = clap::value_parser!(u64).range(1..))]
-    pub count: Option<u64>,
-    /// Append one JSON line per round to this file (created if missing; never through a symlink).
-    #[arg(long, value_name = "FILE.jsonl")]
-    pub history: Option<PathBuf>,
-}
-
-fn parse_every(s: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(s).map_err(|e| format!("`{s}`: {e} (examples: 30s, 5m, 1h)"))?;
-    if d < Duration::from_millis(100) {
-        return Err(format!("`{s}`: the interval must be at least 100ms"));
-    }
-    if d > Duration::from_secs(7 * 24 * 3600) {
-        return Err(format!("`{s}`: the interval must be at most a week"));
-    }
-    Ok(d)
-}
 
 /// The report's `watch`: present only for `run --every`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -125,22 +100,6 @@ struct HistoryFinding<'a> {
     severity: &'static str,
 }
 
-fn severity_str(s: Severity) -> &'static str {
-    match s {
-        Severity::Error => "error",
-        Severity::Warning => "warning",
-        Severity::Info => "info",
-    }
-}
-
-fn verdict_str(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Ok => "ok",
-        Verdict::Warning => "warning",
-        Verdict::Error => "error",
-    }
-}
-
 /// The state of a watch between rounds (carried through the report thread and back).
 #[derive(Debug, Clone)]
 pub struct WatchState {
@@ -203,7 +162,7 @@ impl WatchState {
             round: n,
             started_at: report.run.started_at.clone(),
             duration_ms: report.run.duration_ms,
-            verdict: verdict_str(report.summary.verdict).into(),
+            verdict: report.summary.verdict.as_str().into(),
             exit_code: report.summary.exit_code,
             interrupted: report.run.interrupted,
             usage_errors: report.summary.usage_errors.iter().map(|u| u.as_str().to_string()).collect(),
@@ -230,7 +189,7 @@ impl WatchState {
             .map(|((endpoint, code), (seen, sev))| WatchFinding {
                 endpoint: endpoint.clone(),
                 code: code.clone(),
-                severity: severity_str(*sev).into(),
+                severity: sev.as_str().into(),
                 seen: *seen,
                 of: n,
                 in_last_round: self.last.contains(&(endpoint.clone(), code.clone())),
@@ -266,7 +225,7 @@ pub fn history_line(report: &Report) -> Vec<u8> {
         run_id: &report.run.id,
         started_at: &report.run.started_at,
         duration_ms: report.run.duration_ms,
-        verdict: verdict_str(report.summary.verdict),
+        verdict: report.summary.verdict.as_str(),
         exit_code: report.summary.exit_code,
         interrupted: report.run.interrupted,
         usage_errors: report.summary.usage_errors.iter().map(|u| u.as_str()).collect(),
@@ -276,7 +235,7 @@ pub fn history_line(report: &Report) -> Vec<u8> {
             .map(|f| HistoryFinding {
                 endpoint: f.endpoint.as_deref(),
                 code: f.code.as_str(),
-                severity: severity_str(f.severity),
+                severity: f.severity.as_str(),
             })
             .collect(),
     };
@@ -472,8 +431,6 @@ mod tests {
     fn ranks_exit_codes() {
         assert_eq!(worse(worse(worse(None, 0), 2), 1), Some(2));
         assert_eq!(worse(worse(None, 1), 3), Some(3));
-        assert!(parse_every("10ms").is_err());
-        assert_eq!(parse_every("200ms").unwrap(), Duration::from_millis(200));
     }
 
     #[cfg(unix)]

@@ -29,6 +29,16 @@ pub enum SourceKind {
     HttpDate,
 }
 
+impl SourceKind {
+    /// The stable label, as in the report (`ntp`, `http_date`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Ntp => "ntp",
+            SourceKind::HttpDate => "http_date",
+        }
+    }
+}
+
 /// The clock's verdict on `offset_seconds ± uncertainty_seconds` against two bounds on |offset|:
 /// 60 s (drift) and 300 s (skew: the 5 minutes Kerberos and Entra ID token validation
 /// tolerate). The band the whole interval lies in; an interval that spans two bands gets the
@@ -45,6 +55,18 @@ pub enum ClockVerdict {
     /// No source gave a time, or the interval spans two bands with more than 5 s of uncertainty
     /// (ClockUnverified).
     Unknown,
+}
+
+impl ClockVerdict {
+    /// The stable label, as in the report (`ok`, `warning`, `error`, `unknown`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClockVerdict::Ok => "ok",
+            ClockVerdict::Warning => "warning",
+            ClockVerdict::Error => "error",
+            ClockVerdict::Unknown => "unknown",
+        }
+    }
 }
 
 /// One time reference and what it said.
@@ -268,12 +290,7 @@ pub fn parse_ntp_server(s: &str) -> Result<(Host, u16), String> {
     Ok((host, port_ok(port)?))
 }
 
-/// Ask every NTP server at once (each bounded by `timeout`).
-pub async fn ntp_sources(resolver: &Resolver, servers: &[String], timeout: Duration) -> Vec<ClockSource> {
-    futures::future::join_all(servers.iter().cloned().map(|s| ntp_source(resolver, s, timeout))).await
-}
-
-/// Ask every NTP server at once, each answer added to `sink` as soon as it is known (so that a
+/// Ask every NTP server at once (each bounded by `timeout`), each answer added to `sink` as soon as it is known (so that a
 /// run stopped half-way keeps the answers it had).
 pub async fn ntp_sources_into(
     resolver: &Resolver,

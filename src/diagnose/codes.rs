@@ -148,6 +148,17 @@ pub enum Severity {
     Error,
 }
 
+impl Severity {
+    /// The stable label, as in the report (`info`, `warning`, `error`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
 /// The error code the Azure Stack Hub portal shows when usage data cannot be sent. Any failure on
 /// a login endpoint is LoginError; elsewhere DNS, TCP and proxy failures are NetworkError, TLS and
 /// HTTP timeouts RequestTimedOut, certificate problems CertificateValidationError, clock skew

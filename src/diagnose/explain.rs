@@ -76,7 +76,7 @@ pub fn explain(code: &str, lang: Lang) -> Result<String, UnknownCode> {
         let _ = writeln!(out, "{name}: CSP registration code (not observable from the network)");
     }
     if used != lang {
-        let _ = writeln!(out, "(no {} text for this code yet: English)", lang.code());
+        let _ = writeln!(out, "(no {} text for this code yet: English)", lang.as_str());
     }
     let _ = writeln!(out, "\n{}\n", generic(&r.summary));
     for (i, step) in r.steps.iter().enumerate() {

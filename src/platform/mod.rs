@@ -12,7 +12,7 @@ pub mod winhttp;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::probe::proxy::{NoProxy, ProxyConfig, ProxyRequest, ProxySource, ProxyUrlError, parse_proxy_url};
+use crate::config::proxy::{NoProxy, ProxyConfig, ProxyRequest, ProxySource, ProxyUrlError, parse_proxy_url};
 
 /// Where a proxy setting was read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -235,7 +235,7 @@ pub fn winhttp_proxy_config(list: &str, bypass: &[String]) -> Result<ProxyConfig
 /// The proxy from the environment as a [`ProxySetting`] (curl's order), credentials masked.
 pub fn env_proxies(env: impl Fn(&str) -> Option<String>) -> Vec<ProxySetting> {
     let first = |names: &[&str]| names.iter().find_map(|n| env(n).filter(|v| !v.trim().is_empty()));
-    let Some(proxy) = first(&crate::probe::proxy::PROXY_VARIABLES) else { return Vec::new() };
+    let Some(proxy) = first(&crate::config::proxy::PROXY_VARIABLES) else { return Vec::new() };
     let bypass = first(&["no_proxy", "NO_PROXY"])
         .map(|v| v.split([',', ' ']).filter(|s| !s.is_empty()).map(printable).collect())
         .unwrap_or_default();

@@ -62,10 +62,7 @@ pub fn server_hello_version(head: &[u8]) -> Option<&'static str> {
         return None;
     }
     match (head[9], head[10]) {
-        (3, 0) => Some("SSL 3.0"),
-        (3, 1) => Some("TLS 1.0"),
-        (3, 2) => Some("TLS 1.1"),
-        (3, 3) => Some("TLS 1.2"),
+        (3, minor @ 0..=3) => super::tls_label::version_name(u16::from_be_bytes([3, minor])),
         _ => None,
     }
 }

@@ -13,6 +13,7 @@ pub mod proxy;
 pub mod resolve;
 pub mod revocation;
 pub mod tls;
+pub mod tls_label;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -118,6 +119,20 @@ pub enum TcpStatus {
     Error,
 }
 
+impl TcpStatus {
+    /// The stable label, as in the report (`ok`, `refused`, `timeout`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TcpStatus::Ok => "ok",
+            TcpStatus::Refused => "refused",
+            TcpStatus::Timeout => "timeout",
+            TcpStatus::Unreachable => "unreachable",
+            TcpStatus::Reset => "reset",
+            TcpStatus::Error => "error",
+        }
+    }
+}
+
 /// Who a TCP connection went to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -126,6 +141,16 @@ pub enum Peer {
     Endpoint,
     /// The proxy the endpoint is reached through.
     Proxy,
+}
+
+impl Peer {
+    /// The stable label, as in the report (`endpoint`, `proxy`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Peer::Endpoint => "endpoint",
+            Peer::Proxy => "proxy",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -156,6 +181,19 @@ pub enum TlsStatus {
     Reset,
     /// No handshake: an earlier stage failed or the run was stopped first.
     NotAttempted,
+}
+
+impl TlsStatus {
+    /// The stable label, as in the report (`ok`, `handshake_failed`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsStatus::Ok => "ok",
+            TlsStatus::HandshakeFailed => "handshake_failed",
+            TlsStatus::Timeout => "timeout",
+            TlsStatus::Reset => "reset",
+            TlsStatus::NotAttempted => "not_attempted",
+        }
+    }
 }
 
 /// Both stores' verdicts on the presented chain.
@@ -240,6 +278,18 @@ pub enum HttpStatus {
     Error,
     /// No request: an earlier stage failed or the run was stopped first.
     NotAttempted,
+}
+
+impl HttpStatus {
+    /// The stable label, as in the report (`ok`, `timeout`, `error`, `not_attempted`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpStatus::Ok => "ok",
+            HttpStatus::Timeout => "timeout",
+            HttpStatus::Error => "error",
+            HttpStatus::NotAttempted => "not_attempted",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -423,17 +473,10 @@ pub trait Progress: Send + Sync {
     fn enter(&self, obs: &EndpointObservation, stage: Stage);
 }
 
-/// No progress reports.
-pub struct NoProgress;
-
-impl Progress for NoProgress {
-    fn enter(&self, _: &EndpointObservation, _: Stage) {}
-}
-
 /// Shared state of one run's probes.
 pub struct Prober {
     pub resolver: resolve::Resolver,
-    pub proxy: Option<proxy::ProxyConfig>,
+    pub proxy: Option<crate::config::proxy::ProxyConfig>,
     pub stores: TrustStores,
     pub timeout: Duration,
     /// When the run began: stage starts are measured from here.
@@ -448,13 +491,8 @@ impl Prober {
         ms(self.epoch.elapsed())
     }
 
-    /// Probe one endpoint through every stage it needs.
-    pub async fn probe(&self, spec: Arc<EndpointSpec>) -> EndpointObservation {
-        self.probe_with(spec, &NoProgress).await
-    }
-
-    /// [`Prober::probe`], telling `progress` each stage it enters and what it has observed
-    /// so far (a run stopped half-way keeps that).
+    /// Probe one endpoint through every stage it needs, telling `progress` each stage it enters
+    /// and what it has observed so far (a run stopped half-way keeps that).
     pub async fn probe_with(&self, spec: Arc<EndpointSpec>, progress: &dyn Progress) -> EndpointObservation {
         let host = spec.target.host().clone();
         let port = spec.target.port();
@@ -559,7 +597,7 @@ impl Prober {
             tls_obs.duration_ms += ms(start.elapsed());
         }
         // Through a proxy with credentials, whatever came back may echo them.
-        let scrubber = self.proxy.as_ref().and_then(proxy::ProxyConfig::scrubber);
+        let scrubber = self.proxy.as_ref().and_then(crate::config::proxy::ProxyConfig::scrubber);
         if let Some(s) = &scrubber {
             s.tls(&mut tls_obs);
         }
@@ -589,20 +627,10 @@ impl Prober {
         obs
     }
 
-    /// Probe every endpoint concurrently (at most `concurrency` at once); results in input order.
-    pub async fn probe_all(
-        self: &Arc<Self>,
-        endpoints: &[Arc<EndpointSpec>],
-        concurrency: usize,
-    ) -> Vec<EndpointObservation> {
-        let slots = Slots::new(endpoints.len());
-        self.probe_all_into(endpoints, concurrency, &slots).await;
-        slots.take(endpoints)
-    }
-
-    /// Probe every endpoint concurrently, each result stored in its slot as soon as it is known,
-    /// so that a run stopped half-way still has what was observed. Dropping the future aborts
-    /// the probes still running.
+    /// Probe every endpoint concurrently (at most `concurrency` at once), each result stored in
+    /// its slot as soon as it is known, so that a run stopped half-way still has what was
+    /// observed ([`Slots::take`]: in endpoint order). Dropping the future aborts the probes
+    /// still running.
     pub async fn probe_all_into(self: &Arc<Self>, endpoints: &[Arc<EndpointSpec>], concurrency: usize, slots: &Slots) {
         let limit = Arc::new(Semaphore::new(concurrency.max(1)));
         let mut set = tokio::task::JoinSet::new();

@@ -333,16 +333,41 @@ fn push_unique<T: PartialEq>(v: &mut Vec<T>, item: T) {
     }
 }
 
+/// The IANA mnemonic of a DNS response code (`NXDOMAIN`, `SERVFAIL`, ...), from our own table
+/// (hickory's Debug text is no label); `UNKNOWN(24)` for a code not in it.
+pub fn rcode_name(code: ResponseCode) -> String {
+    let n = u16::from(code);
+    let name = match n {
+        0 => "NOERROR",
+        1 => "FORMERR",
+        2 => "SERVFAIL",
+        3 => "NXDOMAIN",
+        4 => "NOTIMP",
+        5 => "REFUSED",
+        6 => "YXDOMAIN",
+        7 => "YXRRSET",
+        8 => "NXRRSET",
+        9 => "NOTAUTH",
+        10 => "NOTZONE",
+        16 => "BADSIG",
+        17 => "BADKEY",
+        18 => "BADTIME",
+        19 => "BADMODE",
+        20 => "BADNAME",
+        21 => "BADALG",
+        22 => "BADTRUNC",
+        23 => "BADCOOKIE",
+        _ => return format!("UNKNOWN({n})"),
+    };
+    name.to_string()
+}
+
 /// A resolver error in words: an empty answer is said with its response code (hickory's own
 /// text for it prints the query as a Rust structure).
 fn describe(e: &NetError) -> String {
     match e {
         NetError::Dns(DnsError::NoRecordsFound(nr)) => {
-            let rcode = match nr.response_code {
-                ResponseCode::NoError => "NOERROR".to_string(),
-                ResponseCode::NXDomain => "NXDOMAIN".to_string(),
-                other => format!("{other:?}").to_uppercase(),
-            };
+            let rcode = rcode_name(nr.response_code);
             let soa = nr.soa.as_ref().map(|s| format!(", SOA {}", s.name.to_utf8().trim_end_matches('.')));
             format!("no records ({rcode}{})", soa.unwrap_or_default())
         }
@@ -367,5 +392,33 @@ pub fn classify(e: &NetError) -> DnsStatus {
         NetError::Dns(DnsError::ResponseCode(_)) => DnsStatus::Servfail,
         NetError::Timeout => DnsStatus::Timeout,
         _ => DnsStatus::Error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn response_codes_have_their_iana_mnemonics() {
+        let table = [
+            (ResponseCode::NoError, "NOERROR"),
+            (ResponseCode::FormErr, "FORMERR"),
+            (ResponseCode::ServFail, "SERVFAIL"),
+            (ResponseCode::NXDomain, "NXDOMAIN"),
+            (ResponseCode::NotImp, "NOTIMP"),
+            (ResponseCode::Refused, "REFUSED"),
+            (ResponseCode::YXDomain, "YXDOMAIN"),
+            (ResponseCode::YXRRSet, "YXRRSET"),
+            (ResponseCode::NXRRSet, "NXRRSET"),
+            (ResponseCode::NotAuth, "NOTAUTH"),
+            (ResponseCode::NotZone, "NOTZONE"),
+            (ResponseCode::BADSIG, "BADSIG"),
+            (ResponseCode::BADCOOKIE, "BADCOOKIE"),
+            (ResponseCode::Unknown(12), "UNKNOWN(12)"),
+        ];
+        for (code, name) in table {
+            assert_eq!(rcode_name(code), name);
+        }
     }
 }

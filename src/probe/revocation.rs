@@ -20,9 +20,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::OnceCell;
 
-use super::proxy::ProxyConfig;
 use super::{Prober, connect, ms};
 use crate::catalog::Host;
+use crate::config::proxy::ProxyConfig;
 use crate::trust::TrustVerdict;
 use crate::trust::revocation::{self as rv, Answer, IssuerKey, IssuerOrigin, SourceKind};
 
@@ -237,12 +237,11 @@ async fn open(prober: &Prober, host: &Host, port: u16, timeout: Duration) -> Res
         Host::Name(name) => {
             let d = prober.resolver.resolve(name).await;
             if d.addresses.is_empty() {
-                let status = serde_json::to_value(d.status).ok().and_then(|v| v.as_str().map(str::to_string));
                 return Err((
                     FetchFailure::Dns,
                     format!(
                         "DNS: {name} did not resolve ({}){}",
-                        status.unwrap_or_default(),
+                        d.status.as_str(),
                         d.error.map(|e| format!(": {e}")).unwrap_or_default()
                     ),
                 ));

@@ -95,7 +95,7 @@ pub async fn handshake_counting(
             obs.status = classify(&e);
             let inner = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>());
             if let Some(rustls::Error::AlertReceived(alert)) = inner {
-                obs.alert = Some(format!("{alert:?}"));
+                obs.alert = Some(super::tls_label::alert(*alert));
             }
             obs.version_refused = inner.is_some_and(refuses_our_versions);
             obs.error = Some(format!("TLS handshake with {at}: {e}{}", inner.map_or("", in_words)));
@@ -104,8 +104,8 @@ pub async fn handshake_counting(
         Ok(Ok(tls)) => {
             let conn = tls.get_ref().1;
             obs.status = TlsStatus::Ok;
-            obs.version = conn.protocol_version().map(|v| format!("{v:?}").replace("TLSv1_", "TLS 1."));
-            obs.cipher_suite = conn.negotiated_cipher_suite().map(|s| format!("{:?}", s.suite()));
+            obs.version = conn.protocol_version().map(super::tls_label::version);
+            obs.cipher_suite = conn.negotiated_cipher_suite().map(|s| super::tls_label::cipher_suite(s.suite()));
             obs.alpn = conn.alpn_protocol().map(|p| String::from_utf8_lossy(p).into_owned());
             (obs, Some(tls))
         }

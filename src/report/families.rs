@@ -8,14 +8,10 @@ use super::text::printable;
 use super::{EndpointReport, FamilyReport, HttpReport, Report};
 use crate::probe::{HttpStatus, TlsStatus};
 
-fn label<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_else(|| "?".into())
-}
-
 fn http_text(h: &HttpReport) -> String {
     match (h.status, h.status_code) {
         (HttpStatus::Ok, Some(code)) => code.to_string(),
-        (s, _) => label(&s),
+        (s, _) => s.as_str().to_string(),
     }
 }
 
@@ -24,7 +20,7 @@ fn line(f: &FamilyReport) -> String {
     let name = f.family.name();
     let first = if f.first { " (tried first)" } else { "" };
     let mut s =
-        format!("{name} {}{first}: TLS {}, HTTP {}", printable(&f.address), label(&f.tls.status), http_text(&f.http));
+        format!("{name} {}{first}: TLS {}, HTTP {}", printable(&f.address), f.tls.status.as_str(), http_text(&f.http));
     if let Some(r) = &f.tls.mss_retry {
         let _ = write!(s, " (retry with MSS {}: {})", r.mss, r.status.as_str());
     }
@@ -88,7 +84,7 @@ pub fn html(e: &EndpointReport) -> String {
             f.family.name(),
             esc(&f.address),
             if f.first { "tried first" } else { "tried later" },
-            esc(&label(&f.tls.status)),
+            esc(f.tls.status.as_str()),
             f.tls.bytes_received.map_or_else(|| "-".to_string(), |b| b.to_string()),
             esc(&retry),
             esc(&http_text(&f.http)),

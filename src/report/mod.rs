@@ -25,10 +25,10 @@ pub use write::{Output, WriteError, check_writable, default_file_name, plan, to_
 
 use crate::catalog::Role;
 use crate::clock::ClockEstimate;
+use crate::config::proxy::ProxySource;
 pub use crate::diagnose::revocation::{CheckStatus, RevocationCheck, RevocationReport, RevocationStatus};
 use crate::diagnose::{Finding, UsageError};
 pub use crate::probe::proxy::ProxyHop;
-use crate::probe::proxy::ProxySource;
 use crate::probe::{DnsStatus, HttpStatus, Peer, TcpStatus, TlsStatus};
 use crate::trust::chain::CertFacts;
 pub use crate::trust::intercept::Interception;
@@ -194,6 +194,18 @@ pub enum EndpointVerdict {
     Error,
     /// Not probed to the end (interrupted run, or the probe's own resource limits).
     Skipped,
+}
+
+impl EndpointVerdict {
+    /// The stable label, as in the report (`ok`, `warning`, `error`, `skipped`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndpointVerdict::Ok => "ok",
+            EndpointVerdict::Warning => "warning",
+            EndpointVerdict::Error => "error",
+            EndpointVerdict::Skipped => "skipped",
+        }
+    }
 }
 
 /// One endpoint of the probe set and what each stage observed: DNS, then TCP (or the proxy
@@ -407,6 +419,17 @@ pub enum Verdict {
     Warning,
     /// At least one error finding.
     Error,
+}
+
+impl Verdict {
+    /// The stable label, as in the report (`ok`, `warning`, `error`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Ok => "ok",
+            Verdict::Warning => "warning",
+            Verdict::Error => "error",
+        }
+    }
 }
 
 /// The run in one line: verdict, exit code, portal codes, counts.

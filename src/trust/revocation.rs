@@ -295,7 +295,8 @@ pub fn check_ocsp(body: &[u8], serial: &[u8], issuer: &IssuerKey) -> Answer {
         Err(e) => return Answer::Invalid(format!("not a DER OCSP response ({e})")),
     };
     if response.response_status != OcspResponseStatus::Successful {
-        return Answer::Invalid(format!("the responder answered `{:?}`, not a status", response.response_status));
+        let status = ocsp_status_name(response.response_status);
+        return Answer::Invalid(format!("the responder answered `{status}`, not a status"));
     }
     let Some(bytes) = response.response_bytes else {
         return Answer::Invalid("a successful OCSP response without a body".into());
@@ -343,7 +344,7 @@ pub fn check_ocsp(body: &[u8], serial: &[u8], issuer: &IssuerKey) -> Answer {
         CertStatus::Revoked(info) => (
             Some(Revoked {
                 at: ocsp_time(&info.revocation_time).to_rfc3339(),
-                reason: info.revocation_reason.map(|r| format!("{r:?}")),
+                reason: info.revocation_reason.map(|r| reason_name(u8::try_from(r as u32).unwrap_or(u8::MAX))),
             }),
             false,
         ),
@@ -405,7 +406,20 @@ fn count_bundle(info: &cms::content_info::ContentInfo) -> der::Result<usize> {
     Ok(0)
 }
 
-/// The RFC 5280 name of a CRL reason code.
+/// The name of an OCSP response status (RFC 6960 §4.2.1, capitalised as `MalformedRequest`).
+fn ocsp_status_name(status: x509_ocsp::OcspResponseStatus) -> &'static str {
+    use x509_ocsp::OcspResponseStatus as S;
+    match status {
+        S::Successful => "Successful",
+        S::MalformedRequest => "MalformedRequest",
+        S::InternalError => "InternalError",
+        S::TryLater => "TryLater",
+        S::SigRequired => "SigRequired",
+        S::Unauthorized => "Unauthorized",
+    }
+}
+
+/// The RFC 5280 name of a CRL reason code (CRL entries and OCSP answers alike).
 fn reason_name(code: u8) -> String {
     const NAMES: [&str; 11] = [
         "Unspecified",
@@ -473,5 +487,39 @@ mod tests {
         assert_eq!(wrap_sequence(&[1, 2]), vec![0x30, 2, 1, 2]);
         let long = vec![0u8; 300];
         assert_eq!(&wrap_sequence(&long)[..4], &[0x30, 0x82, 0x01, 0x2c]);
+    }
+
+    #[test]
+    fn ocsp_names_are_ours_not_debug_text() {
+        use x509_cert::ext::pkix::crl::CrlReason;
+        use x509_ocsp::OcspResponseStatus as S;
+        let statuses = [
+            (S::Successful, "Successful"),
+            (S::MalformedRequest, "MalformedRequest"),
+            (S::InternalError, "InternalError"),
+            (S::TryLater, "TryLater"),
+            (S::SigRequired, "SigRequired"),
+            (S::Unauthorized, "Unauthorized"),
+        ];
+        for (s, name) in statuses {
+            assert_eq!(ocsp_status_name(s), name);
+        }
+        // The OCSP path reads the reason as an enum, the CRL path as a number: same names.
+        let reasons = [
+            (CrlReason::Unspecified, "Unspecified"),
+            (CrlReason::KeyCompromise, "KeyCompromise"),
+            (CrlReason::CaCompromise, "CaCompromise"),
+            (CrlReason::AffiliationChanged, "AffiliationChanged"),
+            (CrlReason::Superseded, "Superseded"),
+            (CrlReason::CessationOfOperation, "CessationOfOperation"),
+            (CrlReason::CertificateHold, "CertificateHold"),
+            (CrlReason::RemoveFromCRL, "RemoveFromCRL"),
+            (CrlReason::PrivilegeWithdrawn, "PrivilegeWithdrawn"),
+            (CrlReason::AaCompromise, "AaCompromise"),
+        ];
+        for (r, name) in reasons {
+            assert_eq!(reason_name(u8::try_from(r as u32).unwrap()), name);
+        }
+        assert_eq!(reason_name(7), "reason 7");
     }
 }
