@@ -246,6 +246,11 @@ pub struct TrustReport {
     pub system: TrustVerdict,
     pub public_detail: Option<String>,
     pub system_detail: Option<String>,
+    /// The engine that gave `system`: `windows_chain_engine` (the Windows chain engine, as
+    /// Schannel uses it: it fetches missing intermediates and roots) or `webpki` (the loaded
+    /// anchors; Linux, `--system-roots`, and reports from before this field).
+    #[serde(default)]
+    pub system_engine: crate::trust::TrustEngine,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
