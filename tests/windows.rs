@@ -302,12 +302,22 @@ fn intercepted_chain_and_the_windows_root_store() {
     let dir = tempfile::tempdir().unwrap();
     let lab = lab(vec![]);
     lab.ca.write_pem(dir.path(), "ca.pem");
-    lab.probes(dir.path(), "");
     let ntp = lab.sntp.arg();
 
-    // The Windows store alone: the lab root is not in it.
+    // The Windows store alone (its chain engine): the lab root is not in it. This server sends
+    // its root too, so the engine builds the path and finds the root untrusted (from a leaf
+    // alone, wine 8's SSL policy reports the leaf's unknown revocation first, which Windows
+    // ignores under the policy flags the verifier sets: see tests below).
+    let mut leaf = lab.ca.leaf(&["usage.lab.test"]);
+    leaf.chain_der.push(lab.ca.cert_der.clone());
+    let rooted = TlsServer::start(LO, &leaf, ok_response());
+    common::probe_file(
+        dir.path(),
+        &endpoint("usage", "usage", &format!("https://usage.lab.test:{}/", rooted.addr.port())),
+    );
     let r =
         run(w, dir.path(), &["run", "--probes", "probes.toml", "--public-roots", "ca.pem", "--ntp-server", &ntp], &[]);
+    lab.probes(dir.path(), "");
     let trust = &r.endpoint("usage")["tls"]["trust"];
     assert_eq!(trust["public"], "trusted", "{trust}");
     assert_eq!(trust["system"], "unknown_issuer", "the Windows ROOT store was read, without the lab CA: {trust}");
@@ -772,4 +782,37 @@ fn windows_chain_engine_fetches_a_missing_intermediate() {
         fetched.iter().all(|h| !h.to_lowercase().contains("user-agent: azs-netprobe")),
         "crypt32 fetched it, not the probe: {fetched:?}"
     );
+}
+
+/// `w32tm /query /source` (wine 8 has no w32tm: tests/wine/w32tm.c stands in for it and prints
+/// AZS_TEST_W32TM_SOURCE): a node following its CMOS or free-running clock is
+/// TimeSourceUnreliable; a real server is not; a w32tm that fails leaves the source unknown.
+#[test]
+fn w32tm_source_names_the_clock_the_node_follows() {
+    let Some((w, _lock)) = wine() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (_lab, args) = registry_lab(dir.path()); // the servers live to the end of the test
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+
+    for source in ["Local CMOS Clock", "Free-running System Clock"] {
+        let r = run(w, dir.path(), &args, &[("AZS_TEST_W32TM_SOURCE", source)]);
+        assert_eq!(r.code, Some(1), "{source}: a warning: {}", r.report["findings"]);
+        let t = &r.report["node"]["platform"]["time_service"];
+        assert_eq!(t["source"], source, "{t}");
+        let f = finding(&r, "TimeSourceUnreliable");
+        assert!(f["message"].as_str().unwrap().contains(&format!("the time source is the {source}")), "{f}");
+    }
+
+    let r = run(w, dir.path(), &args, &[("AZS_TEST_W32TM_SOURCE", "time.lab.test,0x8")]);
+    assert_eq!(r.code, Some(0), "{}", r.report["findings"]);
+    let t = &r.report["node"]["platform"]["time_service"];
+    assert_eq!(t["source"], "time.lab.test,0x8", "{t}");
+    assert!(t["detail"].as_str().unwrap().ends_with("w32tm /query /source"), "{t}");
+
+    let r = run(w, dir.path(), &args, &[]);
+    assert_eq!(r.code, Some(0), "{}", r.report["findings"]);
+    let t = &r.report["node"]["platform"]["time_service"];
+    assert_eq!(t["source"], Value::Null, "{t}");
+    let detail = t["detail"].as_str().unwrap();
+    assert!(detail.contains(r"w32tm.exe /query /source: failed: The following error occurred"), "{detail}");
 }
