@@ -69,7 +69,13 @@ fn a_healthy_public_chain_is_never_intercepted() {
     let t = &r.endpoint("ep")["tls"];
     assert_eq!(
         t["trust"],
-        json!({"public": "trusted", "system": "trusted", "public_detail": null, "system_detail": null})
+        json!({
+            "public": "trusted",
+            "system": "trusted",
+            "public_detail": null,
+            "system_detail": null,
+            "system_engine": "webpki"
+        })
     );
     assert_eq!(t["interception"]["detected"], false);
     assert_eq!(t["interception"]["issuer"], "Microsoft Azure RSA TLS Issuing CA 03 (Lab Public CA Inc)");

@@ -265,8 +265,11 @@ fn healthy_run_uses_the_windows_dns_configuration() {
             (e["tls"]["trust"]["public"].as_str(), e["tls"]["trust"]["system"].as_str()),
             (Some("trusted"), Some("trusted"))
         );
+        // --system-roots names a file: its anchors, judged by webpki, not the Windows engine.
+        assert_eq!(e["tls"]["trust"]["system_engine"], "webpki");
         assert_eq!(e["http"]["status_code"], 200);
     }
+    assert_eq!(r.report["config"]["trust"]["system"]["engine"], "webpki");
     assert!(lab.dns.queries() >= 2, "the lab DNS server answered");
     assert_eq!(r.report["clock"]["verdict"], "ok");
     assert!(lab.sntp.requests() >= 1);
@@ -299,15 +302,27 @@ fn intercepted_chain_and_the_windows_root_store() {
     let dir = tempfile::tempdir().unwrap();
     let lab = lab(vec![]);
     lab.ca.write_pem(dir.path(), "ca.pem");
-    lab.probes(dir.path(), "");
     let ntp = lab.sntp.arg();
 
-    // The Windows store alone: the lab root is not in it.
+    // The Windows store alone (its chain engine): the lab root is not in it. This server sends
+    // its root too, so the engine builds the path and finds the root untrusted (from a leaf
+    // alone, wine 8's SSL policy reports the leaf's unknown revocation first, which Windows
+    // ignores under the policy flags the verifier sets: see tests below).
+    let mut leaf = lab.ca.leaf(&["usage.lab.test"]);
+    leaf.chain_der.push(lab.ca.cert_der.clone());
+    let rooted = TlsServer::start(LO, &leaf, ok_response());
+    common::probe_file(
+        dir.path(),
+        &endpoint("usage", "usage", &format!("https://usage.lab.test:{}/", rooted.addr.port())),
+    );
     let r =
         run(w, dir.path(), &["run", "--probes", "probes.toml", "--public-roots", "ca.pem", "--ntp-server", &ntp], &[]);
+    lab.probes(dir.path(), "");
     let trust = &r.endpoint("usage")["tls"]["trust"];
     assert_eq!(trust["public"], "trusted", "{trust}");
     assert_eq!(trust["system"], "unknown_issuer", "the Windows ROOT store was read, without the lab CA: {trust}");
+    assert_eq!(trust["system_engine"], "windows_chain_engine", "{trust}");
+    assert_eq!(r.report["config"]["trust"]["system"]["engine"], "windows_chain_engine");
 
     let corp = TestCa::new_with("Contoso Egress Inspection CA", "Contoso Ltd");
     let mitm = lab::MitmProxy::explicit(&corp, lab::Upstream::Forward(lab.tls.addr));
@@ -592,4 +607,212 @@ fn registry_winhttp_proxy_is_probed_and_compared() {
     assert_eq!(f["severity"], "info");
     assert!(f["message"].as_str().unwrap().contains("http://wpad.lab.test/proxy.pac"), "{f}");
     assert!(f["message"].as_str().unwrap().contains("the PAC script was not evaluated"), "{f}");
+}
+
+const ROOT_CERTS: &str = r"HKLM\Software\Microsoft\SystemCertificates\Root\Certificates";
+
+/// A root added to the prefix's machine ROOT store the way Windows keeps one in the registry
+/// (what `certutil -addstore root` writes): the key
+/// `HKLM\Software\Microsoft\SystemCertificates\Root\Certificates\<SHA-1, upper-case hex>` with
+/// a REG_BINARY `Blob` holding a serialized store element (property id 32, the certificate:
+/// `u32 id, u32 1, u32 length`, then the DER). Removed again when `reg` drops.
+fn add_root(reg: &mut RegValues<'_>, der: &[u8]) {
+    let sha1 = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, der);
+    let key: &'static str = Box::leak(format!(r"{ROOT_CERTS}\{}", hex::encode_upper(sha1.as_ref())).into_boxed_str());
+    let mut blob = Vec::new();
+    for n in [32u32, 1, u32::try_from(der.len()).unwrap()] {
+        blob.extend(n.to_le_bytes());
+    }
+    blob.extend_from_slice(der);
+    reg.add(key, "Blob", "REG_BINARY", &hex::encode(&blob), true);
+}
+
+/// No `--system-roots`: the OS-store verdict is the Windows chain engine's (crypt32 under
+/// wine). A lab root not in the Windows ROOT store is `unknown_issuer`; added to it through
+/// the registry, the same chain is trusted; expired, not yet valid and misnamed leaves under
+/// that root get the reasons webpki gives them for the public store.
+#[test]
+fn windows_chain_engine_judges_against_the_windows_root_store() {
+    let Some((w, _lock)) = wine() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let day = time::Duration::days(1);
+    let ca = TestCa::new("Wine Engine Root");
+    let (web, crl_url) = crl_server(&ca);
+    let leaf = |name: &str, dates: Option<(time::OffsetDateTime, time::OffsetDateTime)>| {
+        ca.leaf_edited(&[name], |p| {
+            lab::name_urls(p, std::slice::from_ref(&crl_url), &[], &[]);
+            if let Some((from, to)) = dates {
+                (p.not_before, p.not_after) = (from, to);
+            }
+        })
+    };
+    let good = TlsServer::start(LO, &leaf("good.lab.test", None), ok_response());
+    let old = TlsServer::start(LO, &leaf("old.lab.test", Some((now - 30 * day, now - day))), ok_response());
+    let early = TlsServer::start(LO, &leaf("early.lab.test", Some((now + day, now + 30 * day))), ok_response());
+    let misnamed = TlsServer::start(LO, &leaf("other.lab.test", None), ok_response());
+    let mut with_root = leaf("rooted.lab.test", None);
+    with_root.chain_der.push(ca.cert_der.clone());
+    let rooted = TlsServer::start(LO, &with_root, ok_response());
+    let names = ["good", "old", "early", "misnamed", "rooted"];
+    let zone = names.iter().map(|n| (format!("{n}.lab.test"), DnsAnswer::A(vec![Ipv4Addr::LOCALHOST]))).collect();
+    let _dns = DnsServer::start_on(OS_DNS, zone_of(zone));
+    let sntp = SntpServer::start(SntpMode::Offset(0.0));
+    ca.write_pem(dir.path(), "ca.pem");
+    let mut text = String::new();
+    for (name, server) in names.iter().zip([&good, &old, &early, &misnamed, &rooted]) {
+        text += &endpoint(name, "usage", &format!("https://{name}.lab.test:{}/", server.addr.port()));
+    }
+    common::probe_file(dir.path(), &text);
+    let ntp = sntp.arg();
+    let args = ["run", "--probes", "probes.toml", "--public-roots", "ca.pem", "--ntp-server", &ntp, "--no-revocation"];
+
+    let before = run(w, dir.path(), &args, &[]);
+    // The server sends its root too: the engine builds the path, the root is not trusted.
+    let trust = &before.endpoint("rooted")["tls"]["trust"];
+    assert_eq!(
+        (trust["public"].as_str(), trust["system"].as_str()),
+        (Some("trusted"), Some("unknown_issuer")),
+        "{trust}"
+    );
+    assert_eq!(trust["system_engine"], "windows_chain_engine");
+    // The leaf alone: no path, so no issuer to check its CRL with either. Windows says
+    // CERT_E_CHAINING (unknown_issuer); wine 8's SSL policy reports the unknown revocation
+    // first (CERT_E_REVOCATION_FAILURE, `other`): either way not trusted.
+    let trust = &before.endpoint("good")["tls"]["trust"];
+    assert!(["unknown_issuer", "other"].contains(&trust["system"].as_str().unwrap()), "{trust}");
+    assert_eq!(trust["system_engine"], "windows_chain_engine");
+
+    let mut reg = RegValues::new(w);
+    add_root(&mut reg, &ca.cert_der);
+    let r = run(w, dir.path(), &args, &[]);
+    let system = &r.report["config"]["trust"]["system"];
+    assert_eq!(system["engine"], "windows_chain_engine", "{system}");
+    for (name, want) in [
+        ("good", "trusted"),
+        ("rooted", "trusted"),
+        ("old", "expired"),
+        ("early", "not_yet_valid"),
+        ("misnamed", "name_mismatch"),
+    ] {
+        let trust = &r.endpoint(name)["tls"]["trust"];
+        assert_eq!(trust["system"], want, "{name}: {trust}");
+        assert_eq!(trust["public"], want, "{name}: webpki agrees: {trust}");
+        assert_eq!(trust["system_engine"], "windows_chain_engine", "{name}");
+    }
+    assert_eq!(r.endpoint("good")["verdict"], "ok", "{}", r.endpoint("good"));
+
+    drop(reg);
+    let r = run(w, dir.path(), &args, &[]);
+    assert_eq!(r.endpoint("rooted")["tls"]["trust"]["system"], "unknown_issuer", "removed again");
+    assert!(web.count("/ca.crl") >= 1, "crypt32 checked the leaves' revocation: {:?}", web.requests());
+}
+
+/// A lab web server with an empty CRL of `ca` at `/ca.crl`, and that URL. Wine 8's SSL chain
+/// policy reports CERT_E_REVOCATION_FAILURE for a leaf whose revocation is unknown, whatever
+/// the policy's ignore-unknown-revocation flags (Windows, and wine from 10.1, honour them):
+/// the lab leaves under wine name a CRL, as public leaves do.
+fn crl_server(ca: &TestCa) -> (lab::WebServer, String) {
+    let now = time::OffsetDateTime::now_utc();
+    let crl = lab::crl(ca, &[], now - time::Duration::hours(1), now + time::Duration::days(7));
+    let web = lab::WebServer::start(std::sync::Arc::new(move |path: &str| {
+        if path == "/ca.crl" {
+            lab::Reply::ok("application/pkix-crl", crl.clone())
+        } else {
+            lab::Reply::Body { status: 404, content_type: "text/plain".into(), body: b"no".to_vec() }
+        }
+    }));
+    let url = format!("{}/ca.crl", web.base());
+    (web, url)
+}
+
+fn zone_of(zone: Vec<(String, DnsAnswer)>) -> Vec<(&'static str, DnsAnswer)> {
+    zone.into_iter().map(|(n, a)| (&*Box::leak(n.into_boxed_str()), a)).collect()
+}
+
+/// A server that sends its leaf alone, the intermediate named by the leaf's AIA caIssuers URL
+/// on a lab web server (127.0.0.1), the root in the Windows ROOT store: the Windows chain
+/// engine fetches the intermediate (as Schannel does) and trusts the chain, where webpki
+/// (no fetching) finds no issuer. `--no-revocation`: the probe itself fetches nothing, so
+/// every request the web server sees is crypt32's.
+#[test]
+fn windows_chain_engine_fetches_a_missing_intermediate() {
+    let Some((w, _lock)) = wine() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let root = TestCa::new("Wine AIA Root");
+    let inter = root.intermediate("Wine AIA Issuing CA");
+    let inter_der = inter.cert_der.clone();
+    let now = time::OffsetDateTime::now_utc();
+    let crl = lab::crl(&inter, &[], now - time::Duration::hours(1), now + time::Duration::days(7));
+    let web = lab::WebServer::start(std::sync::Arc::new(move |path: &str| {
+        if path == "/issuing.cer" {
+            lab::Reply::ok("application/pkix-cert", inter_der.clone())
+        } else if path == "/ca.crl" {
+            lab::Reply::ok("application/pkix-crl", crl.clone())
+        } else {
+            lab::Reply::Body { status: 404, content_type: "text/plain".into(), body: b"no".to_vec() }
+        }
+    }));
+    let url = format!("{}/issuing.cer", web.base());
+    let crl_url = format!("{}/ca.crl", web.base());
+    let mut leaf =
+        inter.leaf_edited(&["aia.lab.test"], |p| lab::name_urls(p, &[crl_url], &[], std::slice::from_ref(&url)));
+    leaf.chain_der.truncate(1);
+    let tls = TlsServer::start(LO, &leaf, ok_response());
+    let _dns = DnsServer::start_on(OS_DNS, vec![("aia.lab.test", DnsAnswer::A(vec![Ipv4Addr::LOCALHOST]))]);
+    let sntp = SntpServer::start(SntpMode::Offset(0.0));
+    root.write_pem(dir.path(), "root.pem");
+    common::probe_file(dir.path(), &endpoint("aia", "usage", &format!("https://aia.lab.test:{}/", tls.addr.port())));
+    let ntp = sntp.arg();
+    let args =
+        ["run", "--probes", "probes.toml", "--public-roots", "root.pem", "--ntp-server", &ntp, "--no-revocation"];
+
+    let mut reg = RegValues::new(w);
+    add_root(&mut reg, &root.cert_der);
+    let r = run(w, dir.path(), &args, &[]);
+    let e = r.endpoint("aia");
+    assert_eq!(e["tls"]["chain"].as_array().unwrap().len(), 1, "the server sent the leaf alone: {e}");
+    let trust = &e["tls"]["trust"];
+    assert_eq!(trust["public"], "unknown_issuer", "webpki does not fetch: {trust}");
+    assert_eq!(trust["system"], "trusted", "the Windows engine fetched the intermediate: {trust}");
+    assert_eq!(trust["system_engine"], "windows_chain_engine");
+    let fetched = web.requests();
+    assert!(web.count("/issuing.cer") >= 1, "{fetched:?}");
+    assert!(
+        fetched.iter().all(|h| !h.to_lowercase().contains("user-agent: azs-netprobe")),
+        "crypt32 fetched it, not the probe: {fetched:?}"
+    );
+}
+
+/// `w32tm /query /source` (wine 8 has no w32tm: tests/wine/w32tm.c stands in for it and prints
+/// AZS_TEST_W32TM_SOURCE): a node following its CMOS or free-running clock is
+/// TimeSourceUnreliable; a real server is not; a w32tm that fails leaves the source unknown.
+#[test]
+fn w32tm_source_names_the_clock_the_node_follows() {
+    let Some((w, _lock)) = wine() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let (_lab, args) = registry_lab(dir.path()); // the servers live to the end of the test
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+
+    for source in ["Local CMOS Clock", "Free-running System Clock"] {
+        let r = run(w, dir.path(), &args, &[("AZS_TEST_W32TM_SOURCE", source)]);
+        assert_eq!(r.code, Some(1), "{source}: a warning: {}", r.report["findings"]);
+        let t = &r.report["node"]["platform"]["time_service"];
+        assert_eq!(t["source"], source, "{t}");
+        let f = finding(&r, "TimeSourceUnreliable");
+        assert!(f["message"].as_str().unwrap().contains(&format!("the time source is the {source}")), "{f}");
+    }
+
+    let r = run(w, dir.path(), &args, &[("AZS_TEST_W32TM_SOURCE", "time.lab.test,0x8")]);
+    assert_eq!(r.code, Some(0), "{}", r.report["findings"]);
+    let t = &r.report["node"]["platform"]["time_service"];
+    assert_eq!(t["source"], "time.lab.test,0x8", "{t}");
+    assert!(t["detail"].as_str().unwrap().ends_with("w32tm /query /source"), "{t}");
+
+    let r = run(w, dir.path(), &args, &[]);
+    assert_eq!(r.code, Some(0), "{}", r.report["findings"]);
+    let t = &r.report["node"]["platform"]["time_service"];
+    assert_eq!(t["source"], Value::Null, "{t}");
+    let detail = t["detail"].as_str().unwrap();
+    assert!(detail.contains(r"w32tm.exe /query /source: failed: The following error occurred"), "{detail}");
 }

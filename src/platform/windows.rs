@@ -128,13 +128,70 @@ fn w32time() -> TimeService {
     } else {
         TimeServiceKind::W32time
     };
+    let (source, queried) = match w32tm_source() {
+        Ok(source) => (Some(source), "w32tm /query /source".to_string()),
+        Err(e) => (None, e),
+    };
     TimeService {
         service,
         mode,
         configured,
-        source: None,
+        source,
         synchronized: None,
-        detail: Some(format!(r"HKLM\{W32TIME} (w32tm was not queried)")),
+        detail: Some(format!(r"HKLM\{W32TIME}; {queried}")),
+    }
+}
+
+/// How long `w32tm /query /source` may take.
+const W32TM_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+/// Most bytes read from its output.
+const W32TM_CAP: u64 = 4096;
+
+/// The source W32Time follows now, as `w32tm /query /source` prints it (`time.contoso.com,0x8`,
+/// or `Local CMOS Clock` / `Free-running System Clock` when nothing syncs the clock); `Err`
+/// says what failed (e.g. the service is not running), once. Runs
+/// `%SystemRoot%\System32\w32tm.exe`, bounded in time and output.
+fn w32tm_source() -> Result<String, String> {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let root = std::env::var_os("SystemRoot").unwrap_or_else(|| r"C:\Windows".into());
+    let program = std::path::Path::new(&root).join("System32").join("w32tm.exe");
+    let what = format!("{} /query /source", program.display());
+    let mut child = Command::new(&program)
+        .args(["/query", "/source"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot run {what}: {e}"))?;
+    let start = std::time::Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if start.elapsed() < W32TM_TIMEOUT => std::thread::sleep(std::time::Duration::from_millis(20)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("{what} did not answer within {} s", W32TM_TIMEOUT.as_secs()));
+            }
+            Err(e) => return Err(format!("cannot wait for {what}: {e}")),
+        }
+    };
+    let mut out = Vec::new();
+    if let Some(stdout) = child.stdout.take() {
+        let _ = stdout.take(W32TM_CAP).read_to_end(&mut out);
+    }
+    w32tm_answer(&String::from_utf8_lossy(&out), status.success()).map_err(|e| format!("{what}: {e}"))
+}
+
+/// The source in `w32tm /query /source`'s output (its first non-empty line), or its error.
+pub fn w32tm_answer(out: &str, success: bool) -> Result<String, String> {
+    let line = out.lines().map(printable).find(|l| !l.is_empty());
+    match (success, line) {
+        (true, Some(source)) => Ok(source),
+        (true, None) => Err("printed no source".into()),
+        (false, Some(error)) => Err(format!("failed: {error}")),
+        (false, None) => Err("failed".into()),
     }
 }
 

@@ -203,6 +203,8 @@ pub struct TrustObservation {
     pub system: TrustVerdict,
     pub public_detail: Option<String>,
     pub system_detail: Option<String>,
+    /// The engine that gave `system`.
+    pub system_engine: crate::trust::TrustEngine,
     /// The OS-store anchor named by the issuer of the chain's top certificate (the root that
     /// completed the path), when the OS store holds it.
     pub system_anchor: Option<crate::trust::AnchorName>,

@@ -12,7 +12,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
-use rustls::client::danger::ServerCertVerifier;
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -726,12 +725,7 @@ pub async fn check(
     {
         let intermediates: Vec<CertificateDer<'static>> = chain[1..].iter().cloned().chain(extra).collect();
         let judge = |store: &crate::trust::Store| {
-            store.verifier.as_ref().map(|v| {
-                match v.verify_server_cert(&chain[0], &intermediates, &name, &[], UnixTime::now()) {
-                    Ok(_) => TrustVerdict::Trusted,
-                    Err(e) => TrustVerdict::from_error(&e),
-                }
-            })
+            store.verifier.as_ref().map(|_| store.judge(&chain[0], &intermediates, &name, &[], UnixTime::now()).0)
         };
         repair.public = judge(&prober.stores.public).or(Some(TrustVerdict::NoTrustAnchors));
         repair.system = judge(&prober.stores.system).or(Some(TrustVerdict::NoTrustAnchors));

@@ -77,6 +77,7 @@ pub async fn handshake_counting(
             system: rec.system,
             public_detail: rec.public_detail,
             system_detail: rec.system_detail,
+            system_engine: rec.system_engine,
             system_anchor: obs.chain.last().and_then(|top| stores.system.anchor_named(&top.issuer)),
         });
     }

@@ -57,6 +57,7 @@ fn tls(
             system: tr.system,
             public_detail: tr.public_detail.clone(),
             system_detail: tr.system_detail.clone(),
+            system_engine: tr.system_engine,
         }),
         interception: interception.cloned(),
         alert: t.alert.clone(),

@@ -377,6 +377,11 @@ pub struct TrustReport {
     pub public_detail: Option<String>,
     /// The verifier's error for the OS store, in words; null when trusted.
     pub system_detail: Option<String>,
+    /// The engine that gave `system`: `windows_chain_engine` (the Windows chain engine, as
+    /// Schannel uses it: it fetches missing intermediates and roots) or `webpki` (the loaded
+    /// anchors; Linux, `--system-roots`, and reports from before this field).
+    #[serde(default)]
+    pub system_engine: crate::trust::TrustEngine,
 }
 
 /// The HTTP stage: one `GET` of the URL's path (HTTP/1.1, `Connection: close`) and the response

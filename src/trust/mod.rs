@@ -5,15 +5,17 @@ pub mod chain;
 pub mod intercept;
 pub mod revocation;
 mod verifier;
+pub mod windows;
 
 use std::path::Path;
 use std::sync::Arc;
 
 use rustls::RootCertStore;
 use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::ServerCertVerifier;
 use rustls::crypto::CryptoProvider;
-use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -116,6 +118,46 @@ impl TrustVerdict {
     }
 }
 
+/// The engine that judged a chain against a store: which code gave a verdict.
+///
+/// The public store is always judged by webpki. The OS store is judged by the Windows chain
+/// engine on Windows (CertGetCertificateChain and the SSL chain policy, through
+/// rustls-platform-verifier: what Schannel uses, so it fetches missing intermediates from the
+/// certificates' AIA caIssuers URLs, checks the leaf's revocation and, on a real node, fetches
+/// roots through root auto-update), and by webpki over the loaded anchors everywhere else and
+/// whenever `--system-roots` names a file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TrustEngine {
+    /// rustls' webpki verifier over the store's anchors (reports from before this field: webpki).
+    #[default]
+    Webpki,
+    /// The Windows chain engine (crypt32), as Schannel uses it.
+    WindowsChainEngine,
+}
+
+impl TrustEngine {
+    /// The stable label of the report (`webpki`, `windows_chain_engine`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrustEngine::Webpki => "webpki",
+            TrustEngine::WindowsChainEngine => "windows_chain_engine",
+        }
+    }
+
+    /// Classify a verification error of this engine.
+    ///
+    /// `chain` is the presented chain (leaf first) and `now` the verification time: the Windows
+    /// engine reports a certificate not yet valid as expired (one error for both), which the
+    /// validity dates of the chain tell apart.
+    pub fn classify(self, e: &rustls::Error, chain: &[&[u8]], now: UnixTime) -> TrustVerdict {
+        match self {
+            TrustEngine::Webpki => TrustVerdict::from_error(e),
+            TrustEngine::WindowsChainEngine => windows::classify(e, chain, now),
+        }
+    }
+}
+
 /// What a loaded store is, for the report's `config.trust`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct StoreSummary {
@@ -127,13 +169,20 @@ pub struct StoreSummary {
     pub anchors: usize,
     /// Certificates of the store that could not be loaded, and why.
     pub errors: Vec<String>,
+    /// The engine that judges chains against this store: `webpki`, or `windows_chain_engine`
+    /// for the OS store on Windows (its verdict does not depend on `anchors` alone: it fetches
+    /// missing intermediates and roots as Schannel does).
+    #[serde(default)]
+    pub engine: TrustEngine,
 }
 
-/// One loaded store: its summary and a verifier (none when it has no anchors).
+/// One loaded store: its summary and a verifier (none when it has no anchors and no engine of
+/// the OS judges it).
 #[derive(Debug, Clone)]
 pub struct Store {
     pub summary: StoreSummary,
-    pub verifier: Option<Arc<WebPkiServerVerifier>>,
+    /// webpki over the anchors, or the Windows chain engine (`summary.engine` says which).
+    pub verifier: Option<Arc<dyn ServerCertVerifier>>,
     /// The anchors' subjects (to name the root that completed a path).
     pub anchors: Arc<Vec<AnchorName>>,
 }
@@ -161,6 +210,22 @@ impl Store {
     /// The anchor whose subject is `issuer_dn` (RFC 4514 text of a presented certificate's issuer).
     pub fn anchor_named(&self, issuer_dn: &str) -> Option<AnchorName> {
         self.anchors.iter().find(|a| a.subject == issuer_dn).cloned()
+    }
+
+    /// This store's verdict on a chain, with the engine's error text when it is not trusted.
+    pub fn judge(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> (TrustVerdict, Option<String>) {
+        verifier::judge(&self.judge_with(), end_entity, intermediates, server_name, ocsp, now)
+    }
+
+    fn judge_with(&self) -> verifier::Judge {
+        verifier::Judge { verifier: self.verifier.clone(), engine: self.summary.engine }
     }
 }
 
@@ -237,7 +302,7 @@ fn build_store(
                 reason: e.to_string(),
             }
         })?;
-    Ok(Store { summary, verifier: Some(verifier), anchors })
+    Ok(Store { summary, verifier: Some(verifier as Arc<dyn ServerCertVerifier>), anchors })
 }
 
 impl TrustStores {
@@ -259,6 +324,7 @@ impl TrustStores {
                     path: None,
                     anchors: roots.len(),
                     errors: Vec::new(),
+                    engine: TrustEngine::Webpki,
                 };
                 let verifier =
                     WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
@@ -288,9 +354,15 @@ impl TrustStores {
                     path: None,
                     anchors: 0,
                     errors: loaded.errors.iter().map(|e| e.to_string()).collect(),
+                    engine: TrustEngine::Webpki,
                 };
                 anchors.extend(anchor_keys(&loaded.certs));
-                build_store(loaded.certs, summary, &provider)?
+                // The anchors name roots and key revocation answers; on Windows the verdict
+                // comes from the Windows chain engine (which needs no loaded anchor).
+                let store = build_store(loaded.certs, summary, &provider)?;
+                #[cfg(windows)]
+                let store = windows::os_store(store, &provider)?;
+                store
             }
             TrustSource::File(path) => {
                 let certs = load_pem(path)?;
@@ -303,14 +375,16 @@ impl TrustStores {
 
     /// A fresh recording verifier for one handshake.
     pub fn recorder(&self) -> Arc<RecordingVerifier> {
-        Arc::new(RecordingVerifier::new(
-            self.public.verifier.clone(),
-            self.system.verifier.clone(),
-            self.provider.clone(),
-        ))
+        Arc::new(RecordingVerifier::new(self.public.judge_with(), self.system.judge_with(), self.provider.clone()))
     }
 }
 
 fn file_summary(path: &Path) -> StoreSummary {
-    StoreSummary { source: "file".into(), path: Some(path.display().to_string()), anchors: 0, errors: Vec::new() }
+    StoreSummary {
+        source: "file".into(),
+        path: Some(path.display().to_string()),
+        anchors: 0,
+        errors: Vec::new(),
+        engine: TrustEngine::Webpki,
+    }
 }

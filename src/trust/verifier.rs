@@ -5,13 +5,12 @@
 
 use std::sync::{Arc, Mutex};
 
-use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
-use super::TrustVerdict;
+use super::{TrustEngine, TrustVerdict};
 
 /// What one handshake presented and what each store made of it.
 #[derive(Debug, Clone)]
@@ -22,22 +21,28 @@ pub struct Recorded {
     pub public_detail: Option<String>,
     pub system: TrustVerdict,
     pub system_detail: Option<String>,
+    /// The engine that gave `system`.
+    pub system_engine: TrustEngine,
 }
 
+/// A store's verifier and the engine it is (to classify its errors).
+#[derive(Debug, Clone)]
+pub(super) struct Judge {
+    pub verifier: Option<Arc<dyn ServerCertVerifier>>,
+    pub engine: TrustEngine,
+}
+
+/// Records the chain and both stores' verdicts of one handshake, and accepts the chain.
 #[derive(Debug)]
 pub struct RecordingVerifier {
-    public: Option<Arc<WebPkiServerVerifier>>,
-    system: Option<Arc<WebPkiServerVerifier>>,
+    public: Judge,
+    system: Judge,
     provider: Arc<CryptoProvider>,
     record: Mutex<Option<Recorded>>,
 }
 
 impl RecordingVerifier {
-    pub fn new(
-        public: Option<Arc<WebPkiServerVerifier>>,
-        system: Option<Arc<WebPkiServerVerifier>>,
-        provider: Arc<CryptoProvider>,
-    ) -> Self {
+    pub(super) fn new(public: Judge, system: Judge, provider: Arc<CryptoProvider>) -> Self {
         RecordingVerifier { public, system, provider, record: Mutex::new(None) }
     }
 
@@ -47,20 +52,36 @@ impl RecordingVerifier {
     }
 }
 
-fn judge(
-    verifier: &Option<Arc<WebPkiServerVerifier>>,
+/// One store's verdict on a chain. The Windows chain engine may fetch over the network
+/// (missing intermediates, the leaf's revocation): on a multi-threaded runtime it runs as a
+/// blocking section, so the other endpoints' probes keep their worker threads.
+pub(super) fn judge(
+    judge: &Judge,
     end_entity: &CertificateDer<'_>,
     intermediates: &[CertificateDer<'_>],
     server_name: &ServerName<'_>,
     ocsp: &[u8],
     now: UnixTime,
 ) -> (TrustVerdict, Option<String>) {
-    match verifier {
-        None => (TrustVerdict::NoTrustAnchors, Some("the store holds no trust anchors".into())),
-        Some(v) => match v.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
-            Ok(_) => (TrustVerdict::Trusted, None),
-            Err(e) => (TrustVerdict::from_error(&e), Some(e.to_string())),
-        },
+    let Some(v) = &judge.verifier else {
+        return (TrustVerdict::NoTrustAnchors, Some("the store holds no trust anchors".into()));
+    };
+    let verify = || v.verify_server_cert(end_entity, intermediates, server_name, ocsp, now);
+    let result = if judge.engine == TrustEngine::WindowsChainEngine
+        && tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
+    {
+        tokio::task::block_in_place(verify)
+    } else {
+        verify()
+    };
+    match result {
+        Ok(_) => (TrustVerdict::Trusted, None),
+        Err(e) => {
+            let chain: Vec<&[u8]> =
+                std::iter::once(end_entity.as_ref()).chain(intermediates.iter().map(|c| c.as_ref())).collect();
+            (judge.engine.classify(&e, &chain, now), Some(e.to_string()))
+        }
     }
 }
 
@@ -77,7 +98,14 @@ impl ServerCertVerifier for RecordingVerifier {
         let (system, system_detail) = judge(&self.system, end_entity, intermediates, server_name, ocsp_response, now);
         let chain = std::iter::once(end_entity).chain(intermediates.iter()).map(|c| c.clone().into_owned()).collect();
         if let Ok(mut slot) = self.record.lock() {
-            *slot = Some(Recorded { chain, public, public_detail, system, system_detail });
+            *slot = Some(Recorded {
+                chain,
+                public,
+                public_detail,
+                system,
+                system_detail,
+                system_engine: self.system.engine,
+            });
         }
         Ok(ServerCertVerified::assertion())
     }

@@ -181,6 +181,15 @@ pub struct Store {
     pub path: Option<String>,
     pub anchors: usize,
     pub errors: Vec<String>,
+    pub engine: TrustEngine,
+}
+
+/// The engine that judges a store's chains.
+#[derive(Deserialize, Debug, PartialEq)]
+#[serde(rename_all = "snake_case")]
+pub enum TrustEngine {
+    Webpki,
+    WindowsChainEngine,
 }
 
 #[derive(Deserialize)]
@@ -562,6 +571,7 @@ pub struct TrustVerdicts {
     pub system: String,
     pub public_detail: Option<String>,
     pub system_detail: Option<String>,
+    pub system_engine: TrustEngine,
 }
 
 #[derive(Deserialize)]

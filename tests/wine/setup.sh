@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepares what tests/windows.rs needs to run the Windows build under wine64:
 #   target/x86_64-pc-windows-gnu/release/azs-netprobe.exe   (the README's Windows build command)
-#   target/wine/prefix                                      (a WINEPREFIX with the ProcessPrng shim)
+#   target/wine/prefix                                      (a WINEPREFIX with the ProcessPrng shim
+#                                                            and a stand-in w32tm.exe)
 # Idempotent: a second run only rebuilds what changed. Installs Debian's wine64 when it is
 # missing and we are root (CI). Quiet unless something fails.
 set -euo pipefail
@@ -32,4 +33,11 @@ if ! [ -f "$WINEPREFIX/system.reg" ]; then
   /usr/lib/wine/wineserver -w
 fi
 cp "$dll" "$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll"
+# wine 8 has no w32tm.exe: a stand-in that answers `w32tm /query /source` from the test's
+# AZS_TEST_W32TM_SOURCE (tests/wine/w32tm.c).
+w32tm=target/wine/w32tm.exe
+if ! [ -s "$w32tm" ] || [ tests/wine/w32tm.c -nt "$w32tm" ]; then
+  x86_64-w64-mingw32-gcc -O2 -s -o "$w32tm" tests/wine/w32tm.c
+fi
+cp "$w32tm" "$WINEPREFIX/drive_c/windows/system32/w32tm.exe"
 echo "wine prefix ready: $WINEPREFIX"
