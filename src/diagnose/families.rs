@@ -11,7 +11,11 @@
 //!   a small MSS is TlsPathMtuBlackHole; when the retry stalls too the finding stays
 //!   TlsHandshakeTimeout and says so.
 
-use super::*;
+use serde_json::{Map, Value, json};
+
+use super::{Code, Ctx, Severity, http, listed, tls};
+use crate::probe::TcpStatus;
+use crate::probe::TlsStatus;
 use crate::probe::families::{Family, FamilyObservation};
 use crate::probe::pmtu::RetryStatus;
 
@@ -153,8 +157,8 @@ fn other_family(c: &mut Ctx<'_>) {
         sub_obs.families = Vec::new();
         let mut sub =
             Ctx { obs: &sub_obs, lang: c.lang, now: c.now, clock: c.clock, out: Vec::new(), interception: None };
-        if tls_findings(&mut sub) {
-            http_findings(&mut sub);
+        if tls::findings(&mut sub) {
+            http::findings(&mut sub);
         }
         path_mtu(&mut sub);
         let mine: Vec<Code> = c.out.iter().map(|f| f.code).collect();
