@@ -152,7 +152,7 @@ pub async fn observe(cfg: &RunConfig, stop: impl Future<Output = &'static str>) 
 pub fn assemble(cfg: &RunConfig, observed: Observed) -> Report {
     let Observed { started_at, node, config, observations, ntp: mut sources, interrupted } = observed;
     sources.extend(observations.iter().filter_map(clock::http_date_source));
-    let clock = clock::estimate(sources);
+    let clock = diagnose::clock::estimate(sources);
     let diagnoses: Vec<_> = observations.iter().map(|o| diagnose::endpoint(o, cfg.lang, started_at, &clock)).collect();
     let mut findings: Vec<_> = diagnoses.iter().flat_map(|d| d.findings.iter().cloned()).collect();
     findings.extend(diagnose::clock_findings(&clock, cfg.lang));

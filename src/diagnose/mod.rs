@@ -20,6 +20,7 @@ pub mod revocation;
 pub mod special;
 mod tcp;
 mod tls;
+pub mod verdict;
 
 use std::collections::BTreeMap;
 

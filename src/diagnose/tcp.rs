@@ -161,15 +161,15 @@ mod tests {
     #[test]
     fn unrouted_family_is_info_but_a_dead_address_is_a_warning() {
         let o = obs(vec![("20.1.1.1:443", TcpStatus::Ok), ("[2603::1]:443", TcpStatus::Unreachable)]);
-        let f = endpoint(&o, Lang::En, Utc::now(), &crate::clock::estimate(vec![])).findings;
+        let f = endpoint(&o, Lang::En, Utc::now(), &crate::diagnose::clock::estimate(vec![])).findings;
         assert_eq!((f[0].code, f[0].severity), (Code::TcpUnreachable, Severity::Info));
 
         let o = obs(vec![("20.1.1.1:443", TcpStatus::Ok), ("20.1.1.2:443", TcpStatus::Timeout)]);
-        let f = endpoint(&o, Lang::En, Utc::now(), &crate::clock::estimate(vec![])).findings;
+        let f = endpoint(&o, Lang::En, Utc::now(), &crate::diagnose::clock::estimate(vec![])).findings;
         assert_eq!((f[0].code, f[0].severity), (Code::TcpConnectTimeout, Severity::Warning));
 
         let o = obs(vec![("20.1.1.1:443", TcpStatus::Timeout), ("[2603::1]:443", TcpStatus::Unreachable)]);
-        let f = endpoint(&o, Lang::En, Utc::now(), &crate::clock::estimate(vec![])).findings;
+        let f = endpoint(&o, Lang::En, Utc::now(), &crate::diagnose::clock::estimate(vec![])).findings;
         assert_eq!((f[0].code, f[0].severity), (Code::TcpConnectTimeout, Severity::Error));
         assert_eq!(f[0].usage_error, Some(UsageError::NetworkError));
     }
@@ -177,7 +177,7 @@ mod tests {
     /// EMFILE and its kind are the probe's own limits: never a TCP finding about the network.
     #[test]
     fn the_probes_own_socket_limit_is_not_a_network_finding() {
-        let clock = crate::clock::estimate(vec![]);
+        let clock = crate::diagnose::clock::estimate(vec![]);
         // One address connected, one could not get a socket: nothing to say.
         let mut o = obs(vec![("20.1.1.1:443", TcpStatus::Ok), ("20.1.1.2:443", TcpStatus::Error)]);
         o.tcp[1].local = true;

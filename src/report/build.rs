@@ -1,9 +1,10 @@
-//! Observations and findings → report DTOs.
+//! Observations and findings → report DTOs. The verdicts and the exit code are decided in
+//! [`crate::diagnose::verdict`]; this file copies them into the report.
 
 use chrono::{DateTime, Utc};
 
 use super::*;
-use crate::diagnose::Severity;
+use crate::diagnose::{Severity, verdict};
 use crate::probe::{DnsObservation, EndpointObservation, HttpObservation, TlsObservation};
 
 /// Everything a report is made of.
@@ -122,10 +123,6 @@ fn stage(o: &EndpointObservation) -> String {
     }
 }
 
-fn worst(findings: &[Finding]) -> Option<Severity> {
-    findings.iter().map(|f| f.severity).max()
-}
-
 /// Assemble the report.
 pub fn build(input: BuildInput<'_>) -> Report {
     let findings = input.findings;
@@ -144,12 +141,8 @@ pub fn build(input: BuildInput<'_>) -> Report {
         .map(|(i, o)| {
             let spec = &o.spec;
             let interception = input.interceptions.get(i).and_then(Option::as_ref);
-            let verdict = match worst_of.get(spec.name.as_str()).copied() {
-                _ if o.skipped || o.local_limit.is_some() => EndpointVerdict::Skipped,
-                Some(Severity::Error) => EndpointVerdict::Error,
-                Some(Severity::Warning) => EndpointVerdict::Warning,
-                Some(Severity::Info) | None => EndpointVerdict::Ok,
-            };
+            let skipped = o.skipped || o.local_limit.is_some();
+            let verdict = verdict::endpoint(worst_of.get(spec.name.as_str()).copied(), skipped);
             EndpointReport {
                 name: spec.name.clone(),
                 role: spec.role,
@@ -195,20 +188,11 @@ pub fn build(input: BuildInput<'_>) -> Report {
     let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
     let counts =
         Counts { error: count(Severity::Error), warning: count(Severity::Warning), info: count(Severity::Info) };
-    let (verdict, mut exit_code) = match worst(&findings) {
-        Some(Severity::Error) => (Verdict::Error, 2),
-        Some(Severity::Warning) => (Verdict::Warning, 1),
-        _ => (Verdict::Ok, 0),
-    };
     // An interrupted run is incomplete: UNKNOWN in the monitoring-plugin convention. So is a
     // run that could not probe an endpoint for its own resource limits (open files).
-    if input.interrupted || input.observations.iter().any(|o| o.local_limit.is_some()) {
-        exit_code = 3;
-    }
-    let mut usage_errors: Vec<UsageError> =
-        findings.iter().filter(|f| f.severity == Severity::Error).filter_map(|f| f.usage_error).collect();
-    usage_errors.sort();
-    usage_errors.dedup();
+    let incomplete = input.interrupted || input.observations.iter().any(|o| o.local_limit.is_some());
+    let (verdict, exit_code) = verdict::run(&findings, incomplete);
+    let usage_errors = verdict::usage_errors(&findings);
     let duration_ms = u64::try_from((input.finished_at - input.started_at).num_milliseconds()).unwrap_or(0);
     Report {
         schema_version: SCHEMA_VERSION.into(),
