@@ -6,9 +6,8 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use super::{Code, Finding, Severity, obj, remediation, usage_error};
+use super::{Code, Finding, Remediation, Severity, obj, usage_error};
 use crate::clock::{ClockEstimate, ClockSource, ClockVerdict, Measurement};
-use crate::config::Lang;
 
 /// |offset| at or below this (seconds) is ok.
 pub const DRIFT_SECONDS: f64 = 60.0;
@@ -66,11 +65,7 @@ pub fn judge(m: Measurement) -> ClockEstimate {
 }
 
 /// Node-wide clock findings.
-pub fn findings(clock: &ClockEstimate, lang: Lang) -> Vec<Finding> {
-    let mut vars = BTreeMap::new();
-    if let Some(o) = clock.offset_seconds {
-        vars.insert("offset".to_string(), format!("{o:+.1}"));
-    }
+pub fn findings(clock: &ClockEstimate) -> Vec<Finding> {
     let evidence = obj(&[
         ("offset_seconds", json!(clock.offset_seconds)),
         ("uncertainty_seconds", json!(clock.uncertainty_seconds)),
@@ -80,7 +75,6 @@ pub fn findings(clock: &ClockEstimate, lang: Lang) -> Vec<Finding> {
     let unc = clock.uncertainty_seconds.unwrap_or(0.0);
     let zone = zone_like_offset(offset, unc);
     let mut evidence = evidence;
-    let mut variant = None;
     let (code, severity, message) = match clock.verdict {
         ClockVerdict::Ok => return Vec::new(),
         ClockVerdict::Error => {
@@ -92,9 +86,7 @@ pub fn findings(clock: &ClockEstimate, lang: Lang) -> Vec<Finding> {
                     "; that is {} within {:.0} s, the step of a time-zone offset: almost always a time-zone or daylight-saving problem (the hardware clock kept in local time, or a wrong time-zone rule), not drift",
                     z.label, z.residual_seconds
                 ));
-                vars.insert("zone_offset".to_string(), z.label.clone());
                 evidence.insert("time_zone_pattern".into(), json!(z.label));
-                variant = Some("time_zone");
             }
             (Code::ClockSkew, Severity::Error, message)
         }
@@ -131,11 +123,27 @@ pub fn findings(clock: &ClockEstimate, lang: Lang) -> Vec<Finding> {
         usage_error: usage_error(code, false),
         message,
         evidence,
-        remediation: match variant {
-            Some(v) => remediation::remediation_variant(code, v, lang, &vars),
-            None => remediation::remediation(code, lang, &vars),
-        },
+        remediation: Remediation::default(),
     }]
+}
+
+/// The remediation placeholders of a clock finding (`offset`, and `zone_offset` for a
+/// time-zone step) and its catalogue variant (`time_zone`), from the report's clock and the
+/// finding's evidence.
+pub(super) fn placeholders(f: &Finding, clock: &ClockEstimate) -> (BTreeMap<String, String>, Option<&'static str>) {
+    let mut vars = BTreeMap::new();
+    if let Some(o) = clock.offset_seconds {
+        vars.insert("offset".to_string(), format!("{o:+.1}"));
+    }
+    let zone = f.evidence.get("time_zone_pattern").and_then(|v| v.as_str());
+    let variant = match zone {
+        Some(z) if f.code == Code::ClockSkew => {
+            vars.insert("zone_offset".to_string(), z.to_string());
+            Some("time_zone")
+        }
+        _ => None,
+    };
+    (vars, variant)
 }
 
 /// An offset that is a time-zone step: a whole number of hours, or 30 or 45 minutes past one,

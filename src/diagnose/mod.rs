@@ -22,8 +22,6 @@ mod tcp;
 mod tls;
 pub mod verdict;
 
-use std::collections::BTreeMap;
-
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -35,7 +33,6 @@ pub use remediation::Remediation;
 
 use crate::catalog::Role;
 use crate::clock::ClockEstimate;
-use crate::config::Lang;
 use crate::probe::proxy::ProxyStatus;
 use crate::probe::{EndpointObservation, Stage};
 use crate::trust::intercept::Interception;
@@ -58,7 +55,6 @@ pub struct Finding {
 
 struct Ctx<'a> {
     obs: &'a EndpointObservation,
-    lang: Lang,
     now: DateTime<Utc>,
     clock: &'a ClockEstimate,
     out: Vec<Finding>,
@@ -81,26 +77,10 @@ impl Ctx<'_> {
         if self.obs.spec.required { Severity::Error } else { Severity::Warning }
     }
 
+    /// A finding of this endpoint, its portal code by the endpoint's role; the remediation is
+    /// attached when the report is built ([`remediation::attach`]).
     fn push(&mut self, code: Code, severity: Severity, message: String, evidence: Map<String, Value>) {
         let spec = &self.obs.spec;
-        let mut vars: BTreeMap<String, String> = BTreeMap::new();
-        vars.insert("host".into(), spec.target.host().bare());
-        vars.insert("port".into(), spec.target.port().to_string());
-        vars.insert("endpoint".into(), spec.name.clone());
-        if let Some(s) = &self.obs.dns.server {
-            vars.insert("servers".into(), s.clone());
-        }
-        if !self.obs.dns.addresses.is_empty() {
-            let a: Vec<String> = self.obs.dns.addresses.iter().map(|a| a.to_string()).collect();
-            vars.insert("addresses".into(), listed(&a));
-        }
-        for (k, v) in &evidence {
-            if let Value::String(s) = v {
-                vars.entry(k.clone()).or_insert_with(|| s.clone());
-            } else if let Value::Number(n) = v {
-                vars.entry(k.clone()).or_insert_with(|| n.to_string());
-            }
-        }
         self.out.push(Finding {
             code,
             severity,
@@ -108,7 +88,7 @@ impl Ctx<'_> {
             usage_error: usage_error(code, spec.role == Role::Login),
             message,
             evidence,
-            remediation: remediation::remediation(code, self.lang, &vars),
+            remediation: Remediation::default(),
         });
     }
 }
@@ -160,7 +140,7 @@ pub struct Diagnosis {
 
 /// Diagnose one endpoint. `now` is the node's time at the start of the run and `clock` the
 /// estimate of how far off it is: certificate dates are judged against the reference time.
-pub fn endpoint(obs: &EndpointObservation, lang: Lang, now: DateTime<Utc>, clock: &ClockEstimate) -> Diagnosis {
+pub fn endpoint(obs: &EndpointObservation, now: DateTime<Utc>, clock: &ClockEstimate) -> Diagnosis {
     // A stopped run: the stages that finished are diagnosed, the one in flight and those after
     // it are not (they observed nothing).
     let finished = |stage: Stage| {
@@ -172,7 +152,7 @@ pub fn endpoint(obs: &EndpointObservation, lang: Lang, now: DateTime<Utc>, clock
             (true, Some(i)) => stage.order() < i.stage.order(),
         }
     };
-    let mut c = Ctx { obs, lang, now, clock, out: Vec::new(), interception: None };
+    let mut c = Ctx { obs, now, clock, out: Vec::new(), interception: None };
     if !finished(Stage::Dns) {
         return Diagnosis::default();
     }

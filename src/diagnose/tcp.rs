@@ -106,7 +106,6 @@ mod tests {
 
     use super::*;
     use crate::catalog::{EndpointSpec, Reachable, Role, Target};
-    use crate::config::Lang;
     use crate::diagnose::{UsageError, endpoint};
     use crate::probe::{DnsObservation, DnsStatus, EndpointObservation, Stage, TcpAttempt};
 
@@ -161,15 +160,15 @@ mod tests {
     #[test]
     fn unrouted_family_is_info_but_a_dead_address_is_a_warning() {
         let o = obs(vec![("20.1.1.1:443", TcpStatus::Ok), ("[2603::1]:443", TcpStatus::Unreachable)]);
-        let f = endpoint(&o, Lang::En, Utc::now(), &crate::diagnose::clock::estimate(vec![])).findings;
+        let f = endpoint(&o, Utc::now(), &crate::diagnose::clock::estimate(vec![])).findings;
         assert_eq!((f[0].code, f[0].severity), (Code::TcpUnreachable, Severity::Info));
 
         let o = obs(vec![("20.1.1.1:443", TcpStatus::Ok), ("20.1.1.2:443", TcpStatus::Timeout)]);
-        let f = endpoint(&o, Lang::En, Utc::now(), &crate::diagnose::clock::estimate(vec![])).findings;
+        let f = endpoint(&o, Utc::now(), &crate::diagnose::clock::estimate(vec![])).findings;
         assert_eq!((f[0].code, f[0].severity), (Code::TcpConnectTimeout, Severity::Warning));
 
         let o = obs(vec![("20.1.1.1:443", TcpStatus::Timeout), ("[2603::1]:443", TcpStatus::Unreachable)]);
-        let f = endpoint(&o, Lang::En, Utc::now(), &crate::diagnose::clock::estimate(vec![])).findings;
+        let f = endpoint(&o, Utc::now(), &crate::diagnose::clock::estimate(vec![])).findings;
         assert_eq!((f[0].code, f[0].severity), (Code::TcpConnectTimeout, Severity::Error));
         assert_eq!(f[0].usage_error, Some(UsageError::NetworkError));
     }
@@ -181,16 +180,16 @@ mod tests {
         // One address connected, one could not get a socket: nothing to say.
         let mut o = obs(vec![("20.1.1.1:443", TcpStatus::Ok), ("20.1.1.2:443", TcpStatus::Error)]);
         o.tcp[1].local = true;
-        assert!(endpoint(&o, Lang::En, Utc::now(), &clock).findings.is_empty());
+        assert!(endpoint(&o, Utc::now(), &clock).findings.is_empty());
         // No socket at all: the TCP stage did not run (the probe marks it), nothing is judged.
         let mut o = obs(vec![("20.1.1.1:443", TcpStatus::Error), ("20.1.1.2:443", TcpStatus::Refused)]);
         o.tcp[0].local = true;
         o.local_limit = Some(crate::probe::LocalLimit { stage: Stage::Tcp, error: "Too many open files".into() });
-        assert!(endpoint(&o, Lang::En, Utc::now(), &clock).findings.is_empty());
+        assert!(endpoint(&o, Utc::now(), &clock).findings.is_empty());
         // The same without the mark would blame the network.
         o.local_limit = None;
         o.tcp[0].local = false;
-        let f = endpoint(&o, Lang::En, Utc::now(), &clock).findings;
+        let f = endpoint(&o, Utc::now(), &clock).findings;
         assert_eq!(f[0].code, Code::TcpUnreachable);
     }
 }

@@ -4,6 +4,8 @@
 use chrono::{DateTime, Utc};
 
 use super::*;
+use crate::config::Lang;
+use crate::diagnose::remediation::{self, EndpointFacts, Facts};
 use crate::diagnose::{Severity, verdict};
 use crate::probe::{DnsObservation, EndpointObservation, HttpObservation, TlsObservation};
 
@@ -22,6 +24,8 @@ pub struct BuildInput<'a> {
     /// The judged revocation checks of each observation (same order), when a chain was seen.
     pub revocations: Vec<Option<RevocationReport>>,
     pub findings: Vec<Finding>,
+    /// The language of the findings' remediation.
+    pub lang: Lang,
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {
@@ -194,7 +198,7 @@ pub fn build(input: BuildInput<'_>) -> Report {
     let (verdict, exit_code) = verdict::run(&findings, incomplete);
     let usage_errors = verdict::usage_errors(&findings);
     let duration_ms = u64::try_from((input.finished_at - input.started_at).num_milliseconds()).unwrap_or(0);
-    Report {
+    let mut report = Report {
         schema_version: SCHEMA_VERSION.into(),
         tool: Tool { name: crate::TOOL_NAME.into(), version: crate::TOOL_VERSION.into() },
         run: RunInfo {
@@ -211,5 +215,27 @@ pub fn build(input: BuildInput<'_>) -> Report {
         findings,
         summary: Summary { verdict, exit_code, usage_errors, counts },
         watch: None,
-    }
+    };
+    attach_remediation(&mut report, input.lang);
+    report
+}
+
+/// Give every finding its remediation in `lang`, placeholders filled from the report's own
+/// facts, and record the language in `config.lang`: when the report is built, and again when a
+/// report read from disk is rendered in another language (`render --lang`).
+pub fn attach_remediation(report: &mut Report, lang: Lang) {
+    let endpoints: Vec<EndpointFacts<'_>> = report
+        .endpoints
+        .iter()
+        .map(|e| EndpointFacts {
+            name: &e.name,
+            host: &e.host,
+            port: e.port,
+            dns_server: e.dns.server.as_deref(),
+            addresses: &e.dns.addresses,
+        })
+        .collect();
+    let facts = Facts { endpoints: &endpoints, platform: &report.node.platform, clock: &report.clock };
+    remediation::attach(&mut report.findings, &facts, lang);
+    report.config.lang = lang.code().into();
 }

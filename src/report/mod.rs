@@ -15,7 +15,7 @@ mod write;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use build::{BuildInput, build};
+pub use build::{BuildInput, attach_remediation, build};
 pub use text::{printable, printable_lines};
 pub use write::{Output, WriteError, check_writable, default_file_name, plan, to_json, write_atomic};
 
