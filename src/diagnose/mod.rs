@@ -18,6 +18,8 @@ mod proxy;
 pub mod remediation;
 pub mod revocation;
 pub mod special;
+#[cfg(test)]
+mod table_tests;
 mod tcp;
 mod tls;
 pub mod verdict;
