@@ -6,6 +6,12 @@
 //! stages (`families`: address families and path-MTU black holes; [`revocation`]) and the
 //! node-wide [`platform`] findings. This file holds the finding type, the per-endpoint context
 //! and the driver [`endpoint`] that runs the stages in order.
+//!
+//! Where each decision lives: a code's stage is in [`codes`] (`Code::stage`), its rule and
+//! severity in that stage's file, its portal code in [`codes::usage_error`]; the clock's
+//! thresholds and verdict in [`clock`]; the endpoint and run verdicts and the exit code in
+//! [`verdict`]; the remediation text, attached once per report in the report's language, in
+//! [`remediation`]. `table_tests` has a row for every code and every root-cause rule.
 
 pub mod clock;
 pub mod codes;
