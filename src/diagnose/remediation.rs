@@ -164,16 +164,25 @@ pub struct Facts<'a> {
 /// `ClockSkew.time_zone`): the endpoint's facts, then the stage's own values (clock, platform),
 /// then the finding's evidence (strings and numbers) for names not yet given.
 pub fn placeholders(f: &Finding, facts: &Facts<'_>) -> (BTreeMap<String, String>, Option<&'static str>) {
+    let endpoint = f.endpoint.as_deref().and_then(|name| facts.endpoints.iter().find(|e| e.name == name));
+    placeholders_of(f, endpoint, facts)
+}
+
+fn placeholders_of(
+    f: &Finding,
+    endpoint: Option<&EndpointFacts<'_>>,
+    facts: &Facts<'_>,
+) -> (BTreeMap<String, String>, Option<&'static str>) {
     let mut vars: BTreeMap<String, String> = BTreeMap::new();
-    let Some(name) = f.endpoint.as_deref() else {
+    if f.endpoint.is_none() {
         // Node-wide findings: the clock's and the platform's own values only.
         let (mut vars, variant) = super::clock::placeholders(f, facts.clock);
         for (k, v) in super::platform::placeholders(f, facts.platform, facts.clock) {
             vars.insert(k.to_string(), v);
         }
         return (vars, variant);
-    };
-    if let Some(e) = facts.endpoints.iter().find(|e| e.name == name) {
+    }
+    if let Some(e) = endpoint {
         vars.insert("host".into(), e.host.to_string());
         vars.insert("port".into(), e.port.to_string());
         vars.insert("endpoint".into(), e.name.to_string());
@@ -197,10 +206,15 @@ pub fn placeholders(f: &Finding, facts: &Facts<'_>) -> (BTreeMap<String, String>
 /// Give every finding its remediation in `lang`, placeholders filled from `facts` (replacing
 /// any it had): the one place remediation text is attached, when the report is built and when
 /// it is rendered in another language. ClockSkew's remediation also names the node's
-/// configured time source.
+/// configured time source. Linear in findings and endpoints (the endpoints are indexed once).
 pub fn attach(findings: &mut [Finding], facts: &Facts<'_>, lang: Lang) {
+    let mut index: HashMap<&str, &EndpointFacts<'_>> = HashMap::with_capacity(facts.endpoints.len());
+    for e in facts.endpoints {
+        index.entry(e.name).or_insert(e);
+    }
     for f in findings.iter_mut() {
-        let (vars, variant) = placeholders(f, facts);
+        let endpoint = f.endpoint.as_deref().and_then(|name| index.get(name).copied());
+        let (vars, variant) = placeholders_of(f, endpoint, facts);
         f.remediation = match variant {
             Some(v) => remediation_variant(f.code, v, lang, &vars),
             None => remediation(f.code, lang, &vars),
