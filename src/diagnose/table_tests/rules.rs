@@ -6,10 +6,12 @@ use serde_json::Value;
 use super::builder::*;
 use crate::clock::ClockEstimate;
 use crate::diagnose::{Code, Severity};
+use crate::probe::families::AddressOrder;
+use crate::probe::order::{Candidate, PolicySource};
 use crate::probe::pmtu::{MssRetry, RetryStatus};
 use crate::probe::proxy::ProxyStatus;
 use crate::probe::revocation::{CheckObservation, FetchFailure};
-use crate::probe::{DnsStatus, TcpStatus, TlsStatus};
+use crate::probe::{DnsStatus, Interrupted, LocalLimit, Stage, TcpStatus, TlsStatus};
 use crate::trust::TrustVerdict;
 use crate::trust::revocation::SourceKind;
 
@@ -172,6 +174,84 @@ fn root_cause_rules() {
             absent: &[Code::TlsHandshakeTimeout, Code::TlsInterception],
         },
         Rule {
+            what: "through a proxy a special-purpose answer of the node's own DNS is info",
+            obs: {
+                let mut o = h().proxy(ProxyStatus::Ok, Some(200));
+                o.0.dns.addresses = vec!["198.18.0.7".parse().unwrap()];
+                o
+            },
+            clock: clock_ok(),
+            code: Code::DnsSpecialAddress,
+            severity: Info,
+            root_cause: None,
+            absent: &[],
+        },
+        Rule {
+            what: "a public name resolving to a private address is only info through a proxy",
+            obs: {
+                let mut o = h().proxy(ProxyStatus::Ok, Some(200));
+                o.0.dns.addresses = vec!["10.1.2.3".parse().unwrap()];
+                o
+            },
+            clock: clock_ok(),
+            code: Code::DnsPrivateAddress,
+            severity: Info,
+            root_cause: None,
+            absent: &[],
+        },
+        Rule {
+            what: "every address of the family the node tries first timing out, the other connecting, is an error",
+            obs: {
+                let mut o =
+                    h().addresses(&[("[2603:1030::1]:443", TcpStatus::Timeout), ("20.1.1.1:443", TcpStatus::Ok)]);
+                o.0.address_order = Some(AddressOrder {
+                    policy: PolicySource::Rfc6724Default,
+                    addresses: vec![
+                        Candidate {
+                            destination: "2603:1030::1".parse().unwrap(),
+                            source: Some("2001:db8::5".parse().unwrap()),
+                        },
+                        Candidate {
+                            destination: "20.1.1.1".parse().unwrap(),
+                            source: Some("192.0.2.5".parse().unwrap()),
+                        },
+                    ],
+                });
+                o
+            },
+            clock: clock_ok(),
+            code: Code::TcpConnectTimeout,
+            severity: Error,
+            root_cause: None,
+            absent: &[],
+        },
+        Rule {
+            what: "the same timeouts on the family the node does not try first stay a warning",
+            obs: {
+                let mut o =
+                    h().addresses(&[("[2603:1030::1]:443", TcpStatus::Timeout), ("20.1.1.1:443", TcpStatus::Ok)]);
+                o.0.address_order = Some(AddressOrder {
+                    policy: PolicySource::Rfc6724Default,
+                    addresses: vec![
+                        Candidate {
+                            destination: "20.1.1.1".parse().unwrap(),
+                            source: Some("192.0.2.5".parse().unwrap()),
+                        },
+                        Candidate {
+                            destination: "2603:1030::1".parse().unwrap(),
+                            source: Some("2001:db8::5".parse().unwrap()),
+                        },
+                    ],
+                });
+                o
+            },
+            clock: clock_ok(),
+            code: Code::TcpConnectTimeout,
+            severity: Warning,
+            root_cause: None,
+            absent: &[],
+        },
+        Rule {
             what: "a DNS failure ends the endpoint's diagnosis: no TCP, TLS or HTTP finding follows",
             obs: h().dns(DnsStatus::Timeout),
             clock: clock_ok(),
@@ -190,4 +270,23 @@ fn root_cause_rules() {
             assert!(f.iter().all(|x| x.code != *code), "{}: {} present", r.what, code.as_str());
         }
     }
+}
+
+/// A stopped run judges the stages that finished; the stage in flight and those after it
+/// observed nothing. A stage the probe's own limits kept from running is not judged either.
+#[test]
+fn only_finished_stages_are_judged() {
+    let stalled = Obs::healthy().tls(TlsStatus::Timeout);
+    assert_eq!(find(&diagnose(&stalled, &clock_ok()), Code::TlsHandshakeTimeout).severity, Severity::Error);
+    let mut stopped = stalled.clone();
+    stopped.0.skipped = true;
+    stopped.0.interrupted = Some(Interrupted { stage: Stage::Tls, after_ms: 5 });
+    assert_eq!(diagnose(&stopped, &clock_ok()), vec![], "interrupted in TLS");
+    let mut limited = Obs::healthy().tcp(TcpStatus::Error);
+    limited.0.local_limit = Some(LocalLimit { stage: Stage::Tcp, error: "Too many open files".into() });
+    assert_eq!(diagnose(&limited, &clock_ok()), vec![], "no socket for TCP");
+    let mut dns_stopped = Obs::healthy().dns(DnsStatus::Timeout);
+    dns_stopped.0.skipped = true;
+    dns_stopped.0.interrupted = Some(Interrupted { stage: Stage::Dns, after_ms: 5 });
+    assert_eq!(diagnose(&dns_stopped, &clock_ok()), vec![], "interrupted in DNS");
 }
