@@ -137,6 +137,7 @@ pub struct Measurement {
     pub uncertainty_seconds: Option<f64>,
     /// `(offset, uncertainty)` before rounding: what the verdict is decided on.
     pub exact: Option<(f64, f64)>,
+    /// Every source asked, outliers flagged (with why in their `error`).
     pub sources: Vec<ClockSource>,
 }
 

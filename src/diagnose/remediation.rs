@@ -155,8 +155,12 @@ pub struct EndpointFacts<'a> {
 /// Everything of a report that remediation placeholders are filled from.
 #[derive(Debug, Clone, Copy)]
 pub struct Facts<'a> {
+    /// The report's endpoints (findings name theirs).
     pub endpoints: &'a [EndpointFacts<'a>],
+    /// The node's settings (`node.platform`): the platform findings' values and ClockSkew's
+    /// time source.
     pub platform: &'a Platform,
+    /// The clock estimate (`clock`): the offset of the clock findings.
     pub clock: &'a ClockEstimate,
 }
 
