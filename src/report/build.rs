@@ -11,18 +11,27 @@ use crate::probe::{DnsObservation, EndpointObservation, HttpObservation, TlsObse
 
 /// Everything a report is made of.
 pub struct BuildInput<'a> {
+    /// A random UUID for `run.id`.
     pub run_id: String,
+    /// When the run began and ended (the node's clock).
     pub started_at: DateTime<Utc>,
+    /// See `started_at`.
     pub finished_at: DateTime<Utc>,
+    /// A stop request (Ctrl-C, SIGTERM) ended the run early.
     pub interrupted: bool,
+    /// The node's facts (`node`).
     pub node: Node,
+    /// The run's configuration as reported (`config`).
     pub config: ConfigInfo,
+    /// The clock estimate with its verdict (`diagnose::clock::estimate`).
     pub clock: ClockEstimate,
+    /// What each endpoint's stages observed, in probe-set order.
     pub observations: &'a [EndpointObservation],
     /// The interception verdict of each observation (same order), when a chain was seen.
     pub interceptions: Vec<Option<crate::trust::intercept::Interception>>,
     /// The judged revocation checks of each observation (same order), when a chain was seen.
     pub revocations: Vec<Option<RevocationReport>>,
+    /// Every finding, endpoints' in stage order then node-wide ones, without remediation yet.
     pub findings: Vec<Finding>,
     /// The language of the findings' remediation.
     pub lang: Lang,
