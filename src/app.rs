@@ -152,11 +152,11 @@ pub async fn observe(cfg: &RunConfig, stop: impl Future<Output = &'static str>) 
 pub fn assemble(cfg: &RunConfig, observed: Observed) -> Report {
     let Observed { started_at, node, config, observations, ntp: mut sources, interrupted } = observed;
     sources.extend(observations.iter().filter_map(clock::http_date_source));
-    let clock = clock::estimate(sources);
-    let diagnoses: Vec<_> = observations.iter().map(|o| diagnose::endpoint(o, cfg.lang, started_at, &clock)).collect();
+    let clock = diagnose::clock::estimate(sources);
+    let diagnoses: Vec<_> = observations.iter().map(|o| diagnose::endpoint(o, started_at, &clock)).collect();
     let mut findings: Vec<_> = diagnoses.iter().flat_map(|d| d.findings.iter().cloned()).collect();
-    findings.extend(diagnose::clock_findings(&clock, cfg.lang));
-    diagnose::platform::apply(&mut findings, &node.platform, config.proxy.as_ref(), &clock, cfg.lang);
+    findings.extend(diagnose::clock_findings(&clock));
+    diagnose::platform::apply(&mut findings, &node.platform, config.proxy.as_ref(), &clock);
     report::build(BuildInput {
         run_id: uuid::Uuid::new_v4().to_string(),
         started_at,
@@ -169,6 +169,7 @@ pub fn assemble(cfg: &RunConfig, observed: Observed) -> Report {
         interceptions: diagnoses.iter().map(|d| d.interception.clone()).collect(),
         revocations: diagnoses.into_iter().map(|d| d.revocation).collect(),
         findings,
+        lang: cfg.lang,
     })
 }
 
@@ -437,13 +438,17 @@ pub enum FileError {
 }
 
 /// `render REPORT --html FILE`.
-pub fn render(report_path: &Path, html: &Path) -> Result<(), FileError> {
+pub fn render(report_path: &Path, html: &Path, lang: Option<crate::config::Lang>) -> Result<(), FileError> {
     let planned = report::plan(&[("REPORT", report_path)], &[("--html", html)])?;
     let shown = report_path.display().to_string();
     let value = report::fleet::load(report_path)?;
     // The reason names the JSON field that does not fit (`endpoints[3].tcp[0].status: ...`).
-    let report: Report = serde_path_to_error::deserialize(value)
+    let mut report: Report = serde_path_to_error::deserialize(value)
         .map_err(|e| FileError::Render { path: shown, reason: format!("at `{}`: {}", e.path(), e.inner()) })?;
+    // `--lang`: the same findings, their remediation in that language (nothing probed again).
+    if let Some(lang) = lang {
+        report::attach_remediation(&mut report, lang);
+    }
     for out in &planned {
         out.write(report::html::render(&report).as_bytes())?;
     }

@@ -82,6 +82,10 @@ pub enum Command {
         report: PathBuf,
         #[arg(long, value_name = "FILE", required = true)]
         html: PathBuf,
+        /// Language of the remediation text (default: the report's own); the report's findings
+        /// are rendered again in it, without probing.
+        #[arg(long, value_parser = lang_parser(), ignore_case = true)]
+        lang: Option<Lang>,
     },
     /// Merge many nodes' reports into one fleet report that shows where nodes differ.
     Merge {

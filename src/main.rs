@@ -44,8 +44,8 @@ fn execute(cli: Cli) -> anyhow::Result<u8> {
             print_out(&azs_netprobe::diagnose::explain::explain(&code, lang.unwrap_or_default())?)?;
             Ok(0)
         }
-        Some(Command::Render { report, html }) => {
-            azs_netprobe::app::render(&report, &html)?;
+        Some(Command::Render { report, html, lang }) => {
+            azs_netprobe::app::render(&report, &html, lang)?;
             Ok(0)
         }
         Some(Command::Merge { reports, out, html }) => Ok(azs_netprobe::app::merge(&reports, &out, html.as_deref())?),

@@ -69,7 +69,6 @@ const OBSERVATIONS: &[&str] = &[
 /// stage outcomes of `diagnose::outcome` and the platform findings decide over them.
 const REPORT_DATA: &[&str] = &[
     "report::EndpointReport",
-    "report::EndpointVerdict",
     "report::DnsReport",
     "report::TcpReport",
     "report::TlsReport",

@@ -1,5 +1,7 @@
 //! Clock skew: sources (HTTP Date of every endpoint that answered) and the estimate of the
 //! node's offset. Offsets are node minus reference: positive means the node is ahead.
+//! This module measures only: the thresholds and the verdict are decided in
+//! [`crate::diagnose::clock`].
 
 pub mod sntp;
 
@@ -12,11 +14,6 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::Host;
 use crate::probe::EndpointObservation;
 use crate::probe::resolve::Resolver;
-
-/// |offset| at or below this is ok.
-pub const DRIFT_SECONDS: f64 = 60.0;
-/// |offset| above this breaks token validation (Entra ID, Kerberos: 5 minutes).
-pub const SKEW_SECONDS: f64 = 300.0;
 
 /// What kind of time reference a clock source is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -187,19 +184,28 @@ fn agrees(source: &ClockSource, median: f64) -> bool {
     }
 }
 
+/// What the sources say about the node's clock, before any verdict: the offset and its
+/// uncertainty (seconds, rounded to the millisecond as reported; None when no source gave an
+/// offset), the exact values the verdict is decided on, and the sources (outliers flagged).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Measurement {
+    /// Node minus reference, seconds, rounded to the millisecond.
+    pub offset_seconds: Option<f64>,
+    /// Seconds, rounded to the millisecond.
+    pub uncertainty_seconds: Option<f64>,
+    /// `(offset, uncertainty)` before rounding: what the verdict is decided on.
+    pub exact: Option<(f64, f64)>,
+    /// Every source asked, outliers flagged (with why in their `error`).
+    pub sources: Vec<ClockSource>,
+}
+
 /// Combine sources, robust to a minority of lying ones: the sources that agree with the median
 /// (a strict majority of them) make the estimate; the others are flagged as outliers. Without a
-/// majority nothing is flagged and the uncertainty covers the spread. The verdict only leaves
-/// `ok` when the offset exceeds a bound by more than its uncertainty.
-pub fn estimate(mut sources: Vec<ClockSource>) -> ClockEstimate {
+/// majority nothing is flagged and the uncertainty covers the spread.
+pub fn measure(mut sources: Vec<ClockSource>) -> Measurement {
     let offsets: Vec<f64> = sources.iter().filter_map(|s| s.offset_seconds).collect();
     let Some(m) = median(offsets.clone()) else {
-        return ClockEstimate {
-            offset_seconds: None,
-            uncertainty_seconds: None,
-            verdict: ClockVerdict::Unknown,
-            sources,
-        };
+        return Measurement { offset_seconds: None, uncertainty_seconds: None, exact: None, sources };
     };
     let agreeing = sources.iter().filter(|s| agrees(s, m)).count();
     let (offset, uncertainty) = if agreeing * 2 > offsets.len() {
@@ -220,45 +226,12 @@ pub fn estimate(mut sources: Vec<ClockSource>) -> ClockEstimate {
         let u = median(sources.iter().filter_map(|s| s.uncertainty_seconds).collect()).unwrap_or(0.0);
         (m, u.max((hi - lo) / 2.0))
     };
-    let verdict = verdict(offset, uncertainty);
-    ClockEstimate {
+    Measurement {
         offset_seconds: Some(round3(offset)),
         uncertainty_seconds: Some(round3(uncertainty)),
-        verdict,
+        exact: Some((offset, uncertainty)),
         sources,
     }
-}
-
-/// Widest uncertainty (seconds) for which an interval that crosses a bound still gets the
-/// verdict of its lower end (the benefit of the doubt, for offsets close to a bound). Wider and
-/// the verdict is `unknown`: the interval could be on either side.
-pub const DECIDABLE_UNCERTAINTY_SECONDS: f64 = 5.0;
-
-fn band(abs_offset: f64) -> ClockVerdict {
-    if abs_offset > SKEW_SECONDS {
-        ClockVerdict::Error
-    } else if abs_offset > DRIFT_SECONDS {
-        ClockVerdict::Warning
-    } else {
-        ClockVerdict::Ok
-    }
-}
-
-/// The verdict of `offset ± uncertainty` (seconds): the band (ok ≤ 60 s < warning ≤ 300 s <
-/// error) the whole interval lies in; `unknown` when the interval crosses a bound by more than
-/// [`DECIDABLE_UNCERTAINTY_SECONDS`] of uncertainty, or is not finite.
-pub fn verdict(offset: f64, uncertainty: f64) -> ClockVerdict {
-    if !offset.is_finite() || !uncertainty.is_finite() || uncertainty < 0.0 {
-        return ClockVerdict::Unknown;
-    }
-    let (lower, upper) = undecided_range(offset, uncertainty);
-    let (low, high) = (band(lower), band(upper));
-    if low == high || uncertainty <= DECIDABLE_UNCERTAINTY_SECONDS { low } else { ClockVerdict::Unknown }
-}
-
-/// The smallest and largest |offset| that `offset ± uncertainty` allows, seconds.
-pub fn undecided_range(offset: f64, uncertainty: f64) -> (f64, f64) {
-    ((offset.abs() - uncertainty).max(0.0), offset.abs() + uncertainty)
 }
 
 /// Split `HOST[:PORT]` (IPv6 as `[addr]:port`); port 123 by default.
@@ -361,66 +334,6 @@ pub async fn ntp_source(resolver: &Resolver, server: String, timeout: Duration) 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn src(offset: f64) -> ClockSource {
-        ClockSource {
-            kind: SourceKind::HttpDate,
-            server: "x".into(),
-            offset_seconds: Some(offset),
-            uncertainty_seconds: Some(0.6),
-            rtt_ms: Some(200),
-            stratum: None,
-            outlier: false,
-            error: None,
-        }
-    }
-
-    #[test]
-    fn verdict_uses_bounds_and_uncertainty() {
-        assert_eq!(estimate(vec![]).verdict, ClockVerdict::Unknown);
-        assert_eq!(estimate(vec![src(2.0)]).verdict, ClockVerdict::Ok);
-        assert_eq!(estimate(vec![src(60.5)]).verdict, ClockVerdict::Ok, "within uncertainty of the bound");
-        assert_eq!(estimate(vec![src(-120.0)]).verdict, ClockVerdict::Warning);
-        assert_eq!(estimate(vec![src(600.0)]).verdict, ClockVerdict::Error);
-    }
-
-    #[test]
-    fn one_liar_is_flagged_and_left_out() {
-        let e = estimate(vec![src(1.0), src(600.0), src(2.0)]);
-        assert_eq!(e.offset_seconds, Some(1.5));
-        assert_eq!(e.uncertainty_seconds, Some(0.6));
-        assert_eq!(e.verdict, ClockVerdict::Ok);
-        assert!(e.sources[1].outlier);
-        assert!(e.sources[1].error.as_deref().unwrap().contains("disagrees"));
-        assert!(!e.sources[0].outlier && !e.sources[2].outlier);
-    }
-
-    #[test]
-    fn two_disagreeing_sources_widen_the_uncertainty_instead() {
-        let e = estimate(vec![src(0.0), src(400.0)]);
-        assert_eq!(e.offset_seconds, Some(200.0));
-        assert_eq!(e.uncertainty_seconds, Some(200.0));
-        assert_eq!(e.verdict, ClockVerdict::Unknown, "200 ± 200 s: anything from ok to skew, so undecided");
-        assert!(e.sources.iter().all(|s| !s.outlier));
-    }
-
-    #[test]
-    fn too_uncertain_to_decide_is_unknown_never_ok() {
-        // One good source and one 600 s off: 300 ± 300 s.
-        let mut good = src(0.0);
-        good.uncertainty_seconds = Some(0.01);
-        let e = estimate(vec![good, src(600.0)]);
-        assert_eq!((e.offset_seconds, e.uncertainty_seconds), (Some(300.0), Some(300.0)));
-        assert_eq!(e.verdict, ClockVerdict::Unknown);
-        assert_eq!(verdict(-500_000_000.0, 500_000_000.0), ClockVerdict::Unknown);
-        assert_eq!(verdict(400.0, 200.0), ClockVerdict::Unknown, "warning or error");
-        assert_eq!(verdict(1000.0, 200.0), ClockVerdict::Error, "wholly beyond 300 s");
-        assert_eq!(verdict(180.0, 100.0), ClockVerdict::Warning, "wholly between 60 and 300 s");
-        assert_eq!(verdict(10.0, 40.0), ClockVerdict::Ok, "wholly within 60 s");
-        assert_eq!(verdict(299.0, 3.0), ClockVerdict::Warning, "close to a bound: benefit of the doubt");
-        assert_eq!(verdict(f64::NAN, 1.0), ClockVerdict::Unknown);
-        assert_eq!(verdict(1.0, f64::INFINITY), ClockVerdict::Unknown);
-    }
 
     #[test]
     fn host_port_forms() {

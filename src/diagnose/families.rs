@@ -11,7 +11,11 @@
 //!   a small MSS is TlsPathMtuBlackHole; when the retry stalls too the finding stays
 //!   TlsHandshakeTimeout and says so.
 
-use super::*;
+use serde_json::{Map, Value, json};
+
+use super::{Code, Ctx, Severity, http, listed, tls};
+use crate::probe::TcpStatus;
+use crate::probe::TlsStatus;
 use crate::probe::families::{Family, FamilyObservation};
 use crate::probe::pmtu::RetryStatus;
 
@@ -34,7 +38,7 @@ fn position(c: &Ctx<'_>, code: Code) -> Option<usize> {
     c.out.iter().position(|f| f.code == code && f.endpoint.as_deref() == Some(name))
 }
 
-/// Replace the finding at `i` with a new one of `code` (remediation rebuilt), in place.
+/// Replace the finding at `i` with a new one of `code`, in place.
 fn replace(c: &mut Ctx<'_>, i: usize, code: Code, severity: Severity, message: String, evidence: Map<String, Value>) {
     c.out.remove(i);
     c.push(code, severity, message, evidence);
@@ -151,10 +155,9 @@ fn other_family(c: &mut Ctx<'_>) {
         sub_obs.tls = Some(fam.tls.clone());
         sub_obs.http = Some(fam.http.clone());
         sub_obs.families = Vec::new();
-        let mut sub =
-            Ctx { obs: &sub_obs, lang: c.lang, now: c.now, clock: c.clock, out: Vec::new(), interception: None };
-        if tls_findings(&mut sub) {
-            http_findings(&mut sub);
+        let mut sub = Ctx { obs: &sub_obs, now: c.now, clock: c.clock, out: Vec::new(), interception: None };
+        if tls::findings(&mut sub) {
+            http::findings(&mut sub);
         }
         path_mtu(&mut sub);
         let mine: Vec<Code> = c.out.iter().map(|f| f.code).collect();

@@ -6,10 +6,11 @@
 
 use chrono::{DateTime, Utc};
 
+use super::verdict::EndpointVerdict;
 use super::{Finding, Severity};
 use crate::probe::proxy::ProxyStatus;
 use crate::probe::{DnsStatus, HttpStatus, Stage, TcpStatus, TlsStatus};
-use crate::report::{EndpointReport, EndpointVerdict, HttpReport, TcpReport, TlsReport};
+use crate::report::{EndpointReport, HttpReport, TcpReport, TlsReport};
 use crate::trust::chain::CertFacts;
 
 /// DNS gave addresses, or there was nothing to resolve (an IP literal).

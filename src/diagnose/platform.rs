@@ -3,30 +3,18 @@
 //! (warning), TlsClientProtocolDisabled (error); and ClockSkew's remediation naming the
 //! configured time source. No I/O.
 
-use std::collections::BTreeMap;
+use serde_json::{Map, Value, json};
 
-use serde_json::{Value, json};
-
-use super::Finding;
 use super::codes::{Code, Severity, usage_error};
-use super::remediation;
+use super::{Finding, Remediation};
 use crate::clock::{ClockEstimate, SourceKind};
-use crate::config::Lang;
-use crate::platform::{Platform, ProxySettingSource, TimeServiceKind, ntp_entry};
+use crate::platform::{Platform, ProxySettingSource, TimeServiceKind, TlsClient, ntp_entry};
 use crate::report::ProxyInfo;
 
 /// W32Time NtpServer flag: client mode, which Azure Stack Hub's time source needs.
 pub const NTP_FLAG_CLIENT: u32 = 0x8;
 
-fn finding(
-    code: Code,
-    severity: Severity,
-    message: String,
-    evidence: Value,
-    vars: &[(&str, String)],
-    lang: Lang,
-) -> Finding {
-    let vars: BTreeMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect();
+fn finding(code: Code, severity: Severity, message: String, evidence: Value) -> Finding {
     Finding {
         code,
         severity,
@@ -35,9 +23,9 @@ fn finding(
         message,
         evidence: match evidence {
             Value::Object(m) => m,
-            _ => serde_json::Map::new(),
+            _ => Map::new(),
         },
-        remediation: remediation::remediation(code, lang, &vars),
+        remediation: Remediation::default(),
     }
 }
 
@@ -73,7 +61,7 @@ fn named_proxies(platform: &Platform) -> Vec<(String, String)> {
 }
 
 /// Node-wide findings from `node.platform`. `probed` is the proxy the run used (`config.proxy`).
-pub fn findings(platform: &Platform, probed: Option<&ProxyInfo>, clock: &ClockEstimate, lang: Lang) -> Vec<Finding> {
+pub fn findings(platform: &Platform, probed: Option<&ProxyInfo>, clock: &ClockEstimate) -> Vec<Finding> {
     let mut out = Vec::new();
     let probed_label =
         probed.map_or_else(|| "a direct connection".to_string(), |p| format!("{} ({})", p.url, p.source.as_str()));
@@ -91,56 +79,65 @@ pub fn findings(platform: &Platform, probed: Option<&ProxyInfo>, clock: &ClockEs
             Severity::Warning,
             format!("the node's proxy settings disagree ({sources}); this run probed through {probed_label}"),
             json!({"settings": named.iter().map(|(l, p)| json!({"source": l, "proxy": p})).collect::<Vec<_>>(), "probed": probed_label}),
-            &[("sources", sources.clone()), ("probed", probed_label.clone())],
-            lang,
         ));
     }
     for p in platform.proxies.iter().filter(|p| p.source == ProxySettingSource::Pac) {
-        let what = match (&p.pac_url, p.auto_detect) {
-            (Some(url), true) => format!("the PAC script {url} and WPAD auto-detection"),
-            (Some(url), false) => format!("the PAC script {url}"),
-            (None, _) => "WPAD auto-detection".to_string(),
-        };
+        let what = pac_what(p.pac_url.as_deref(), p.auto_detect);
         let scope = p.scope.clone().unwrap_or_default();
         out.push(finding(
             Code::ProxyAutoConfig,
             Severity::Info,
             format!("the node's {scope} settings name {what}: the PAC script was not evaluated; this run probed through {probed_label}"),
             json!({"scope": scope, "pac_url": p.pac_url, "auto_detect": p.auto_detect, "probed": probed_label}),
-            &[("pac", what.clone())],
-            lang,
         ));
     }
 
-    out.extend(time_findings(platform, clock, lang));
+    out.extend(time_findings(platform, clock));
 
     let tls = &platform.tls_client;
-    if !tls.disabled_protocols.is_empty() || tls.detail.iter().any(|d| d.contains(".NETFramework")) {
-        let mut why = Vec::new();
-        if !tls.disabled_protocols.is_empty() {
-            why.push(format!("Schannel's client has {} switched off", tls.disabled_protocols.join(", ")));
-        }
-        let dotnet: Vec<&String> = tls.detail.iter().filter(|d| d.contains(".NETFramework")).collect();
-        if !dotnet.is_empty() {
-            why.push(format!(
-                "the .NET Framework is not set to use the system's TLS versions ({})",
-                super::listed(&dotnet)
-            ));
-        }
-        let why = why.join("; ");
+    if let Some(why) = tls_client_why(tls) {
         out.push(finding(
             Code::TlsClientProtocolDisabled,
             Severity::Error,
             format!("this node cannot speak TLS 1.2 as a client, whatever the network does: {why}"),
             json!({"source": tls.source.as_str(), "disabled_protocols": tls.disabled_protocols, "detail": tls.detail}),
-            &[("why", why.clone())],
-            lang,
         ));
     }
     out
 }
 
-fn time_findings(platform: &Platform, clock: &ClockEstimate, lang: Lang) -> Vec<Finding> {
+/// What the PAC settings name: the script, WPAD auto-detection, or both.
+fn pac_what(pac_url: Option<&str>, auto_detect: bool) -> String {
+    match (pac_url, auto_detect) {
+        (Some(url), true) => format!("the PAC script {url} and WPAD auto-detection"),
+        (Some(url), false) => format!("the PAC script {url}"),
+        (None, _) => "WPAD auto-detection".to_string(),
+    }
+}
+
+/// Why the OS TLS client cannot speak TLS 1.2 (Schannel protocols switched off, the .NET
+/// Framework not set to the system's versions); None when it can.
+fn tls_client_why(tls: &TlsClient) -> Option<String> {
+    if tls.disabled_protocols.is_empty() && !tls.detail.iter().any(|d| d.contains(".NETFramework")) {
+        return None;
+    }
+    let mut why = Vec::new();
+    if !tls.disabled_protocols.is_empty() {
+        why.push(format!("Schannel's client has {} switched off", tls.disabled_protocols.join(", ")));
+    }
+    let dotnet: Vec<&String> = tls.detail.iter().filter(|d| d.contains(".NETFramework")).collect();
+    if !dotnet.is_empty() {
+        why.push(format!(
+            "the .NET Framework is not set to use the system's TLS versions ({})",
+            super::listed(&dotnet)
+        ));
+    }
+    Some(why.join("; "))
+}
+
+/// Why the node's clock may drift, from its time service settings and the sources this probe asked;
+/// empty when nothing is wrong.
+fn time_reasons(platform: &Platform, clock: &ClockEstimate) -> Vec<String> {
     let t = &platform.time_service;
     let mut reasons = Vec::new();
     let mode = t.mode.as_deref().unwrap_or_default();
@@ -188,32 +185,56 @@ fn time_findings(platform: &Platform, clock: &ClockEstimate, lang: Lang) -> Vec<
             reasons.push(format!("the configured source {host} did not answer this probe"));
         }
     }
+    reasons
+}
+
+fn time_findings(platform: &Platform, clock: &ClockEstimate) -> Vec<Finding> {
+    let t = &platform.time_service;
+    let reasons = time_reasons(platform, clock);
     if reasons.is_empty() {
         return Vec::new();
     }
-    let configured = if t.configured.is_empty() { "none".to_string() } else { t.configured.join(" ") };
     let why = reasons.join("; ");
     vec![finding(
         Code::TimeSourceUnreliable,
         Severity::Warning,
         format!("this node's clock may drift: {why}"),
         json!({"service": t.service.as_str(), "mode": t.mode, "configured": t.configured, "source": t.source, "synchronized": t.synchronized}),
-        &[("configured", configured), ("why", why.clone())],
-        lang,
     )]
 }
 
-/// The hook `app::assemble` calls: adds the platform findings and names the configured time
-/// source in ClockSkew's remediation.
-pub fn apply(
-    out: &mut Vec<Finding>,
-    platform: &Platform,
-    probed: Option<&ProxyInfo>,
-    clock: &ClockEstimate,
-    lang: Lang,
-) {
-    out.extend(findings(platform, probed, clock, lang));
-    name_time_source(out, platform);
+/// The hook `app::assemble` calls: adds the platform findings (ClockSkew's remediation names
+/// the configured time source when the remediation is attached, see [`name_time_source`]).
+pub fn apply(out: &mut Vec<Finding>, platform: &Platform, probed: Option<&ProxyInfo>, clock: &ClockEstimate) {
+    out.extend(findings(platform, probed, clock));
+}
+
+/// The remediation placeholders of a platform finding: what its message is made of, from the
+/// report's `node.platform`, its clock and the finding's evidence.
+pub(super) fn placeholders(f: &Finding, platform: &Platform, clock: &ClockEstimate) -> Vec<(&'static str, String)> {
+    let text = |k: &str| f.evidence.get(k).and_then(Value::as_str).map(str::to_string);
+    match f.code {
+        Code::ProxyConfigMismatch => {
+            let named = named_proxies(platform);
+            let sources = named.iter().map(|(l, p)| format!("{l}: {p}")).collect::<Vec<_>>().join("; ");
+            let mut v = vec![("sources", sources)];
+            v.extend(text("probed").map(|p| ("probed", p)));
+            v
+        }
+        Code::ProxyAutoConfig => {
+            let auto_detect = f.evidence.get("auto_detect").and_then(Value::as_bool).unwrap_or(false);
+            vec![("pac", pac_what(text("pac_url").as_deref(), auto_detect))]
+        }
+        Code::TimeSourceUnreliable => {
+            let t = &platform.time_service;
+            let configured = if t.configured.is_empty() { "none".to_string() } else { t.configured.join(" ") };
+            vec![("configured", configured), ("why", time_reasons(platform, clock).join("; "))]
+        }
+        Code::TlsClientProtocolDisabled => {
+            tls_client_why(&platform.tls_client).map(|w| ("why", w)).into_iter().collect()
+        }
+        _ => Vec::new(),
+    }
 }
 
 /// ClockSkew's remediation names the configured time source (a step added in front).
@@ -266,7 +287,7 @@ mod tests {
             ],
             ..Platform::default()
         };
-        let f = findings(&platform, None, &clock(), Lang::En);
+        let f = findings(&platform, None, &clock());
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].code, Code::ProxyConfigMismatch);
         assert_eq!(f[0].severity, Severity::Warning);
@@ -280,7 +301,7 @@ mod tests {
             ],
             ..Platform::default()
         };
-        assert!(findings(&same, None, &clock(), Lang::En).is_empty());
+        assert!(findings(&same, None, &clock()).is_empty());
     }
 
     #[test]
@@ -288,7 +309,7 @@ mod tests {
         let mut p = proxy(ProxySettingSource::Pac, Some("user"), "");
         p.proxy = None;
         p.pac_url = Some("http://wpad.corp/proxy.pac".into());
-        let f = findings(&Platform { proxies: vec![p], ..Platform::default() }, None, &clock(), Lang::En);
+        let f = findings(&Platform { proxies: vec![p], ..Platform::default() }, None, &clock());
         assert_eq!(f[0].code, Code::ProxyAutoConfig);
         assert_eq!(f[0].severity, Severity::Info);
         assert!(f[0].message.contains("the PAC script was not evaluated"));
@@ -305,19 +326,19 @@ mod tests {
             },
             ..Platform::default()
         };
-        assert!(findings(&w32("NTP", &["10.0.0.1,0x8"]), None, &clock(), Lang::En).is_empty());
-        let f = findings(&w32("NTP", &["10.0.0.1,0x1", "ntp2"]), None, &clock(), Lang::En);
+        assert!(findings(&w32("NTP", &["10.0.0.1,0x8"]), None, &clock()).is_empty());
+        let f = findings(&w32("NTP", &["10.0.0.1,0x1", "ntp2"]), None, &clock());
         assert_eq!(f[0].code, Code::TimeSourceUnreliable);
         assert!(
             f[0].message.contains("NtpServer 10.0.0.1,0x1 ntp2 lacks the client-mode flag 0x8"),
             "{}",
             f[0].message
         );
-        let f = findings(&w32("NoSync", &[]), None, &clock(), Lang::En);
+        let f = findings(&w32("NoSync", &[]), None, &clock());
         assert!(f[0].message.contains("syncs from nothing (Type=NoSync)"), "{}", f[0].message);
         let mut p = w32("NT5DS", &[]);
         p.time_service.source = Some("Local CMOS Clock".into());
-        let f = findings(&p, None, &clock(), Lang::En);
+        let f = findings(&p, None, &clock());
         assert!(f[0].message.contains("the time source is the Local CMOS Clock"), "{}", f[0].message);
     }
 
@@ -331,9 +352,15 @@ mod tests {
             },
             ..Platform::default()
         };
-        let f = findings(&p, None, &clock(), Lang::Fr);
+        let mut f = findings(&p, None, &clock());
         assert_eq!(f[0].code, Code::TlsClientProtocolDisabled);
         assert_eq!(f[0].severity, Severity::Error);
+        let clock = clock();
+        let facts = crate::diagnose::remediation::Facts { endpoints: &[], platform: &p, clock: &clock };
+        crate::diagnose::remediation::attach(&mut f, &facts, crate::config::Lang::Fr);
         assert!(!f[0].remediation.steps.is_empty());
+        // The placeholder `why` is filled from the platform, in the French text.
+        let fr = format!("{} {}", f[0].remediation.summary, f[0].remediation.steps.join(" "));
+        assert!(fr.contains("Schannel's client has TLS 1.2 switched off"), "{fr}");
     }
 }

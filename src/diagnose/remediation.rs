@@ -1,6 +1,12 @@
 //! The remediation catalogue: data embedded in the binary, one TOML file per language (en, fr,
 //! zh), covering every finding code and the portal's usage and CSP registration codes. A code
 //! missing from a language falls back to English (and a unit test fails).
+//!
+//! Language is rendering: diagnose produces findings without remediation, and [`attach`] gives
+//! every finding its remediation in one language once, when the report is built, its
+//! placeholders filled from the report's own facts (endpoint, DNS, clock, platform, evidence).
+//! The same report can so be rendered again in another language without probing
+//! (`render --lang`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
@@ -8,8 +14,13 @@ use std::sync::OnceLock;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use serde_json::Value;
+
 use super::codes::Code;
+use super::{Finding, listed};
+use crate::clock::ClockEstimate;
 use crate::config::Lang;
+use crate::platform::Platform;
 
 /// The five codes the portal shows when usage data cannot be sent.
 pub const USAGE_CODES: [&str; 5] =
@@ -29,7 +40,7 @@ pub const CSP_CODES: [&str; 8] = [
 
 /// What to do about a finding: text from the remediation catalogue (English, French, Chinese)
 /// of the finding's code, with the finding's facts (host, port, proxy, addresses...) filled in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Remediation {
     /// What the finding means, in one sentence.
     pub summary: String,
@@ -126,6 +137,97 @@ pub fn remediation_variant(code: Code, variant: &str, lang: Lang, vars: &BTreeMa
         },
         None => remediation(code, lang, vars),
     }
+}
+
+/// One endpoint's facts the placeholders of its findings' remediation are filled from (the
+/// report's `endpoints[]`).
+#[derive(Debug, Clone, Copy)]
+pub struct EndpointFacts<'a> {
+    /// The endpoint's name (`{endpoint}`).
+    pub name: &'a str,
+    /// Host name or address, without brackets (`{host}`).
+    pub host: &'a str,
+    /// `{port}`.
+    pub port: u16,
+    /// The DNS server(s) that answered (`{servers}`).
+    pub dns_server: Option<&'a str>,
+    /// The resolved addresses (`{addresses}`, listed short).
+    pub addresses: &'a [String],
+}
+
+/// Everything of a report that remediation placeholders are filled from.
+#[derive(Debug, Clone, Copy)]
+pub struct Facts<'a> {
+    /// The report's endpoints (findings name theirs).
+    pub endpoints: &'a [EndpointFacts<'a>],
+    /// The node's settings (`node.platform`): the platform findings' values and ClockSkew's
+    /// time source.
+    pub platform: &'a Platform,
+    /// The clock estimate (`clock`): the offset of the clock findings.
+    pub clock: &'a ClockEstimate,
+}
+
+/// The placeholders of a finding's remediation and its catalogue variant (e.g.
+/// `ClockSkew.time_zone`): the endpoint's facts, then the stage's own values (clock, platform),
+/// then the finding's evidence (strings and numbers) for names not yet given.
+pub fn placeholders(f: &Finding, facts: &Facts<'_>) -> (BTreeMap<String, String>, Option<&'static str>) {
+    let endpoint = f.endpoint.as_deref().and_then(|name| facts.endpoints.iter().find(|e| e.name == name));
+    placeholders_of(f, endpoint, facts)
+}
+
+fn placeholders_of(
+    f: &Finding,
+    endpoint: Option<&EndpointFacts<'_>>,
+    facts: &Facts<'_>,
+) -> (BTreeMap<String, String>, Option<&'static str>) {
+    let mut vars: BTreeMap<String, String> = BTreeMap::new();
+    if f.endpoint.is_none() {
+        // Node-wide findings: the clock's and the platform's own values only.
+        let (mut vars, variant) = super::clock::placeholders(f, facts.clock);
+        for (k, v) in super::platform::placeholders(f, facts.platform, facts.clock) {
+            vars.insert(k.to_string(), v);
+        }
+        return (vars, variant);
+    }
+    if let Some(e) = endpoint {
+        vars.insert("host".into(), e.host.to_string());
+        vars.insert("port".into(), e.port.to_string());
+        vars.insert("endpoint".into(), e.name.to_string());
+        if let Some(s) = e.dns_server {
+            vars.insert("servers".into(), s.to_string());
+        }
+        if !e.addresses.is_empty() {
+            vars.insert("addresses".into(), listed(e.addresses));
+        }
+    }
+    for (k, v) in &f.evidence {
+        if let Value::String(s) = v {
+            vars.entry(k.clone()).or_insert_with(|| s.clone());
+        } else if let Value::Number(n) = v {
+            vars.entry(k.clone()).or_insert_with(|| n.to_string());
+        }
+    }
+    (vars, None)
+}
+
+/// Give every finding its remediation in `lang`, placeholders filled from `facts` (replacing
+/// any it had): the one place remediation text is attached, when the report is built and when
+/// it is rendered in another language. ClockSkew's remediation also names the node's
+/// configured time source. Linear in findings and endpoints (the endpoints are indexed once).
+pub fn attach(findings: &mut [Finding], facts: &Facts<'_>, lang: Lang) {
+    let mut index: HashMap<&str, &EndpointFacts<'_>> = HashMap::with_capacity(facts.endpoints.len());
+    for e in facts.endpoints {
+        index.entry(e.name).or_insert(e);
+    }
+    for f in findings.iter_mut() {
+        let endpoint = f.endpoint.as_deref().and_then(|name| index.get(name).copied());
+        let (vars, variant) = placeholders_of(f, endpoint, facts);
+        f.remediation = match variant {
+            Some(v) => remediation_variant(f.code, v, lang, &vars),
+            None => remediation(f.code, lang, &vars),
+        };
+    }
+    super::platform::name_time_source(findings, facts.platform);
 }
 
 #[cfg(test)]

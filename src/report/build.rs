@@ -1,26 +1,40 @@
-//! Observations and findings → report DTOs.
+//! Observations and findings → report DTOs. The verdicts and the exit code are decided in
+//! [`crate::diagnose::verdict`]; this file copies them into the report.
 
 use chrono::{DateTime, Utc};
 
 use super::*;
-use crate::diagnose::Severity;
+use crate::config::Lang;
+use crate::diagnose::remediation::{self, EndpointFacts, Facts};
+use crate::diagnose::{Severity, verdict};
 use crate::probe::{DnsObservation, EndpointObservation, HttpObservation, TlsObservation};
 
 /// Everything a report is made of.
 pub struct BuildInput<'a> {
+    /// A random UUID for `run.id`.
     pub run_id: String,
+    /// When the run began and ended (the node's clock).
     pub started_at: DateTime<Utc>,
+    /// See `started_at`.
     pub finished_at: DateTime<Utc>,
+    /// A stop request (Ctrl-C, SIGTERM) ended the run early.
     pub interrupted: bool,
+    /// The node's facts (`node`).
     pub node: Node,
+    /// The run's configuration as reported (`config`).
     pub config: ConfigInfo,
+    /// The clock estimate with its verdict (`diagnose::clock::estimate`).
     pub clock: ClockEstimate,
+    /// What each endpoint's stages observed, in probe-set order.
     pub observations: &'a [EndpointObservation],
     /// The interception verdict of each observation (same order), when a chain was seen.
     pub interceptions: Vec<Option<crate::trust::intercept::Interception>>,
     /// The judged revocation checks of each observation (same order), when a chain was seen.
     pub revocations: Vec<Option<RevocationReport>>,
+    /// Every finding, endpoints' in stage order then node-wide ones, without remediation yet.
     pub findings: Vec<Finding>,
+    /// The language of the findings' remediation.
+    pub lang: Lang,
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {
@@ -123,10 +137,6 @@ fn stage(o: &EndpointObservation) -> String {
     }
 }
 
-fn worst(findings: &[Finding]) -> Option<Severity> {
-    findings.iter().map(|f| f.severity).max()
-}
-
 /// Assemble the report.
 pub fn build(input: BuildInput<'_>) -> Report {
     let findings = input.findings;
@@ -145,12 +155,8 @@ pub fn build(input: BuildInput<'_>) -> Report {
         .map(|(i, o)| {
             let spec = &o.spec;
             let interception = input.interceptions.get(i).and_then(Option::as_ref);
-            let verdict = match worst_of.get(spec.name.as_str()).copied() {
-                _ if o.skipped || o.local_limit.is_some() => EndpointVerdict::Skipped,
-                Some(Severity::Error) => EndpointVerdict::Error,
-                Some(Severity::Warning) => EndpointVerdict::Warning,
-                Some(Severity::Info) | None => EndpointVerdict::Ok,
-            };
+            let skipped = o.skipped || o.local_limit.is_some();
+            let verdict = verdict::endpoint(worst_of.get(spec.name.as_str()).copied(), skipped);
             EndpointReport {
                 name: spec.name.clone(),
                 role: spec.role,
@@ -196,22 +202,13 @@ pub fn build(input: BuildInput<'_>) -> Report {
     let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
     let counts =
         Counts { error: count(Severity::Error), warning: count(Severity::Warning), info: count(Severity::Info) };
-    let (verdict, mut exit_code) = match worst(&findings) {
-        Some(Severity::Error) => (Verdict::Error, 2),
-        Some(Severity::Warning) => (Verdict::Warning, 1),
-        _ => (Verdict::Ok, 0),
-    };
     // An interrupted run is incomplete: UNKNOWN in the monitoring-plugin convention. So is a
     // run that could not probe an endpoint for its own resource limits (open files).
-    if input.interrupted || input.observations.iter().any(|o| o.local_limit.is_some()) {
-        exit_code = 3;
-    }
-    let mut usage_errors: Vec<UsageError> =
-        findings.iter().filter(|f| f.severity == Severity::Error).filter_map(|f| f.usage_error).collect();
-    usage_errors.sort();
-    usage_errors.dedup();
+    let incomplete = input.interrupted || input.observations.iter().any(|o| o.local_limit.is_some());
+    let (verdict, exit_code) = verdict::run(&findings, incomplete);
+    let usage_errors = verdict::usage_errors(&findings);
     let duration_ms = u64::try_from((input.finished_at - input.started_at).num_milliseconds()).unwrap_or(0);
-    Report {
+    let mut report = Report {
         schema_version: SCHEMA_VERSION.into(),
         tool: Tool { name: crate::TOOL_NAME.into(), version: crate::TOOL_VERSION.into() },
         run: RunInfo {
@@ -228,5 +225,27 @@ pub fn build(input: BuildInput<'_>) -> Report {
         findings,
         summary: Summary { verdict, exit_code, usage_errors, counts },
         watch: None,
-    }
+    };
+    attach_remediation(&mut report, input.lang);
+    report
+}
+
+/// Give every finding its remediation in `lang`, placeholders filled from the report's own
+/// facts, and record the language in `config.lang`: when the report is built, and again when a
+/// report read from disk is rendered in another language (`render --lang`).
+pub fn attach_remediation(report: &mut Report, lang: Lang) {
+    let endpoints: Vec<EndpointFacts<'_>> = report
+        .endpoints
+        .iter()
+        .map(|e| EndpointFacts {
+            name: &e.name,
+            host: &e.host,
+            port: e.port,
+            dns_server: e.dns.server.as_deref(),
+            addresses: &e.dns.addresses,
+        })
+        .collect();
+    let facts = Facts { endpoints: &endpoints, platform: &report.node.platform, clock: &report.clock };
+    remediation::attach(&mut report.findings, &facts, lang);
+    report.config.lang = lang.as_str().into();
 }

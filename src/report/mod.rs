@@ -19,7 +19,7 @@ mod write;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-pub use build::{BuildInput, build};
+pub use build::{BuildInput, attach_remediation, build};
 pub use text::{printable, printable_lines};
 pub use write::{Output, WriteError, check_writable, default_file_name, plan, to_json, write_atomic};
 
@@ -27,6 +27,7 @@ use crate::catalog::Role;
 use crate::clock::ClockEstimate;
 use crate::config::proxy::ProxySource;
 pub use crate::diagnose::revocation::{CheckStatus, RevocationCheck, RevocationReport, RevocationStatus};
+pub use crate::diagnose::verdict::{EndpointVerdict, Verdict};
 use crate::diagnose::{Finding, UsageError};
 pub use crate::probe::proxy::ProxyHop;
 use crate::probe::{DnsStatus, HttpStatus, Peer, TcpStatus, TlsStatus};
@@ -178,34 +179,6 @@ pub struct TrustInfo {
     /// The node's own OS trust store (or `--system-roots`): what the node's clients accept,
     /// including any CA an administrator installed.
     pub system: StoreSummary,
-}
-
-/// An endpoint's verdict: the worst severity of its findings (`ok` when it has none or only
-/// info findings); `skipped` when the run was stopped before it finished, or the probe's own
-/// resource limits (open files) kept it from being probed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum EndpointVerdict {
-    /// No warning or error finding.
-    Ok,
-    /// At least one warning finding, no error.
-    Warning,
-    /// At least one error finding.
-    Error,
-    /// Not probed to the end (interrupted run, or the probe's own resource limits).
-    Skipped,
-}
-
-impl EndpointVerdict {
-    /// The stable label, as in the report (`ok`, `warning`, `error`, `skipped`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EndpointVerdict::Ok => "ok",
-            EndpointVerdict::Warning => "warning",
-            EndpointVerdict::Error => "error",
-            EndpointVerdict::Skipped => "skipped",
-        }
-    }
 }
 
 /// One endpoint of the probe set and what each stage observed: DNS, then TCP (or the proxy
@@ -411,30 +384,6 @@ pub struct HttpReport {
     /// What went wrong (no answer in time, a connection closed early, a malformed head); null
     /// when a head came back.
     pub error: Option<String>,
-}
-
-/// The run's verdict: the worst severity among all findings (`ok` when none is a warning or
-/// an error).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    /// No warning or error finding.
-    Ok,
-    /// At least one warning finding, no error.
-    Warning,
-    /// At least one error finding.
-    Error,
-}
-
-impl Verdict {
-    /// The stable label, as in the report (`ok`, `warning`, `error`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Ok => "ok",
-            Verdict::Warning => "warning",
-            Verdict::Error => "error",
-        }
-    }
 }
 
 /// The run in one line: verdict, exit code, portal codes, counts.
