@@ -228,7 +228,10 @@ fn post_process(
                     .map(|_| report::prometheus::render(&report) + &crate::watch::metrics(&report)),
                 local_limits,
                 watch,
-                history: cfg.watch.history.as_ref().map(|_| crate::watch::history_line(&report)),
+                history: match cfg.watch.history {
+                    Some(_) => Some(crate::watch::history_line(&report)?),
+                    None => None,
+                },
             })
         })();
         let _ = tx.send(rendered);

@@ -36,7 +36,7 @@ fn execute(cli: Cli) -> anyhow::Result<u8> {
             Ok(0)
         }
         Some(Command::Schema) => {
-            print_out(&azs_netprobe::report::schema_json())?;
+            print_out(&azs_netprobe::report::schema_json()?)?;
             Ok(0)
         }
         Some(Command::Run(args)) => Ok(azs_netprobe::app::run(args.into_config()?)?),

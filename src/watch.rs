@@ -219,7 +219,10 @@ impl WatchState {
 }
 
 /// The `--history` line of a report (with a line feed).
-pub fn history_line(report: &Report) -> Vec<u8> {
+///
+/// Errors: [`crate::report::WriteError::Serialise`] if the line cannot be serialised (the round
+/// then fails rather than append an empty line).
+pub fn history_line(report: &Report) -> Result<Vec<u8>, crate::report::WriteError> {
     let line = HistoryLine {
         round: report.watch.as_ref().map_or(1, |w| w.rounds_total),
         run_id: &report.run.id,
@@ -239,9 +242,12 @@ pub fn history_line(report: &Report) -> Vec<u8> {
             })
             .collect(),
     };
-    let mut bytes = serde_json::to_vec(&line).unwrap_or_default();
+    let mut bytes = serde_json::to_vec(&line).map_err(|e| crate::report::WriteError::Serialise {
+        what: "the --history line".into(),
+        cause: e.to_string(),
+    })?;
     bytes.push(b'\n');
-    bytes
+    Ok(bytes)
 }
 
 /// Lines added to the human summary of a watch round: the round, and each intermittent finding.

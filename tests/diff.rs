@@ -175,13 +175,13 @@ fn committed_diff_example_is_current() {
 fn committed_diff_schema_is_current() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/schema/diff.v1.schema.json");
     if std::env::var_os("AZS_UPDATE_EXAMPLES").is_some() {
-        std::fs::write(&path, azs_netprobe::report::diff::schema_json()).unwrap();
+        std::fs::write(&path, azs_netprobe::report::diff::schema_json().unwrap()).unwrap();
     }
     let committed =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("reports/schema/diff.v1.schema.json"))
             .unwrap();
     assert!(
-        committed == azs_netprobe::report::diff::schema_json(),
+        committed == azs_netprobe::report::diff::schema_json().unwrap(),
         "reports/schema/diff.v1.schema.json is stale: AZS_UPDATE_EXAMPLES=1 cargo test --test diff"
     );
 }

@@ -21,7 +21,7 @@ use azs_netprobe::probe::proxy::ProxyStatus;
 use azs_netprobe::probe::revocation::{FetchFailure, Via};
 use azs_netprobe::probe::{DnsStatus, HttpStatus, Peer, Stage, TcpStatus, TlsStatus};
 use azs_netprobe::report::{CheckStatus, EndpointVerdict, RevocationStatus, Verdict};
-use azs_netprobe::trust::TrustVerdict;
+use azs_netprobe::trust::{TrustEngine, TrustVerdict};
 use azs_netprobe::trust::revocation::SourceKind as RevocationSourceKind;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -169,6 +169,10 @@ fn report_enum_labels_are_pinned_and_serde_agrees() {
         NoTrustAnchors => "no_trust_anchors",
         NoCertificate => "no_certificate",
         Other => "other",
+    });
+    pin!(TrustEngine {
+        Webpki => "webpki",
+        WindowsChainEngine => "windows_chain_engine",
     });
     pin!(RevocationSourceKind {
         Crl => "crl",

@@ -112,7 +112,7 @@ fn report_schema_describes_at_least_95_percent() {
 
 #[test]
 fn diff_schema_describes_at_least_95_percent() {
-    let schema: Value = serde_json::from_str(&azs_netprobe::report::diff::schema_json()).unwrap();
+    let schema: Value = serde_json::from_str(&azs_netprobe::report::diff::schema_json().unwrap()).unwrap();
     check("diff schema", &schema);
 }
 

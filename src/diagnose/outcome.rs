@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use super::verdict::EndpointVerdict;
 use super::{Finding, Severity};
 use crate::probe::proxy::ProxyStatus;
-use crate::probe::{DnsStatus, HttpStatus, Stage, TcpStatus, TlsStatus};
+use crate::probe::{DnsStatus, EndpointObservation, HttpStatus, Stage, TcpStatus, TlsStatus};
 use crate::report::{EndpointReport, HttpReport, TcpReport, TlsReport};
 use crate::trust::chain::CertFacts;
 
@@ -179,6 +179,44 @@ pub fn cert_validity(c: &CertFacts, at: DateTime<Utc>) -> Option<CertValidity> {
             Some(if days < EXPIRES_SOON_DAYS { CertValidity::ExpiresSoon { days } } else { CertValidity::Valid })
         }
         (_, None) => None,
+    }
+}
+
+/// The last stage an endpoint's probe reached and how it ended, as the report's `stage`
+/// (`dns: nxdomain`, `tcp: refused`, `tls: handshake_failed`, `http: 200`, `proxy: denied`...):
+/// decided once from the observations when the report is built.
+pub fn last_stage(o: &EndpointObservation) -> String {
+    if let Some(l) = &o.local_limit {
+        return format!("{}: probe resource limit", l.stage.as_str());
+    }
+    if o.skipped {
+        return match o.interrupted {
+            Some(i) => format!("{}: interrupted", i.stage.as_str()),
+            None => "skipped: interrupted".into(),
+        };
+    }
+    let proxied = o.proxy.as_ref().filter(|h| h.status != ProxyStatus::Bypassed);
+    match proxied {
+        Some(hop) if hop.status != ProxyStatus::Ok => {
+            return format!("proxy: {}", hop.status.as_str());
+        }
+        Some(_) => {}
+        None => {
+            if !matches!(o.dns.status, DnsStatus::Ok | DnsStatus::NotNeeded) {
+                return format!("dns: {}", o.dns.status.as_str());
+            }
+            if !o.tcp.iter().any(|a| a.status == TcpStatus::Ok) {
+                let first = o.tcp.first().map_or("not attempted", |a| a.status.as_str());
+                return format!("tcp: {first}");
+            }
+        }
+    }
+    match (&o.tls, &o.http) {
+        (None, _) => "tcp: ok".into(),
+        (Some(t), _) if t.status != TlsStatus::Ok => format!("tls: {}", t.status.as_str()),
+        (Some(_), Some(h)) if h.status == HttpStatus::Ok => format!("http: {}", h.status_code.unwrap_or(0)),
+        (Some(_), Some(h)) => format!("http: {}", h.status.as_str()),
+        (Some(_), None) => "tls: ok".into(),
     }
 }
 

@@ -98,45 +98,6 @@ fn http(h: &HttpObservation) -> HttpReport {
     }
 }
 
-/// The last stage reached and how it ended.
-fn stage(o: &EndpointObservation) -> String {
-    use crate::probe::proxy::ProxyStatus;
-    use crate::probe::{DnsStatus, HttpStatus, TcpStatus, TlsStatus};
-    let label = |v: serde_json::Value| v.as_str().unwrap_or("?").to_string();
-    if let Some(l) = &o.local_limit {
-        return format!("{}: probe resource limit", l.stage.as_str());
-    }
-    if o.skipped {
-        return match o.interrupted {
-            Some(i) => format!("{}: interrupted", i.stage.as_str()),
-            None => "skipped: interrupted".into(),
-        };
-    }
-    let proxied = o.proxy.as_ref().filter(|h| h.status != ProxyStatus::Bypassed);
-    match proxied {
-        Some(hop) if hop.status != ProxyStatus::Ok => {
-            return format!("proxy: {}", label(serde_json::json!(hop.status)));
-        }
-        Some(_) => {}
-        None => {
-            if !matches!(o.dns.status, DnsStatus::Ok | DnsStatus::NotNeeded) {
-                return format!("dns: {}", label(serde_json::json!(o.dns.status)));
-            }
-            if !o.tcp.iter().any(|a| a.status == TcpStatus::Ok) {
-                let first = o.tcp.first().map_or("not attempted".to_string(), |a| label(serde_json::json!(a.status)));
-                return format!("tcp: {first}");
-            }
-        }
-    }
-    match (&o.tls, &o.http) {
-        (None, _) => "tcp: ok".into(),
-        (Some(t), _) if t.status != TlsStatus::Ok => format!("tls: {}", label(serde_json::json!(t.status))),
-        (Some(_), Some(h)) if h.status == HttpStatus::Ok => format!("http: {}", h.status_code.unwrap_or(0)),
-        (Some(_), Some(h)) => format!("http: {}", label(serde_json::json!(h.status))),
-        (Some(_), None) => "tls: ok".into(),
-    }
-}
-
 /// Assemble the report.
 pub fn build(input: BuildInput<'_>) -> Report {
     let findings = input.findings;
@@ -167,7 +128,7 @@ pub fn build(input: BuildInput<'_>) -> Report {
                 represents: spec.represents.clone(),
                 note: spec.note.clone(),
                 verdict,
-                stage: stage(o),
+                stage: crate::diagnose::outcome::last_stage(o),
                 interrupted: o.interrupted,
                 started_ms: o.starts,
                 dns: dns(&o.dns),

@@ -590,11 +590,13 @@ pub fn render_html(d: &Diff) -> String {
 }
 
 /// The diff's JSON Schema, pretty-printed.
-pub fn schema_json() -> String {
+/// Errors: [`WriteError::Serialise`] if the schema cannot be serialised (never printed empty).
+pub fn schema_json() -> Result<String, super::WriteError> {
     let schema = schemars::schema_for!(Diff);
-    let mut s = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    let mut s = serde_json::to_string_pretty(&schema)
+        .map_err(|e| super::WriteError::Serialise { what: "the diff's JSON Schema".into(), cause: e.to_string() })?;
     s.push('\n');
-    s
+    Ok(s)
 }
 
 #[cfg(test)]

@@ -413,9 +413,11 @@ pub struct Counts {
 }
 
 /// The report's JSON Schema, pretty-printed (what `azs-netprobe schema` prints).
-pub fn schema_json() -> String {
+/// Errors: [`WriteError::Serialise`] if the schema cannot be serialised (never printed empty).
+pub fn schema_json() -> Result<String, WriteError> {
     let schema = schemars::schema_for!(Report);
-    let mut s = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    let mut s = serde_json::to_string_pretty(&schema)
+        .map_err(|e| WriteError::Serialise { what: "the report's JSON Schema".into(), cause: e.to_string() })?;
     s.push('\n');
-    s
+    Ok(s)
 }

@@ -125,7 +125,7 @@ pub fn render(r: &Report) -> String {
     f.head("azs_netprobe_finding", "gauge", "1 per finding code, endpoint and severity present in the run.");
     let mut seen = std::collections::BTreeSet::new();
     for x in &r.findings {
-        let sev = serde_json::json!(x.severity).as_str().unwrap_or("").to_string();
+        let sev = x.severity.as_str().to_string();
         let key = (x.code.as_str(), x.endpoint.clone().unwrap_or_default(), sev);
         if seen.insert(key.clone()) {
             let usage = x.usage_error.map_or("", |u| u.as_str());

@@ -6,10 +6,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 
 use super::Index;
-use super::fmt::{
-    badge, code_list, dl, endpoint_verdict_word, esc, fmt_ms, fmt_time, label, mono, opt, parse_time, plural, slug,
-    spaced,
-};
+use super::fmt::{badge, code_list, dl, esc, fmt_ms, fmt_time, mono, opt, parse_time, plural, slug, spaced};
 use super::node::endpoint_link;
 use super::waterfall::waterfall;
 use crate::diagnose::Code;
@@ -45,7 +42,7 @@ pub(super) fn endpoints(o: &mut String, r: &Report, ix: &Index<'_>) {
          <th>Stage reached</th><th>Verdict</th><th>Portal codes</th></tr></thead><tbody>",
     );
     for (i, e) in r.endpoints.iter().enumerate() {
-        let v = endpoint_verdict_word(e.verdict);
+        let v = e.verdict.as_str();
         let codes = endpoint_codes(ix, e);
         let _ = write!(
             o,
@@ -74,7 +71,7 @@ pub(super) fn endpoints(o: &mut String, r: &Report, ix: &Index<'_>) {
 }
 
 fn endpoint(o: &mut String, ix: &Index<'_>, e: &EndpointReport, i: usize, run_time: Option<DateTime<Utc>>) {
-    let v = endpoint_verdict_word(e.verdict);
+    let v = e.verdict.as_str();
     let _ = write!(
         o,
         "<article class=\"ep\" id=\"{}\"><div class=\"ep-head\"><h3>{}</h3>{}<span class=\"muted-text\">{} · {}</span>",
@@ -166,7 +163,7 @@ fn endpoint(o: &mut String, ix: &Index<'_>, e: &EndpointReport, i: usize, run_ti
             plural(e.tcp.len(), "attempt", "attempts")
         );
         for a in &e.tcp {
-            let st = label(&a.status);
+            let st = spaced(a.status.as_str());
             let _ = write!(
                 o,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
@@ -182,7 +179,7 @@ fn endpoint(o: &mut String, ix: &Index<'_>, e: &EndpointReport, i: usize, run_ti
 
     // Proxy
     if let Some(p) = &e.proxy {
-        let st = label(&p.status);
+        let st = spaced(p.status.as_str());
         let good = outcome::proxy_ok(p.status);
         let _ = write!(
             o,
@@ -270,7 +267,7 @@ fn not_reached_section(o: &mut String, e: &EndpointReport, stage: Stage, class: 
 }
 
 fn http(o: &mut String, ix: &Index<'_>, e: &EndpointReport, h: &HttpReport, open: &str) {
-    let st = label(&h.status);
+    let st = spaced(h.status.as_str());
     if h.status == HttpStatus::NotAttempted && not_reached_section(o, e, Stage::Http, "http", "HTTP") {
         return;
     }
@@ -317,7 +314,7 @@ fn dns_tone(s: DnsStatus) -> &'static str {
 
 /// The TLS section of a handshake that was attempted (see [`not_reached_section`] otherwise).
 fn tls(o: &mut String, t: &TlsReport, open: &str, run_time: Option<DateTime<Utc>>) {
-    let st = label(&t.status);
+    let st = spaced(t.status.as_str());
     let _ = write!(
         o,
         "<details class=\"tls\"{open}><summary>TLS <span class=\"muted-text\">{}{} · {}</span></summary>",

@@ -3,11 +3,7 @@
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
 use serde_json::Value;
-
-use crate::diagnose::Severity;
-use crate::report::{EndpointVerdict, Verdict};
 
 // Small helpers
 
@@ -29,21 +25,6 @@ pub(crate) fn esc(s: &str) -> String {
         }
     }
     out
-}
-
-/// The serde (snake_case) name of an enum value, as it appears in the JSON report, for the
-/// enums without an `as_str` label yet (use the label where there is one).
-pub(super) fn name<T: Serialize>(v: &T) -> String {
-    match serde_json::to_value(v) {
-        Ok(Value::String(s)) => s,
-        Ok(other) => other.to_string(),
-        Err(_) => "?".into(),
-    }
-}
-
-/// The same name for display: `not_attempted` as `not attempted`.
-pub(super) fn label<T: Serialize>(v: &T) -> String {
-    spaced(&name(v))
 }
 
 /// A stable label for display: `not_attempted` as `not attempted`.
@@ -150,31 +131,6 @@ pub(super) fn opt(v: Option<&str>) -> String {
 
 pub(super) fn mono(s: &str) -> String {
     format!("<code>{}</code>", esc(s))
-}
-
-pub(super) fn sev_word(s: Severity) -> &'static str {
-    match s {
-        Severity::Error => "error",
-        Severity::Warning => "warning",
-        Severity::Info => "info",
-    }
-}
-
-pub(super) fn verdict_word(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Ok => "ok",
-        Verdict::Warning => "warning",
-        Verdict::Error => "error",
-    }
-}
-
-pub(super) fn endpoint_verdict_word(v: EndpointVerdict) -> &'static str {
-    match v {
-        EndpointVerdict::Ok => "ok",
-        EndpointVerdict::Warning => "warning",
-        EndpointVerdict::Error => "error",
-        EndpointVerdict::Skipped => "skipped",
-    }
 }
 
 pub(super) fn plural(n: usize, one: &str, many: &str) -> String {

@@ -25,7 +25,6 @@ use crate::diagnose::Finding;
 
 pub use fleet::render_fleet;
 pub(crate) use fmt::esc;
-use fmt::verdict_word;
 
 /// The pages' one stylesheet, inlined in `<style>` (light and dark, print).
 const CSS: &str = r#"
@@ -191,7 +190,7 @@ impl<'a> Index<'a> {
 pub fn render(report: &Report) -> String {
     let mut o = String::with_capacity(64 * 1024);
     let ix = Index::new(report);
-    let verdict = verdict_word(report.summary.verdict);
+    let verdict = report.summary.verdict.as_str();
     head(&mut o, &format!("azs-netprobe: {} on {}", verdict.to_uppercase(), report.node.hostname));
     node::header(&mut o, report);
     node::what_to_do(&mut o, report, &ix);

@@ -5,18 +5,16 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use super::Index;
-use super::fmt::{
-    badge, code_list, dl, esc, fmt_ms, fmt_time, link, mono, name, opt, plural, sev_word, slug, tone, value_html,
-    verdict_word,
-};
-use crate::clock::ClockVerdict;
+use super::fmt::{badge, code_list, dl, esc, fmt_ms, fmt_time, link, mono, opt, plural, slug, tone, value_html};
+use crate::clock::SourceKind;
+use crate::diagnose;
 use crate::diagnose::problems::{self, Problem};
 use crate::diagnose::{Finding, Severity};
 use crate::report::Report;
 
 pub(super) fn header(o: &mut String, r: &Report) {
     let s = &r.summary;
-    let v = verdict_word(s.verdict);
+    let v = s.verdict.as_str();
     let _ = write!(
         o,
         "<header class=\"top {}\"><div class=\"verdict\"><span class=\"big {}\">{}</span>{}<h1>{}</h1></div>",
@@ -181,7 +179,7 @@ pub(super) fn endpoint_link(name: &str, index: Option<usize>) -> String {
 
 fn problem(o: &mut String, p: &Problem<'_>, idx: usize, ix: &Index<'_>) {
     let endpoint_index = |n: &str| ix.position(n);
-    let sev = sev_word(p.severity);
+    let sev = p.severity.as_str();
     let first = p.first();
     let portal: Vec<String> = p.usage_errors.iter().map(|u| u.as_str().to_string()).collect();
     let eps = &p.endpoints;
@@ -236,7 +234,7 @@ fn problem(o: &mut String, p: &Problem<'_>, idx: usize, ix: &Index<'_>) {
                 o,
                 "<tr><td class=\"nw\">{ep}</td><td>{}</td><td>{}</td><td>{}</td>",
                 host_of(f).as_deref().map_or_else(|| "—".into(), mono),
-                badge(sev_word(f.severity), sev_word(f.severity)),
+                badge(f.severity.as_str(), f.severity.as_str()),
                 f.usage_error.map_or_else(|| "—".into(), |u| format!("<code class=\"portal\">{}</code>", u.as_str())),
             );
             if !same_message {
@@ -338,12 +336,7 @@ fn evidence(o: &mut String, p: &Problem<'_>) {
 
 pub(super) fn clock(o: &mut String, r: &Report) {
     let c = &r.clock;
-    let v = match c.verdict {
-        ClockVerdict::Ok => "ok",
-        ClockVerdict::Warning => "warning",
-        ClockVerdict::Error => "error",
-        ClockVerdict::Unknown => "unknown",
-    };
+    let v = c.verdict.as_str();
     o.push_str("<section id=\"clock\"><h2>Clock</h2><p>");
     let explain = match c.offset_seconds {
         Some(off) => {
@@ -353,9 +346,11 @@ pub(super) fn clock(o: &mut String, r: &Report) {
                 c.uncertainty_seconds.unwrap_or(0.0)
             );
             format!(
-                "The node's clock is {:.1} s {} the time sources. Sign-in tokens tolerate 300 s of skew; more than 60 s is a warning.",
+                "The node's clock is {:.1} s {} the time sources. Sign-in tokens tolerate {} s of skew; more than {} s is a warning.",
                 off.abs(),
-                if off >= 0.0 { "ahead of" } else { "behind" }
+                if off >= 0.0 { "ahead of" } else { "behind" },
+                diagnose::clock::SKEW_SECONDS,
+                diagnose::clock::DRIFT_SECONDS,
             )
         }
         None => {
@@ -373,18 +368,14 @@ pub(super) fn clock(o: &mut String, r: &Report) {
          <th class=\"num\">RTT</th><th class=\"num\">Stratum</th><th>Outlier</th><th>Error</th></tr></thead><tbody>",
     );
     for s in &c.sources {
-        let kind = name(&s.kind);
         let _ = write!(
             o,
             "<tr><td class=\"nw\">{}</td><td class=\"nw\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
              <td class=\"num\">{}</td><td>{}</td><td>{}</td></tr>",
-            esc(if kind == "http_date" {
-                "HTTP Date"
-            } else if kind == "ntp" {
-                "NTP"
-            } else {
-                &kind
-            }),
+            match s.kind {
+                SourceKind::HttpDate => "HTTP Date",
+                SourceKind::Ntp => "NTP",
+            },
             mono(&s.server),
             s.offset_seconds.map_or_else(|| "—".into(), |x| format!("{x:+.3} s")),
             s.uncertainty_seconds.map_or_else(|| "—".into(), |x| format!("± {x:.3} s")),

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::fmt::{esc, fmt_ms, label, spaced};
+use super::fmt::{esc, fmt_ms, spaced};
 use crate::diagnose::outcome::{self, TlsOutcome};
 use crate::probe::proxy::ProxyStatus;
 use crate::probe::{HttpStatus, Peer, Stage, TcpStatus, TlsStatus};
@@ -62,15 +62,15 @@ fn bars(e: &EndpointReport, http_blamed: bool) -> Vec<Bar> {
             start: t,
             len: a.duration_ms,
             kind: if ok { "ok" } else { "fail" },
-            status: label(&a.status),
+            status: spaced(a.status.as_str()),
         });
         end = end.max(t + a.duration_ms);
     }
     if let Some(p) = proxied {
         let ok = outcome::proxy_ok(p.status);
         let status = match p.http_status {
-            Some(c) => format!("{} {c}", label(&p.status)),
-            None => label(&p.status),
+            Some(c) => format!("{} {c}", spaced(p.status.as_str())),
+            None => spaced(p.status.as_str()),
         };
         out.push(Bar {
             label: "Proxy CONNECT".into(),
@@ -99,7 +99,7 @@ fn bars(e: &EndpointReport, http_blamed: bool) -> Vec<Bar> {
                 TlsOutcome::Intercepted => "ok · intercepted".into(),
                 TlsOutcome::Untrusted => "ok · untrusted".into(),
                 TlsOutcome::Ok => "ok".into(),
-                TlsOutcome::HandshakeFailed | TlsOutcome::NotAttempted => label(&tls.status),
+                TlsOutcome::HandshakeFailed | TlsOutcome::NotAttempted => spaced(tls.status.as_str()),
             };
             out.push(Bar {
                 label: "TLS".into(),
@@ -119,7 +119,7 @@ fn bars(e: &EndpointReport, http_blamed: bool) -> Vec<Bar> {
         } else {
             let status = match h.status_code {
                 Some(c) if h.status == HttpStatus::Ok => c.to_string(),
-                _ => label(&h.status),
+                _ => spaced(h.status.as_str()),
             };
             let bad = outcome::http_failed(h) || http_blamed;
             out.push(Bar {
