@@ -634,3 +634,23 @@ fn fleet_page_of_identical_nodes_says_so_and_escapes() {
     let cell = page.select(&sel("table.matrix td.cell")).next().unwrap();
     assert!(cell.value().attr("title").unwrap().contains(ATTR), "the hostile stage is in the tooltip, as text");
 }
+
+#[test]
+fn the_windows_chain_engine_is_named_where_it_gave_the_verdict() {
+    let base = example_value("lab-untrusted-chain.json");
+    let page = html::render(&report(base.clone()));
+    assert!(!page.contains("Windows chain engine"), "webpki verdicts are not labelled");
+
+    let mut v = base;
+    v["config"]["trust"]["system"]["engine"] = json!("windows_chain_engine");
+    let endpoint = v["endpoints"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|e| e["tls"]["trust"].is_object())
+        .expect("an endpoint with a trust verdict");
+    endpoint["tls"]["trust"]["system_engine"] = json!("windows_chain_engine");
+    let page = html::render(&report(v));
+    assert!(page.contains("judged by the Windows chain engine"), "the store line names the engine");
+    assert!(page.contains("(the Windows chain engine's verdict)"), "the endpoint's OS-store row names the engine");
+}

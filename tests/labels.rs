@@ -21,8 +21,8 @@ use azs_netprobe::probe::proxy::ProxyStatus;
 use azs_netprobe::probe::revocation::{FetchFailure, Via};
 use azs_netprobe::probe::{DnsStatus, HttpStatus, Peer, Stage, TcpStatus, TlsStatus};
 use azs_netprobe::report::{CheckStatus, EndpointVerdict, RevocationStatus, Verdict};
-use azs_netprobe::trust::{TrustEngine, TrustVerdict};
 use azs_netprobe::trust::revocation::SourceKind as RevocationSourceKind;
+use azs_netprobe::trust::{TrustEngine, TrustVerdict};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 

@@ -353,7 +353,12 @@ fn tls(o: &mut String, t: &TlsReport, open: &str, run_time: Option<DateTime<Utc>
             s
         };
         rows.push(("Public roots", verdict(tr.public, &tr.public_detail)));
-        rows.push(("OS trust store", verdict(tr.system, &tr.system_detail)));
+        let mut system = verdict(tr.system, &tr.system_detail);
+        if tr.system_engine == crate::trust::TrustEngine::WindowsChainEngine {
+            // Said only when it is not webpki: the verdict is then Schannel's own engine's.
+            system.push_str(" <span class=\"muted-text\">(the Windows chain engine's verdict)</span>");
+        }
+        rows.push(("OS trust store", system));
     }
     if let Some(i) = &t.interception {
         let mut s =

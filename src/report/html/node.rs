@@ -73,6 +73,9 @@ pub(super) fn header(o: &mut String, r: &Report) {
         if let Some(p) = &st.path {
             let _ = write!(t, " {}", mono(p));
         }
+        if st.engine == crate::trust::TrustEngine::WindowsChainEngine {
+            t.push_str(", judged by the Windows chain engine");
+        }
         if !st.errors.is_empty() {
             let _ = write!(
                 t,
