@@ -84,11 +84,11 @@ pub enum SntpError {
     /// The server's transmit time precedes its receive time (by this many seconds).
     #[error("the reply says it was sent {0:.3} s before the request was received (transmit before receive)")]
     TransmitBeforeReceive(f64),
+    /// The server's hold time (transmit minus receive) exceeds the round trip measured locally: the
+    /// timestamps cannot be right.
     #[error(
         "the server says it held the request {held:.3} s, longer than the whole round trip we measured ({rtt:.3} s)"
     )]
-    /// The server's hold time (transmit minus receive) exceeds the round trip measured locally: the
-    /// timestamps cannot be right.
     HeldLongerThanRoundTrip {
         /// The server's transmit minus receive time, seconds.
         held: f64,

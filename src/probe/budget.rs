@@ -14,7 +14,10 @@ const RESERVED: u64 = 32;
 /// The open-files limit at start and after raising it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OpenFiles {
+    /// The soft RLIMIT_NOFILE at start.
     pub before: u64,
+    /// The soft limit after raising it toward the hard limit (equal to `before` if it could not be
+    /// raised).
     pub after: u64,
 }
 
