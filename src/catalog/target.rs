@@ -97,13 +97,13 @@ pub enum HostNameError {
     /// An empty name.
     #[error("the name is empty")]
     Empty,
-    /// Longer than [`MAX_NAME_LEN`] characters (the length).
+    /// Longer than 253 characters (`MAX_NAME_LEN`; the length).
     #[error("the name is {0} characters long (at most {MAX_NAME_LEN})")]
     TooLong(usize),
     /// An empty label (its 1-based position).
     #[error("label {0} is empty (two dots in a row, or a leading dot)")]
     EmptyLabel(usize),
-    /// A label longer than [`MAX_LABEL_LEN`] characters (its 1-based position, its length).
+    /// A label longer than 63 characters (`MAX_LABEL_LEN`; its 1-based position, its length).
     #[error("label {0} is {1} characters long (at most {MAX_LABEL_LEN})")]
     LabelTooLong(usize, usize),
     /// A label starting or ending with `-` (its 1-based position).
