@@ -51,5 +51,5 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let _ = azs_netprobe::clock::parse_ntp_server(s);
-    let _ = azs_netprobe::probe::proxy::NoProxy::parse(s);
+    let _ = azs_netprobe::config::proxy::NoProxy::parse(s);
 });
