@@ -74,7 +74,7 @@ impl DnsStatus {
 }
 
 /// What the DNS stage saw for one host name: A and AAAA queried at once, from the node's
-/// resolvers or the configured `--dns` servers (see [`resolve::Resolver`]).
+/// resolvers or the `--dns-server` addresses (see [`resolve::Resolver`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DnsObservation {
     /// How the lookup ended.
@@ -89,7 +89,7 @@ pub struct DnsObservation {
     pub addresses: Vec<IpAddr>,
     /// The CNAME chain followed to the addresses, without the trailing dot.
     pub cnames: Vec<String>,
-    /// Why the lookup failed (resolver's error text, printable); None on success.
+    /// Why the lookup failed (the resolver's error text); None on success.
     pub error: Option<String>,
     /// The lookup failed for the probe's own limits (no socket could be opened: EMFILE,
     /// ENFILE, ENOBUFS), not for anything a DNS server did.
@@ -174,7 +174,7 @@ pub struct TcpAttempt {
     pub status: TcpStatus,
     /// Time from the SYN to the connect's end (or its timeout), in milliseconds.
     pub duration_ms: u64,
-    /// The OS error of a failed connect (with the operation and address); None on success.
+    /// The OS error of a failed connect; None on success.
     pub error: Option<String>,
     /// Whether this address is the endpoint's or the proxy's.
     pub peer: Peer,
@@ -221,7 +221,7 @@ pub struct TrustObservation {
     pub public: TrustVerdict,
     /// The verdict of the node's store (the OS store, or `--system-roots`).
     pub system: TrustVerdict,
-    /// Why the public store rejected the chain (webpki's error, printable); None when trusted.
+    /// Why the public store rejected the chain (the verifier's error text); None when trusted.
     pub public_detail: Option<String>,
     /// Why the node's store rejected the chain; None when trusted.
     pub system_detail: Option<String>,
@@ -246,7 +246,7 @@ pub struct TlsObservation {
     pub version: Option<String>,
     /// The negotiated cipher suite, its IANA name (`TLS13_AES_256_GCM_SHA384`, see [`tls_label`]).
     pub cipher_suite: Option<String>,
-    /// The ALPN protocol the server chose (`http/1.1` is offered), printable.
+    /// The ALPN protocol the server chose (only `http/1.1` is offered), as lossy UTF-8.
     pub alpn: Option<String>,
     /// The server name sent in the SNI extension (RFC 6066); None for an IP-literal host.
     pub sni: Option<String>,
@@ -261,7 +261,7 @@ pub struct TlsObservation {
     /// The handshake failed because the server turned down TLS 1.2 and 1.3 (an alert such as
     /// protocol_version, or a ServerHello of an older version).
     pub version_refused: bool,
-    /// Why the handshake failed (rustls's or the OS's error, printable); None on success.
+    /// Why the handshake failed (rustls's or the OS's error text); None on success.
     pub error: Option<String>,
     /// Bytes received from and sent to the server during the handshake (None: no handshake).
     pub bytes_received: Option<u64>,
@@ -340,12 +340,13 @@ pub struct HttpObservation {
     /// Time from sending the request to the end of the response head (or the timeout), in
     /// milliseconds.
     pub duration_ms: u64,
-    /// The `Date` header as sent (RFC 9110 section 6.6.1, IMF-fixdate), printable: one of the
-    /// clock's reference times.
+    /// The `Date` header as sent (RFC 9110 section 6.6.1, IMF-fixdate), as lossy UTF-8: one
+    /// of the clock's reference times.
     pub date: Option<String>,
-    /// The `Server` header, printable.
+    /// The `Server` header, as lossy UTF-8.
     pub server: Option<String>,
-    /// The `Via` header (RFC 9110 section 7.6.3), printable: a proxy on the path names itself here.
+    /// The `Via` header (RFC 9110 section 7.6.3), as lossy UTF-8: a proxy on the path names itself
+    /// here.
     pub via: Option<String>,
     /// Response headers that proxies add (Via, X-Cache, ...), as `Name: value`: signs of a proxy in the path.
     pub proxy_headers: Vec<String>,
@@ -355,7 +356,7 @@ pub struct HttpObservation {
     /// For a status of 400 and above: the first words of the response page (markup removed, at most
     /// 512 bytes read past the head within the stage's bound, capped at 500 ms).
     pub body_excerpt: Option<String>,
-    /// Why the request failed (the OS's error, or what was malformed), printable; None on success.
+    /// Why the request failed (the OS's error, or what was malformed); None on success.
     pub error: Option<String>,
     /// When the request was sent and the response head received (node clock), for HTTP Date.
     pub sent_at: Option<SystemTime>,
@@ -461,8 +462,8 @@ pub struct EndpointObservation {
     pub starts: StageStarts,
     /// The DNS stage (status `not_needed` for an IP literal, `not_attempted` if never reached).
     pub dns: DnsObservation,
-    /// The TCP connects to the endpoint's addresses, in the order tried (empty through a proxy: the
-    /// proxy hop holds its own connects).
+    /// The TCP connects: to the endpoint's addresses (in the order of the DNS answer), or through a
+    /// proxy to the proxy's (`peer` says which).
     pub tcp: Vec<TcpAttempt>,
     /// The proxy hop, when a proxy is configured (bypassed when NO_PROXY exempts the endpoint).
     pub proxy: Option<proxy::ProxyHop>,

@@ -104,7 +104,7 @@ pub struct Fetched {
     pub failure: Option<FetchFailure>,
     /// The final HTTP status (after redirects).
     pub http_status: Option<u16>,
-    /// The response's `Content-Type`, printable (e.g. `application/pkix-crl`, `application/ocsp-response`).
+    /// The response's `Content-Type` (e.g. `application/pkix-crl`, `application/ocsp-response`).
     pub content_type: Option<String>,
     /// The body of a 2xx answer, within the cap of its kind.
     pub body: Vec<u8>,

@@ -43,7 +43,7 @@ pub enum RedactError {
     /// After redaction a field still held an internal name or address.
     #[error("--redact: {what} still holds an internal {kind} after redaction; the report was not written")]
     Leftover {
-        /// Which kind of report field held it (`evidence`, `detail`, ...).
+        /// Where in the report it was, as a field path (`run.id`, `endpoints.url`, ...; `evidence`).
         what: String,
         /// What survived: `name or path`, or `address` (an internal IP address).
         kind: &'static str,
