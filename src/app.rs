@@ -15,16 +15,23 @@ use crate::trust::{TrustError, TrustStores};
 /// Why a run could not produce a report (exit 3).
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
+    /// A trust store could not be loaded (`--public-roots`, `--system-roots`, the OS store).
     #[error(transparent)]
     Trust(#[from] TrustError),
+    /// An output (report, HTML, metrics) could not be checked or written.
     #[error(transparent)]
     Write(#[from] report::WriteError),
+    /// The tokio runtime could not be built (the OS error).
     #[error("cannot start the async runtime: {0}")]
     Runtime(std::io::Error),
+    /// `--redact` could not do its job (its pattern could not be built, or an internal name or
+    /// address survived it): nothing is written.
     #[error(transparent)]
     Redact(#[from] report::redact::RedactError),
+    /// The thread that builds the report could not be spawned (the OS error).
     #[error("cannot start the thread that builds the report: {0}")]
     Thread(std::io::Error),
+    /// The `--history` file of `--watch` cannot be used.
     #[error(transparent)]
     Watch(#[from] crate::watch::WatchError),
     /// A stop request arrived while the report was being built: nothing is written (exit 3).
@@ -432,12 +439,20 @@ fn print_summary(summary: &str, outputs: &[report::Output]) {
 /// Why `render` or `merge` could not do their job (exit 3).
 #[derive(Debug, thiserror::Error)]
 pub enum FileError {
+    /// A report could not be read or merged (`merge`, `diff`).
     #[error(transparent)]
     Merge(#[from] report::fleet::MergeError),
+    /// An output could not be checked or written.
     #[error(transparent)]
     Write(#[from] report::WriteError),
+    /// The file does not read as a report of this version.
     #[error("{path} is not a report this version can render: {reason}")]
-    Render { path: String, reason: String },
+    Render {
+        /// The report's path.
+        path: String,
+        /// Where and why the reading failed: the JSON path of the offending value, then the error.
+        reason: String,
+    },
 }
 
 /// `render REPORT --html FILE`.

@@ -10,6 +10,7 @@ use crate::catalog::{CatalogError, ProbeSet, Target};
 use crate::config::proxy::{self, ProxyRequest, ProxyUrlError};
 use crate::config::{DEFAULT_CONCURRENCY, DnsConfig, Lang, OutputTarget, RunConfig, TrustSource, WatchConfig};
 
+/// The command line: a subcommand, or `run`'s options without one (`run` is the default).
 #[derive(Debug, Parser)]
 #[command(
     name = "azs-netprobe",
@@ -21,6 +22,7 @@ use crate::config::{DEFAULT_CONCURRENCY, DnsConfig, Lang, OutputTarget, RunConfi
     args_override_self = true
 )]
 pub struct Cli {
+    /// The subcommand; None runs `run` with the options in [`Cli::run`].
     #[command(subcommand)]
     pub command: Option<Command>,
     /// `run` is the default subcommand: its options may be given without it.
@@ -60,6 +62,7 @@ impl Cli {
     }
 }
 
+/// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Probe every endpoint and write the report (the default).
@@ -73,6 +76,7 @@ pub enum Command {
     Explain {
         /// e.g. TlsInterception, LoginError, RegistrationNotFound.
         code: String,
+        /// Language of the explanation (default: English).
         #[arg(long, value_parser = lang_parser(), ignore_case = true)]
         lang: Option<Lang>,
     },
@@ -80,6 +84,7 @@ pub enum Command {
     Render {
         /// The JSON report.
         report: PathBuf,
+        /// Where to write the HTML page.
         #[arg(long, value_name = "FILE", required = true)]
         html: PathBuf,
         /// Language of the remediation text (default: the report's own); the report's findings
@@ -89,8 +94,10 @@ pub enum Command {
     },
     /// Merge many nodes' reports into one fleet report that shows where nodes differ.
     Merge {
+        /// The node reports to merge.
         #[arg(required = true, value_name = "REPORT")]
         reports: Vec<PathBuf>,
+        /// Where to write the fleet report (JSON).
         #[arg(long, value_name = "FILE", required = true)]
         out: PathBuf,
         /// Also write the fleet report as an HTML page.
@@ -113,6 +120,7 @@ pub enum Command {
     },
 }
 
+/// The options of `run`, also accepted before or without the subcommand.
 #[derive(Debug, Args, Clone, Default)]
 pub struct RunArgs {
     /// The cloud the stamp is registered to.
@@ -164,6 +172,7 @@ pub struct RunArgs {
     /// Replace internal IP addresses and this node's name with stable tokens (for reports that leave the site).
     #[arg(long)]
     pub redact: bool,
+    /// `--watch` and its options.
     #[command(flatten)]
     pub watch: WatchArgs,
     /// Skip the CRL, OCSP and caIssuers fetches of the presented chains (air-gapped stamps).
@@ -302,8 +311,10 @@ impl RunArgs {
 /// Why the arguments do not make a run (exit 3).
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// The probe set (`--probes`, `--cloud`) or an `--endpoint` target is invalid.
     #[error(transparent)]
     Catalog(#[from] CatalogError),
+    /// The proxy URL (`--proxy` or the environment) is invalid.
     #[error(transparent)]
     Proxy(#[from] ProxyUrlError),
 }

@@ -89,15 +89,22 @@ pub struct RunConfig {
     pub probe_set: ProbeSet,
     /// The `--probes FILE` it was read from (an input no output may overwrite).
     pub probes_file: Option<PathBuf>,
+    /// Where DNS queries go: the OS resolver, or `--dns-server` addresses.
     pub dns: DnsConfig,
     /// The proxy HTTPS endpoints go through (None: direct).
     pub proxy: Option<ProxyConfig>,
+    /// NTP servers (`host` or `host:port`) the clock is measured against: `--ntp-server`, else the
+    /// probe set's.
     pub ntp_servers: Vec<String>,
+    /// The public trust anchors: the bundled webpki-roots, or `--public-roots FILE`.
     pub public_roots: TrustSource,
+    /// The node's trust anchors: the OS store, or `--system-roots FILE`.
     pub system_roots: TrustSource,
     /// Bound of each stage (DNS, each TCP connect, TLS handshake, HTTP response head).
     pub stage_timeout: Duration,
+    /// Where the JSON report goes (`--out`).
     pub out: OutputTarget,
+    /// The language of the remediation text (`--lang`, English by default).
     pub lang: Lang,
     /// Most endpoints probed at once.
     pub concurrency: usize,

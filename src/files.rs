@@ -56,10 +56,24 @@ impl InputKind {
 pub enum ReadError {
     /// Opening or reading failed (missing, permission, a folder...).
     #[error("cannot read {} {path}: {cause}", kind.as_str())]
-    Io { path: String, kind: InputKind, cause: std::io::Error },
+    Io {
+        /// The file's path, as given.
+        path: String,
+        /// What the file is (names it in the message).
+        kind: InputKind,
+        /// The OS error.
+        cause: std::io::Error,
+    },
     /// The file holds more than the cap of its kind.
     #[error("{path} is larger than the {} cap for a {}", size(*cap_kib), kind.as_str())]
-    TooLarge { path: String, cap_kib: u64, kind: InputKind },
+    TooLarge {
+        /// The file's path, as given.
+        path: String,
+        /// The cap of its kind, in KiB.
+        cap_kib: u64,
+        /// What the file is (decides the cap).
+        kind: InputKind,
+    },
 }
 
 /// "1 MiB", "64 KiB".

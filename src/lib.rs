@@ -5,6 +5,7 @@
 //! [`diagnose`] findings → [`report`].
 //! The binary (`src/main.rs`) only parses arguments, calls [`app::run`] and exits.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod app;
 pub mod catalog;

@@ -340,10 +340,22 @@ pub fn metrics(report: &Report) -> String {
 /// Why the history file cannot be used (exit 3).
 #[derive(Debug, thiserror::Error)]
 pub enum WatchError {
+    /// An OS operation on the history file failed.
     #[error("--history {path}: {op}: {cause}")]
-    Io { path: String, op: &'static str, cause: std::io::Error },
+    Io {
+        /// The `--history` path, as given.
+        path: String,
+        /// The operation (`cannot open for appending`, `cannot inspect`, ...).
+        op: &'static str,
+        /// The OS error.
+        cause: std::io::Error,
+    },
+    /// The path exists and is not a regular file (a folder, a device).
     #[error("--history {path}: is not a regular file; name a file to append to")]
-    NotAFile { path: String },
+    NotAFile {
+        /// The `--history` path, as given.
+        path: String,
+    },
 }
 
 /// The `--history` file, opened once for appending.

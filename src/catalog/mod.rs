@@ -34,6 +34,7 @@ pub enum Role {
 }
 
 impl Role {
+    /// The stable label, as in the report and probe files (`login`, `registration`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Login => "login",
@@ -59,8 +60,11 @@ const BUILTIN: [(&str, &str); 3] = [
 /// One endpoint to probe.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EndpointSpec {
+    /// The endpoint's name, unique within the probe set (`entra-login`; an ad-hoc target's URL).
     pub name: String,
+    /// What the endpoint is for: decides the portal code its failures map to.
     pub role: Role,
+    /// Where to probe it (`https://` or `tcp://`), from the probe file's `url`.
     pub target: Target,
     /// HTTP statuses that prove the path (a 401/403/404 from the real service does).
     pub reachable: Reachable,
@@ -72,6 +76,8 @@ pub struct EndpointSpec {
     pub public: bool,
     /// The wildcard this concrete host stands for (`*.trafficmanager.net`), when only a wildcard is published.
     pub represents: Option<String>,
+    /// Free text shown with the endpoint in the report: the probe file's `note`, or `added with
+    /// --endpoint`.
     pub note: Option<String>,
 }
 
@@ -80,10 +86,12 @@ pub struct EndpointSpec {
 pub enum Reachable {
     /// Any status below 500.
     AnyBelow500,
+    /// Only these statuses (the probe file's `reachable`).
     Listed(Vec<u16>),
 }
 
 impl Reachable {
+    /// Whether an HTTP response with status code `status` proves the path to the real service.
     pub fn accepts(&self, status: u16) -> bool {
         match self {
             Reachable::AnyBelow500 => (100..500).contains(&status),
@@ -95,17 +103,21 @@ impl Reachable {
 /// A loaded, validated probe set.
 #[derive(Debug, Clone)]
 pub struct ProbeSet {
+    /// The probe set's name: the file's `name`, else the cloud or the file's stem.
     pub name: String,
+    /// The probe set's `version`, `unversioned` when the file gives none.
     pub version: String,
     /// `builtin:<cloud>` or the file path.
     pub source: String,
     /// SHA-256 of the probe set's bytes, hex.
     pub sha256: String,
+    /// What the probe set is for, from the file's `description`.
     pub description: Option<String>,
     /// Published wildcard destinations this set cannot probe (no concrete host is published).
     pub uncovered: Vec<String>,
     /// NTP servers to measure the clock against when --ntp-server is not given.
     pub ntp_servers: Vec<String>,
+    /// The endpoints to probe, in file order (names unique), `--endpoint` ones last.
     pub endpoints: Vec<Arc<EndpointSpec>>,
 }
 
@@ -115,10 +127,27 @@ pub enum CatalogError {
     /// The file could not be read, or is larger than the cap for a probe file.
     #[error(transparent)]
     Read(#[from] crate::files::ReadError),
+    /// Invalid content at a position (TOML syntax, an unknown field, a bad value or a duplicate name).
     #[error("{file}:{line}:{column}: {message}")]
-    Invalid { file: String, line: usize, column: usize, message: String },
+    Invalid {
+        /// The file's path, or `builtin:<cloud>`.
+        file: String,
+        /// 1-based line of the offending text.
+        line: usize,
+        /// 1-based column (characters) of the offending text.
+        column: usize,
+        /// What is wrong there.
+        message: String,
+    },
+    /// Invalid content the TOML parser gives no position for.
     #[error("{file}: {message}")]
-    InvalidNoPosition { file: String, message: String },
+    InvalidNoPosition {
+        /// The file's path, or `builtin:<cloud>`.
+        file: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// `--cloud` names no built-in probe set (the name given).
     #[error("unknown cloud `{0}` (built-in: AzureCloud, AzureUSGovernment, AzureChinaCloud)")]
     UnknownCloud(String),
 }

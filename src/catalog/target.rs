@@ -10,14 +10,30 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub enum Target {
-    Https { host: Host, port: u16, path: String },
-    Tcp { host: Host, port: u16 },
+    /// `https://host[:port][/path][?query]`: resolve, connect, TLS and one GET of `path`.
+    Https {
+        /// The host to resolve and to name in SNI and the Host header.
+        host: Host,
+        /// The port to connect to (443 when the URL names none).
+        port: u16,
+        /// The path and query to request, at least `/` (no fragment).
+        path: String,
+    },
+    /// `tcp://host:port`: resolve and connect only.
+    Tcp {
+        /// The host to resolve.
+        host: Host,
+        /// The port to connect to (1-65535; the URL must name it).
+        port: u16,
+    },
 }
 
 /// A target's host: a DNS name (lower-case, no trailing dot) or an IP literal.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Host {
+    /// A DNS name: ASCII (IDN in its `xn--` form), lower-case, no trailing dot (see [`validate_host_name`]).
     Name(String),
+    /// An IPv4 or IPv6 literal: nothing to resolve.
     Ip(IpAddr),
 }
 
@@ -44,20 +60,28 @@ impl Host {
 /// Why a target string was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TargetError {
+    /// The string is not a URL (the target, the URL parser's reason).
     #[error("`{0}` is not a URL: {1} (expected https://host[:port][/path] or tcp://host:port)")]
     Parse(String, String),
+    /// A scheme other than `https` or `tcp` (the target, the scheme).
     #[error("`{0}`: scheme `{1}` is not supported (expected https:// or tcp://)")]
     Scheme(String, String),
+    /// The URL has no host (the target).
     #[error("`{0}` has no host")]
     NoHost(String),
+    /// A `tcp://` target without a port (the target).
     #[error("`{0}`: a tcp:// target needs a port (tcp://host:port)")]
     NoPort(String),
+    /// A `tcp://` target with a path, query or fragment (the target).
     #[error("`{0}`: a tcp:// target takes no path, query or credentials")]
     TcpExtra(String),
+    /// A user name or password in the URL (the target, as given).
     #[error("`{0}`: credentials in an endpoint URL are not accepted")]
     Credentials(String),
+    /// Port 0 (the target).
     #[error("`{0}`: port 0 is not a port a server listens on (1-65535)")]
     PortZero(String),
+    /// The host name breaks a DNS or TLS rule (the target, the host, the rule).
     #[error("`{0}`: `{1}` is not a valid host name: {2}")]
     HostName(String, String, HostNameError),
 }
@@ -70,18 +94,25 @@ pub const MAX_LABEL_LEN: usize = 63;
 /// The rule a host name breaks, as the resolver (RFC 1035) and TLS (rustls' DnsName) apply them.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HostNameError {
+    /// An empty name.
     #[error("the name is empty")]
     Empty,
+    /// Longer than 253 characters (`MAX_NAME_LEN`; the length).
     #[error("the name is {0} characters long (at most {MAX_NAME_LEN})")]
     TooLong(usize),
+    /// An empty label (its 1-based position).
     #[error("label {0} is empty (two dots in a row, or a leading dot)")]
     EmptyLabel(usize),
+    /// A label longer than 63 characters (`MAX_LABEL_LEN`; its 1-based position, its length).
     #[error("label {0} is {1} characters long (at most {MAX_LABEL_LEN})")]
     LabelTooLong(usize, usize),
+    /// A label starting or ending with `-` (its 1-based position).
     #[error("label {0} starts or ends with a hyphen")]
     Hyphen(usize),
+    /// A character other than a letter, digit, hyphen or underscore (the character).
     #[error("{0:?} is not allowed (letters, digits, hyphens and underscores only)")]
     Char(char),
+    /// The last label is all digits: resolvers and URL parsers read it as an IPv4 address.
     #[error("the last label is all digits (it reads as an IP address)")]
     NumericTld,
     /// The URL parser (IDNA mapping, IPv4 forms) refuses it.
@@ -144,6 +175,13 @@ pub fn parse_host(raw: &str) -> Result<Host, HostNameError> {
 }
 
 impl Target {
+    /// Parse an endpoint target: `https://host[:port][/path]` (port 443 by default, path `/`) or
+    /// `tcp://host:port`. Host names are lower-cased and IDNA-mapped as the URL parser does.
+    ///
+    /// # Errors
+    /// [`TargetError`] naming the input and the rule it breaks: not a URL, another scheme, no host,
+    /// credentials in the URL, port 0, a `tcp://` target without a port or with a path, an invalid
+    /// host name.
     pub fn parse(s: &str) -> Result<Target, TargetError> {
         let url = url::Url::parse(s.trim()).map_err(|e| TargetError::Parse(s.into(), e.to_string()))?;
         if !url.username().is_empty() || url.password().is_some() {
@@ -191,18 +229,21 @@ impl Target {
         }
     }
 
+    /// The host to resolve (both kinds).
     pub fn host(&self) -> &Host {
         match self {
             Target::Https { host, .. } | Target::Tcp { host, .. } => host,
         }
     }
 
+    /// The port to connect to (both kinds; 443 for an `https://` URL without one).
     pub fn port(&self) -> u16 {
         match self {
             Target::Https { port, .. } | Target::Tcp { port, .. } => *port,
         }
     }
 
+    /// Whether this is an `https://` target (TLS and HTTP stages run) rather than `tcp://`.
     pub fn is_https(&self) -> bool {
         matches!(self, Target::Https { .. })
     }

@@ -49,33 +49,52 @@ pub struct Sample {
     pub offset: f64,
     /// Round-trip delay, seconds.
     pub delay: f64,
+    /// The server's stratum (RFC 5905 section 7.3): 1 for a primary reference, up to 15.
     pub stratum: u8,
 }
 
+/// Why an SNTP reply (RFC 4330 / RFC 5905 packet format) was refused.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum SntpError {
+    /// Shorter than the 48-byte NTP header (the length received).
     #[error("reply of {0} bytes is too short for NTP (48 at least)")]
     Short(usize),
+    /// Not a server reply: mode other than 4 (the mode).
     #[error("reply is not from a server (mode {0})")]
     Mode(u8),
+    /// An NTP version outside 1-4 (the version).
     #[error("reply has NTP version {0}")]
     Version(u8),
+    /// Stratum 0, a kiss-o'-death packet (RFC 5905 section 7.4): the kiss code from the reference
+    /// ID field, as printable ASCII (`RATE`, `DENY`, ...).
     #[error("kiss-o'-death {0}: the server refuses to serve this client")]
     KissOfDeath(String),
+    /// Leap indicator 3 (clock not synchronised) or stratum 16 and above (the stratum).
     #[error("the server is not synchronised (leap indicator 3 or stratum {0})")]
     Unsynchronised(u8),
+    /// The originate timestamp is not our request's transmit timestamp: a stale or spoofed reply.
     #[error("the reply does not answer our request (originate timestamp mismatch)")]
     Mismatch,
+    /// The transmit timestamp is zero.
     #[error("the reply carries no transmit timestamp")]
     NoTime,
+    /// The receive timestamp is zero.
     #[error("the reply carries no receive timestamp")]
     NoReceiveTime,
+    /// The server's transmit time precedes its receive time (by this many seconds).
     #[error("the reply says it was sent {0:.3} s before the request was received (transmit before receive)")]
     TransmitBeforeReceive(f64),
+    /// The server's hold time (transmit minus receive) exceeds the round trip measured locally: the
+    /// timestamps cannot be right.
     #[error(
         "the server says it held the request {held:.3} s, longer than the whole round trip we measured ({rtt:.3} s)"
     )]
-    HeldLongerThanRoundTrip { held: f64, rtt: f64 },
+    HeldLongerThanRoundTrip {
+        /// The server's transmit minus receive time, seconds.
+        held: f64,
+        /// The round trip measured on this node, seconds.
+        rtt: f64,
+    },
 }
 
 /// Check and compute one reply. `t1` is the transmit timestamp we sent; `t1_at`/`t4_at` our

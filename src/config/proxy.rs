@@ -209,10 +209,16 @@ fn replace_ignore_ascii_case(text: &str, needle: &str) -> String {
 /// The proxy a run uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProxyConfig {
+    /// The proxy's host name or IP literal.
     pub host: Host,
+    /// The proxy's port (1080 when the URL names none, as curl does).
     pub port: u16,
+    /// The user and password of the URL, sent as `Proxy-Authorization: Basic` (RFC 7617) with
+    /// CONNECT; never shown.
     pub credentials: Option<Credentials>,
+    /// Where the proxy setting came from.
     pub source: ProxySource,
+    /// The endpoints exempt from the proxy (NO_PROXY, or the WinHTTP bypass list).
     pub no_proxy: NoProxy,
 }
 
@@ -232,20 +238,54 @@ impl ProxyConfig {
 /// Why a proxy URL was refused. Never contains the credentials.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProxyUrlError {
+    /// Not a URL (the URL parser's reason; the URL itself is not repeated, it may hold a password).
     #[error("the proxy URL from {origin} is not a URL ({reason}); expected http://[user:pass@]host:port")]
-    Parse { origin: String, reason: String },
+    Parse {
+        /// Where the URL came from: `--proxy`, or the environment variable that held it.
+        origin: String,
+        /// The URL parser's reason.
+        reason: String,
+    },
+    /// A scheme other than `http` (`https://` and SOCKS proxies are not supported).
     #[error("the proxy URL from {origin} uses scheme `{scheme}`; only http:// proxies are supported")]
-    Scheme { origin: String, scheme: String },
+    Scheme {
+        /// Where the URL came from: `--proxy`, or the environment variable that held it.
+        origin: String,
+        /// The scheme given.
+        scheme: String,
+    },
+    /// The URL has no host.
     #[error("the proxy URL from {origin} has no host")]
-    NoHost { origin: String },
+    NoHost {
+        /// Where the URL came from: `--proxy`, or the environment variable that held it.
+        origin: String,
+    },
+    /// The URL has a path, query or fragment.
     #[error("the proxy URL from {origin} has a path, query or fragment; expected http://[user:pass@]host:port")]
-    Extra { origin: String },
+    Extra {
+        /// Where the URL came from: `--proxy`, or the environment variable that held it.
+        origin: String,
+    },
+    /// Port 0.
     #[error("the proxy URL from {origin} has port 0; expected http://[user:pass@]host:port with a port 1-65535")]
-    PortZero { origin: String },
+    PortZero {
+        /// Where the URL came from: `--proxy`, or the environment variable that held it.
+        origin: String,
+    },
+    /// The host name breaks a DNS or TLS rule (see [`crate::catalog::validate_host_name`]).
     #[error("the proxy URL from {origin} has an invalid host name: {reason}")]
-    HostName { origin: String, reason: String },
+    HostName {
+        /// Where the URL came from: `--proxy`, or the environment variable that held it.
+        origin: String,
+        /// The rule it breaks.
+        reason: String,
+    },
+    /// A proxy environment variable holds bytes that are not UTF-8.
     #[error("{name} holds bytes that are not UTF-8: it cannot be read, so the proxy it configures cannot be probed")]
-    NotUtf8 { name: String },
+    NotUtf8 {
+        /// The variable's name (`HTTPS_PROXY`).
+        name: String,
+    },
 }
 
 fn decode(s: &str) -> String {
@@ -338,6 +378,8 @@ pub struct NoProxy {
 }
 
 impl NoProxy {
+    /// Parse a NO_PROXY value (or a WinHTTP bypass list): entries separated by commas, spaces, tabs or
+    /// `;`, read as described on [`NoProxy`]. Never fails: malformed entries are kept and reported.
     pub fn parse(s: &str) -> NoProxy {
         let mut out = NoProxy::default();
         // `;` too: WinHTTP's and WinINet's bypass lists (`<local>;*.contoso.com`) are pasted as they are.

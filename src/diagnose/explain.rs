@@ -10,6 +10,7 @@ use crate::config::Lang;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown code `{code}`{}", suggestions(.close))]
 pub struct UnknownCode {
+    /// The code asked for, as given.
     pub code: String,
     /// Close matches, best first.
     pub close: Vec<String>,

@@ -14,7 +14,10 @@ const RESERVED: u64 = 32;
 /// The open-files limit at start and after raising it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OpenFiles {
+    /// The soft RLIMIT_NOFILE at start.
     pub before: u64,
+    /// The soft limit after raising it toward the hard limit (equal to `before` if it could not be
+    /// raised).
     pub after: u64,
 }
 
@@ -50,7 +53,7 @@ pub fn raise_open_files_limit() -> Option<OpenFiles> {
 }
 
 /// How a run shares its open-files limit between its kinds of sockets, so that it never runs
-/// out: a quarter of what is left after [`RESERVED`] each for connects in flight, endpoints
+/// out: a quarter of what is left after `RESERVED` (32 descriptors) each for connects in flight, endpoints
 /// probed at once (their open streams, two at most with the old-TLS check) and the resolver
 /// (each name in flight is up to four sockets: A and AAAA, UDP then TCP).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

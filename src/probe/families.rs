@@ -25,6 +25,7 @@ pub enum Family {
 }
 
 impl Family {
+    /// The family of an address (an IPv4-mapped IPv6 address counts as IPv6).
     pub fn of(ip: &IpAddr) -> Family {
         if ip.is_ipv4() { Family::Ipv4 } else { Family::Ipv6 }
     }
@@ -70,11 +71,15 @@ impl AddressOrder {
 /// TLS and HTTP over one connected address of one family.
 #[derive(Debug, Clone)]
 pub struct FamilyObservation {
+    /// The address family.
     pub family: Family,
+    /// The connected address of this family TLS and HTTP ran over.
     pub address: SocketAddr,
     /// This family comes first in the node's address order.
     pub first: bool,
+    /// The TLS handshake over that address.
     pub tls: TlsObservation,
+    /// The HTTP request over that address.
     pub http: HttpObservation,
 }
 
@@ -86,6 +91,7 @@ pub struct Connected {
     pub chosen: Option<(SocketAddr, TcpStream)>,
     /// The first connected address of the other family, in the node's order.
     pub other: Option<(SocketAddr, TcpStream)>,
+    /// The node's order of the resolved addresses (RFC 6724), as the connects used it.
     pub order: AddressOrder,
 }
 

@@ -21,10 +21,13 @@ pub struct FinalHead {
 /// Why the bytes are not an HTTP response head.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HeadError {
+    /// httparse refused the bytes (its error text).
     #[error("not an HTTP response: {0}")]
     Malformed(String),
+    /// More interim responses than [`MAX_INTERIM_HEADS`] before a final one (the count read).
     #[error("{0} interim (1xx) responses without a final one (at most {MAX_INTERIM_HEADS} are read)")]
     TooManyInterim(usize),
+    /// No complete final head within the cap (bytes read, the cap in bytes).
     #[error("{0} bytes without a complete final response head (at most {1} are read)")]
     TooLarge(usize, usize),
 }

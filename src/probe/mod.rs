@@ -73,13 +73,23 @@ impl DnsStatus {
     }
 }
 
+/// What the DNS stage saw for one host name: A and AAAA queried at once, from the node's
+/// resolvers or the `--dns-server` addresses (see [`resolve::Resolver`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DnsObservation {
+    /// How the lookup ended.
     pub status: DnsStatus,
+    /// The resolvers asked, as `address:port`, comma-separated (`10.0.0.2:53,10.0.0.3:53`); None
+    /// when none is configured or the host is an IP literal.
     pub server: Option<String>,
+    /// Time from the queries going out to the answer (or the timeout), in milliseconds; 0 when no
+    /// query went out.
     pub duration_ms: u64,
+    /// The A and AAAA addresses of the answer, in the resolver's order, without duplicates.
     pub addresses: Vec<IpAddr>,
+    /// The CNAME chain followed to the addresses, without the trailing dot.
     pub cnames: Vec<String>,
+    /// Why the lookup failed (the resolver's error text); None on success.
     pub error: Option<String>,
     /// The lookup failed for the probe's own limits (no socket could be opened: EMFILE,
     /// ENFILE, ENOBUFS), not for anything a DNS server did.
@@ -87,6 +97,8 @@ pub struct DnsObservation {
 }
 
 impl DnsObservation {
+    /// A lookup that ended without addresses: `status`, the resolvers asked, the time spent in
+    /// milliseconds and the error text.
     pub fn failed(status: DnsStatus, server: Option<String>, duration_ms: u64, error: String) -> Self {
         DnsObservation {
             status,
@@ -153,12 +165,18 @@ impl Peer {
     }
 }
 
+/// One TCP connect to one address (of the endpoint, or of the proxy).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TcpAttempt {
+    /// The address and port connected to.
     pub address: SocketAddr,
+    /// How the connect ended.
     pub status: TcpStatus,
+    /// Time from the SYN to the connect's end (or its timeout), in milliseconds.
     pub duration_ms: u64,
+    /// The OS error of a failed connect; None on success.
     pub error: Option<String>,
+    /// Whether this address is the endpoint's or the proxy's.
     pub peer: Peer,
     /// The attempt failed for the probe's own limits (EMFILE, ENFILE, ENOBUFS): status
     /// `error`, and nothing to say about the network.
@@ -199,9 +217,13 @@ impl TlsStatus {
 /// Both stores' verdicts on the presented chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrustObservation {
+    /// The verdict of the public store (the bundled Mozilla roots, or `--public-roots`).
     pub public: TrustVerdict,
+    /// The verdict of the node's store (the OS store, or `--system-roots`).
     pub system: TrustVerdict,
+    /// Why the public store rejected the chain (the verifier's error text); None when trusted.
     pub public_detail: Option<String>,
+    /// Why the node's store rejected the chain; None when trusted.
     pub system_detail: Option<String>,
     /// The engine that gave `system`.
     pub system_engine: crate::trust::TrustEngine,
@@ -210,17 +232,27 @@ pub struct TrustObservation {
     pub system_anchor: Option<crate::trust::AnchorName>,
 }
 
+/// What the TLS stage saw: the handshake (rustls, TLS 1.2 and 1.3 offered), the presented chain
+/// and both stores' verdicts on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsObservation {
+    /// How the handshake ended.
     pub status: TlsStatus,
+    /// Time the handshake took, from its start to its end (or its timeout), in milliseconds.
     pub duration_ms: u64,
+    /// The peer address of the TCP connection the handshake ran over; None when none was made.
     pub address: Option<SocketAddr>,
+    /// The negotiated protocol version, a stable label (`TLS 1.2`, `TLS 1.3`, see [`tls_label`]).
     pub version: Option<String>,
+    /// The negotiated cipher suite, its IANA name (`TLS13_AES_256_GCM_SHA384`, see [`tls_label`]).
     pub cipher_suite: Option<String>,
+    /// The ALPN protocol the server chose (only `http/1.1` is offered), as lossy UTF-8.
     pub alpn: Option<String>,
+    /// The server name sent in the SNI extension (RFC 6066); None for an IP-literal host.
     pub sni: Option<String>,
     /// The presented chain, leaf first (recorded even when the handshake failed later).
     pub chain: Vec<CertFacts>,
+    /// Both stores' verdicts on the presented chain; None when no chain was presented.
     pub trust: Option<TrustObservation>,
     /// A TLS alert the server sent, e.g. `ProtocolVersion`.
     pub alert: Option<String>,
@@ -229,9 +261,11 @@ pub struct TlsObservation {
     /// The handshake failed because the server turned down TLS 1.2 and 1.3 (an alert such as
     /// protocol_version, or a ServerHello of an older version).
     pub version_refused: bool,
+    /// Why the handshake failed (rustls's or the OS's error text); None on success.
     pub error: Option<String>,
     /// Bytes received from and sent to the server during the handshake (None: no handshake).
     pub bytes_received: Option<u64>,
+    /// Bytes sent to the server during the handshake (None: no handshake).
     pub bytes_sent: Option<u64>,
     /// After a handshake that timed out once the ClientHello went out: the retry on a
     /// connection advertising a small MSS (path-MTU black holes, see [`pmtu`]).
@@ -243,6 +277,7 @@ pub struct TlsObservation {
 }
 
 impl TlsObservation {
+    /// The observation of a handshake that never started: status `not_attempted`, nothing seen.
     pub fn not_attempted() -> Self {
         TlsObservation {
             status: TlsStatus::NotAttempted,
@@ -294,13 +329,24 @@ impl HttpStatus {
     }
 }
 
+/// What the HTTP stage saw: one request over the TLS connection and the response head (no body
+/// beyond [`HttpObservation::body_excerpt`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpObservation {
+    /// How the request ended.
     pub status: HttpStatus,
+    /// The response's status code (RFC 9110 section 15); None without a complete head.
     pub status_code: Option<u16>,
+    /// Time from sending the request to the end of the response head (or the timeout), in
+    /// milliseconds.
     pub duration_ms: u64,
+    /// The `Date` header as sent (RFC 9110 section 6.6.1, IMF-fixdate), as lossy UTF-8: one
+    /// of the clock's reference times.
     pub date: Option<String>,
+    /// The `Server` header, as lossy UTF-8.
     pub server: Option<String>,
+    /// The `Via` header (RFC 9110 section 7.6.3), as lossy UTF-8: a proxy on the path names itself
+    /// here.
     pub via: Option<String>,
     /// Response headers that proxies add (Via, X-Cache, ...), as `Name: value`: signs of a proxy in the path.
     pub proxy_headers: Vec<String>,
@@ -310,13 +356,16 @@ pub struct HttpObservation {
     /// For a status of 400 and above: the first words of the response page (markup removed, at most
     /// 512 bytes read past the head within the stage's bound, capped at 500 ms).
     pub body_excerpt: Option<String>,
+    /// Why the request failed (the OS's error, or what was malformed); None on success.
     pub error: Option<String>,
     /// When the request was sent and the response head received (node clock), for HTTP Date.
     pub sent_at: Option<SystemTime>,
+    /// When the response head was received (node clock).
     pub received_at: Option<SystemTime>,
 }
 
 impl HttpObservation {
+    /// The observation of a request that was never sent: status `not_attempted`, nothing seen.
     pub fn not_attempted() -> Self {
         HttpObservation {
             status: HttpStatus::NotAttempted,
@@ -362,6 +411,7 @@ impl Stage {
         }
     }
 
+    /// The stable label, as in the report (`dns`, `proxy`, `tcp`, `tls`, `http`).
     pub fn as_str(self) -> &'static str {
         match self {
             Stage::Dns => "dns",
@@ -401,19 +451,25 @@ pub struct StageStarts {
 /// Everything seen for one endpoint.
 #[derive(Debug, Clone)]
 pub struct EndpointObservation {
+    /// The endpoint probed, as the catalog gave it.
     pub spec: Arc<EndpointSpec>,
     /// The run was stopped before this endpoint was probed to the end.
     pub skipped: bool,
     /// For a skipped endpoint whose probe had started: the stage in flight. The stages before
     /// it are kept as observed.
     pub interrupted: Option<Interrupted>,
+    /// When each stage began, ms after the run began.
     pub starts: StageStarts,
+    /// The DNS stage (status `not_needed` for an IP literal, `not_attempted` if never reached).
     pub dns: DnsObservation,
+    /// The TCP connects: to the endpoint's addresses (in the order of the DNS answer), or through a
+    /// proxy to the proxy's (`peer` says which).
     pub tcp: Vec<TcpAttempt>,
     /// The proxy hop, when a proxy is configured (bypassed when NO_PROXY exempts the endpoint).
     pub proxy: Option<proxy::ProxyHop>,
     /// None for tcp:// targets.
     pub tls: Option<TlsObservation>,
+    /// None for tcp:// targets.
     pub http: Option<HttpObservation>,
     /// The probe ran out of its own resources (sockets) in this stage: the stage and those
     /// after it observed nothing about the network. The endpoint is skipped and the run
@@ -428,6 +484,7 @@ pub struct EndpointObservation {
 /// A stage the probe could not run for its own resource limits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalLimit {
+    /// The stage that ran out of sockets.
     pub stage: Stage,
     /// The OS error, as the stage recorded it.
     pub error: String,
@@ -472,14 +529,20 @@ impl EndpointObservation {
 
 /// Where a probe reports the stage it enters, with what it observed so far.
 pub trait Progress: Send + Sync {
+    /// Called when the probe of `obs`'s endpoint enters `stage`; `obs` holds the stages before it.
+    /// Must return quickly (it runs on the probe's task).
     fn enter(&self, obs: &EndpointObservation, stage: Stage);
 }
 
 /// Shared state of one run's probes.
 pub struct Prober {
+    /// The DNS resolver of the run (shared: caps the names in flight).
     pub resolver: resolve::Resolver,
+    /// The proxy, from `--proxy` or the environment; None for direct connections.
     pub proxy: Option<crate::config::proxy::ProxyConfig>,
+    /// The public and node trust stores the TLS stage verifies each chain against.
     pub stores: TrustStores,
+    /// The timeout of each stage (DNS, each connect, TLS, HTTP), from `--timeout`.
     pub timeout: Duration,
     /// When the run began: stage starts are measured from here.
     pub epoch: Instant,
@@ -682,6 +745,7 @@ impl Progress for SlotProgress<'_> {
 }
 
 impl Slots {
+    /// Room for `n` endpoints' observations, all empty.
     pub fn new(n: usize) -> Slots {
         Slots(Arc::new(std::sync::Mutex::new(vec![Slot::Empty; n])))
     }

@@ -20,10 +20,13 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr, UdpSocket};
 /// One policy table entry: a prefix, its precedence and its label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Policy {
+    /// The prefix (IPv4 addresses are matched as IPv4-mapped, `::ffff:0:0/96`).
     pub prefix: Ipv6Addr,
     /// Prefix length, 0..=128.
     pub len: u8,
+    /// Precedence: a destination of higher precedence sorts first (RFC 6724 rule 6).
     pub precedence: u32,
+    /// Label: a destination whose label equals its source's sorts first (RFC 6724 rule 5).
     pub label: u32,
 }
 
@@ -52,7 +55,9 @@ impl PolicySource {
 /// A policy table and where it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyTable {
+    /// The entries; an address takes the entry of the longest matching prefix.
     pub entries: Vec<Policy>,
+    /// Where the entries came from.
     pub source: PolicySource,
 }
 
@@ -253,7 +258,10 @@ pub fn scope(a: &IpAddr) -> u8 {
 /// One destination with the source the kernel would use for it (None: no route).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Candidate {
+    /// The destination address.
     pub destination: IpAddr,
+    /// The source address the kernel picks for it (found by connecting a UDP socket, which sends
+    /// nothing); None: no route.
     pub source: Option<IpAddr>,
 }
 

@@ -39,7 +39,9 @@ pub const RETRY_MSS: u32 = 1000;
 /// Bytes read from and written to a stream.
 #[derive(Debug, Default)]
 pub struct Counts {
+    /// Bytes read from the stream so far.
     pub received: AtomicU64,
+    /// Bytes written to the stream so far.
     pub sent: AtomicU64,
 }
 

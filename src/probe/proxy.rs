@@ -142,6 +142,7 @@ pub struct ProxyHop {
 }
 
 impl ProxyHop {
+    /// The hop of an endpoint NO_PROXY exempts: status `bypassed`, the matching `rule`, no connect.
     pub fn bypassed(proxy: &ProxyConfig, rule: &str) -> ProxyHop {
         let mut hop = ProxyHop::new(proxy);
         hop.status = ProxyStatus::Bypassed;

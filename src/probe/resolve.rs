@@ -271,7 +271,7 @@ pub fn cname_route(host: &str, chain: &[String]) -> String {
     std::iter::once(host.trim_end_matches('.')).chain(chain.iter().map(String::as_str)).collect::<Vec<_>>().join(" → ")
 }
 
-/// Whether a CNAME chain from `host` (as [`chase_cnames`] lists it) comes back to a name
+/// Whether a CNAME chain from `host` (as `chase_cnames` lists it) comes back to a name
 /// already on it.
 pub fn cname_loop(host: &str, chain: &[String]) -> bool {
     let Some((last, before)) = chain.split_last() else { return false };

@@ -98,14 +98,17 @@ impl FetchFailure {
 /// What one fetch of a URL got (shared by every endpoint naming the URL).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fetched {
+    /// How the request went: directly, or through the run's proxy.
     pub via: Via,
     /// Set when no answer came back.
     pub failure: Option<FetchFailure>,
     /// The final HTTP status (after redirects).
     pub http_status: Option<u16>,
+    /// The response's `Content-Type` (e.g. `application/pkix-crl`, `application/ocsp-response`).
     pub content_type: Option<String>,
     /// The body of a 2xx answer, within the cap of its kind.
     pub body: Vec<u8>,
+    /// Time the fetch took, redirects included, in milliseconds.
     pub duration_ms: u64,
     /// The failure, or what was wrong with the answer (too big, redirect loop), in words.
     pub detail: Option<String>,
@@ -155,6 +158,7 @@ impl Fetched {
 pub struct CheckObservation {
     /// Index in the presented chain (0 = leaf).
     pub certificate: usize,
+    /// CRL, OCSP or caIssuers.
     pub kind: SourceKind,
     /// The URL as the certificate names it.
     pub url: String,
@@ -173,9 +177,11 @@ pub struct ChainRepair {
     pub urls: Vec<String>,
     /// The URL that gave the issuer, and its subject.
     pub fetched_from: Option<String>,
+    /// The fetched issuer's subject (RFC 4514 text); None when no URL gave it.
     pub issuer: Option<String>,
     /// Each store's verdict on the chain with the fetched issuer added.
     pub public: Option<TrustVerdict>,
+    /// The node store's verdict on the repaired chain (None: no issuer fetched).
     pub system: Option<TrustVerdict>,
 }
 
@@ -184,9 +190,11 @@ pub struct ChainRepair {
 pub struct RevocationObservation {
     /// `--no-revocation`: nothing was fetched.
     pub skipped: bool,
+    /// One entry per http:// URL a presented certificate names (CRL, OCSP, caIssuers).
     pub checks: Vec<CheckObservation>,
     /// URLs named but not fetched (not http://), with their certificate index.
     pub ignored: Vec<(usize, String)>,
+    /// The repair of a chain whose issuer was not presented (None: every issuer was presented).
     pub repair: Option<ChainRepair>,
 }
 

@@ -144,14 +144,34 @@ pub enum MergeError {
     /// The file could not be read, or is larger than the cap for a report.
     #[error(transparent)]
     Read(#[from] crate::files::ReadError),
+    /// The file does not parse as JSON.
     #[error("{path} is not JSON: {reason}")]
-    NotJson { path: String, reason: String },
+    NotJson {
+        /// The report's path.
+        path: String,
+        /// The JSON parser's error (line and column).
+        reason: String,
+    },
+    /// The JSON is not an azs-netprobe report (not an object, another tool, no or a bad
+    /// `schema_version`, no `endpoints` or `findings`).
     #[error("{path} is not an azs-netprobe report: {reason}")]
-    NotReport { path: String, reason: String },
+    NotReport {
+        /// The report's path.
+        path: String,
+        /// What is missing or wrong.
+        reason: String,
+    },
+    /// The report's `schema_version` is newer than this tool's [`SCHEMA_VERSION`].
     #[error(
         "{path} has schema version {version}, newer than this tool understands ({SCHEMA_VERSION}); use a newer azs-netprobe"
     )]
-    TooNew { path: String, version: String },
+    TooNew {
+        /// The report's path.
+        path: String,
+        /// The report's `schema_version`.
+        version: String,
+    },
+    /// No report was given.
     #[error("no reports to merge")]
     Empty,
 }

@@ -42,7 +42,12 @@ pub enum RedactError {
     Pattern(String),
     /// After redaction a field still held an internal name or address.
     #[error("--redact: {what} still holds an internal {kind} after redaction; the report was not written")]
-    Leftover { what: String, kind: &'static str },
+    Leftover {
+        /// Where in the report it was, as a field path (`run.id`, `endpoints.url`, ...; `evidence`).
+        what: String,
+        /// What survived: `name or path`, or `address` (an internal IP address).
+        kind: &'static str,
+    },
 }
 
 /// The key: AZS_NETPROBE_REDACT_KEY, or 32 random bytes.

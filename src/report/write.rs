@@ -28,26 +28,78 @@ use chrono::{DateTime, Utc};
 /// path (never a temporary file) and carries the cause once (no error source chain).
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
+    /// An empty path.
     #[error("{what}: the path is empty; name a file")]
-    Empty { what: String },
+    Empty {
+        /// The option and the caller's spelling of the path (`--out r.json`).
+        what: String,
+    },
+    /// A path ending with a separator (`out/`).
     #[error("{what}: the path ends with a separator; name a file, not a folder")]
-    TrailingSeparator { what: String },
+    TrailingSeparator {
+        /// The option and the caller's spelling of the path (`--out r.json`).
+        what: String,
+    },
+    /// The path is an existing folder.
     #[error("{what}: is a folder; name a file")]
-    Folder { what: String },
+    Folder {
+        /// The option and the caller's spelling of the path (`--out r.json`).
+        what: String,
+    },
+    /// The path has no file name (`..`, a root).
     #[error("{what}: does not name a file")]
-    NoFileName { what: String },
+    NoFileName {
+        /// The option and the caller's spelling of the path (`--out r.json`).
+        what: String,
+    },
+    /// The folder the file would go in does not exist.
     #[error("{what}: the folder {dir} does not exist")]
-    NoFolder { what: String, dir: String },
+    NoFolder {
+        /// The option and the caller's spelling of the path (`--out r.json`).
+        what: String,
+        /// The missing folder, as derived from the path.
+        dir: String,
+    },
+    /// Resolving the path's symbolic links loops (ELOOP).
     #[error("{what}: too many levels of symbolic links")]
-    LinkLoop { what: String },
+    LinkLoop {
+        /// The option and the caller's spelling of the path (`--out r.json`).
+        what: String,
+    },
+    /// The output is the same file as an input or another output (compared as files, not spellings).
     #[error("{what} is the same file as {other}; refusing to overwrite it")]
-    SameFile { what: String, other: String },
+    SameFile {
+        /// The option and the caller's spelling of the path (`--out r.json`).
+        what: String,
+        /// The other option and its path.
+        other: String,
+    },
+    /// An OS operation on the path or its folder failed.
     #[error("cannot write {what}: {op}: {cause}")]
-    Io { what: String, op: String, cause: std::io::Error },
+    Io {
+        /// The option and the caller's spelling of the path (`--out r.json`).
+        what: String,
+        /// The operation and the path it was applied to (`cannot inspect /a/b`).
+        op: String,
+        /// The OS error.
+        cause: std::io::Error,
+    },
+    /// Writing the bytes failed (temporary file, rename, or a special file).
     #[error("cannot write {what}: {cause}")]
-    Write { what: String, cause: std::io::Error },
+    Write {
+        /// The option and the caller's spelling of the path (`--out r.json`).
+        what: String,
+        /// The OS error.
+        cause: std::io::Error,
+    },
+    /// The content could not be serialised (e.g. JSON); nothing is written.
     #[error("cannot serialise {what}: {cause}")]
-    Serialise { what: String, cause: String },
+    Serialise {
+        /// The option and the caller's spelling of the path (`--out r.json`).
+        what: String,
+        /// The serialiser's error text.
+        cause: String,
+    },
 }
 
 /// `azs-netprobe-<hostname>-<UTC timestamp>.json`.

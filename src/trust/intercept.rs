@@ -68,13 +68,16 @@ struct Product {
 /// One issuer name as products are matched on it: its common name and every O value.
 #[derive(Debug, Clone, Copy)]
 pub struct IssuerName<'a> {
+    /// The issuer's first CN (common name) value.
     pub cn: Option<&'a str>,
+    /// Every O (organisation) value of the issuer.
     pub orgs: &'a [String],
 }
 
 /// A product named by a chain, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProductMatch {
+    /// The product's name, as in the table of inspection products (`products.toml`).
     pub name: &'static str,
     /// Which name matched, e.g. `issuer of certificate 0: Zscaler Intermediate Root CA (Zscaler Inc.)`.
     pub matched: String,

@@ -59,10 +59,12 @@ pub enum TrustVerdict {
 }
 
 impl TrustVerdict {
+    /// Whether a path to one of the store's anchors validated ([`TrustVerdict::Trusted`]).
     pub fn is_trusted(self) -> bool {
         self == TrustVerdict::Trusted
     }
 
+    /// The stable label, as in the report (`trusted`, `unknown_issuer`, `expired`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
             TrustVerdict::Trusted => "trusted",
@@ -180,6 +182,7 @@ pub struct StoreSummary {
 /// the OS judges it).
 #[derive(Debug, Clone)]
 pub struct Store {
+    /// What the store holds and where it came from, as the report shows it.
     pub summary: StoreSummary,
     /// webpki over the anchors, or the Windows chain engine (`summary.engine` says which).
     pub verifier: Option<Arc<dyn ServerCertVerifier>>,
@@ -192,6 +195,7 @@ pub struct Store {
 pub struct AnchorName {
     /// RFC 4514 distinguished name, as [`chain::CertFacts::issuer`] writes it.
     pub subject: String,
+    /// The subject's first CN (common name) value, if any.
     pub cn: Option<String>,
     /// Every O value.
     pub orgs: Vec<String>,
@@ -232,8 +236,11 @@ impl Store {
 /// Both stores and the crypto provider every TLS connection uses.
 #[derive(Debug, Clone)]
 pub struct TrustStores {
+    /// The public store: the bundled Mozilla roots (webpki-roots), or `--public-roots`.
     pub public: Store,
+    /// The node's store: the OS store (the Windows chain engine on Windows), or `--system-roots`.
     pub system: Store,
+    /// The rustls crypto provider (ring) every TLS connection of the run uses.
     pub provider: Arc<CryptoProvider>,
     /// The anchors of both stores as issuer names and keys: what revocation answers about the
     /// last presented certificate are checked against.
@@ -248,15 +255,32 @@ fn anchor_keys(certs: &[CertificateDer<'_>]) -> Vec<revocation::IssuerKey> {
 /// Why a store could not be loaded (exit 3: the run cannot be trusted to mean anything).
 #[derive(Debug, thiserror::Error)]
 pub enum TrustError {
+    /// The PEM bundle could not be parsed.
     #[error("cannot read trust anchors from {path}: {reason}")]
-    Pem { path: String, reason: String },
+    Pem {
+        /// The bundle's path.
+        path: String,
+        /// The PEM parser's error.
+        reason: String,
+    },
     /// The file could not be read, or is larger than the cap for a PEM bundle.
     #[error(transparent)]
     Read(#[from] crate::files::ReadError),
+    /// The bundle holds no certificate.
     #[error("{path} holds no certificate (expected PEM `-----BEGIN CERTIFICATE-----` blocks)")]
-    Empty { path: String },
+    Empty {
+        /// The bundle's path.
+        path: String,
+    },
+    /// The bundle holds certificates, but none could be used as a trust anchor (or the verifier
+    /// could not be built over them).
     #[error("no certificate in {path} could be used as a trust anchor: {reason}")]
-    Unusable { path: String, reason: String },
+    Unusable {
+        /// The bundle's path.
+        path: String,
+        /// The errors met, `; `-separated.
+        reason: String,
+    },
 }
 
 /// The one crypto provider of this tool (ring).

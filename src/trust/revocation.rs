@@ -46,8 +46,12 @@ impl SourceKind {
 /// The URLs one certificate names, in the certificate's order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Sources {
+    /// CRL distribution point URIs (RFC 5280 section 4.2.1.13, full names only).
     pub crl: Vec<String>,
+    /// OCSP responder URIs (Authority Information Access, id-ad-ocsp, RFC 5280 section 4.2.2.1).
     pub ocsp: Vec<String>,
+    /// caIssuers URIs (Authority Information Access, id-ad-caIssuers): where the issuer's certificate
+    /// can be fetched.
     pub ca_issuers: Vec<String>,
 }
 
@@ -102,8 +106,11 @@ pub enum IssuerOrigin {
 /// The issuer of a certificate: its full DER subject Name and SubjectPublicKeyInfo.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssuerKey {
+    /// The issuer's subject Name as DER, SEQUENCE header included (see [`wrap_sequence`]).
     pub name_der: Vec<u8>,
+    /// The issuer's SubjectPublicKeyInfo as DER, SEQUENCE header included.
     pub spki_der: Vec<u8>,
+    /// Where this issuer came from.
     pub origin: IssuerOrigin,
 }
 
@@ -124,9 +131,13 @@ pub fn wrap_sequence(contents: &[u8]) -> Vec<u8> {
 
 /// A parsed certificate's issuer name (full DER), serial (raw) and whether it is self-signed.
 pub struct CertIds {
+    /// The issuer Name, DER with its SEQUENCE header.
     pub issuer_der: Vec<u8>,
+    /// The subject Name, DER with its SEQUENCE header.
     pub subject_der: Vec<u8>,
+    /// The serial number's content bytes, as encoded (big-endian, sign byte kept).
     pub serial: Vec<u8>,
+    /// Issuer and subject are the same Name (byte for byte): a root, or a self-issued certificate.
     pub self_issued: bool,
 }
 
@@ -219,6 +230,7 @@ pub enum Answer {
         revoked: Option<Revoked>,
         /// OCSP `unknown`: the responder does not know the certificate.
         unknown: bool,
+        /// The thisUpdate time of the CRL or OCSP single response.
         this_update: DateTime<Utc>,
         /// None: the answer names no next update (always current, RFC 5280 says a CRL must have one).
         next_update: Option<DateTime<Utc>>,
@@ -226,7 +238,12 @@ pub enum Answer {
         signer: String,
     },
     /// A caIssuers answer holding the issuer: its DER and subject.
-    Issuer { der: Vec<u8>, subject: String },
+    Issuer {
+        /// The issuer certificate as DER.
+        der: Vec<u8>,
+        /// Its subject, RFC 4514 text.
+        subject: String,
+    },
     /// Not a valid answer: what is wrong with it.
     Invalid(String),
     /// A well-formed answer that cannot be checked: the issuer is not known.

@@ -17,9 +17,13 @@ use super::{TrustEngine, TrustVerdict};
 pub struct Recorded {
     /// Leaf first, as the server sent it.
     pub chain: Vec<CertificateDer<'static>>,
+    /// The public store's verdict.
     pub public: TrustVerdict,
+    /// Why the public store rejected the chain (the engine's error text); None when trusted.
     pub public_detail: Option<String>,
+    /// The node store's verdict.
     pub system: TrustVerdict,
+    /// Why the node store rejected the chain; None when trusted.
     pub system_detail: Option<String>,
     /// The engine that gave `system`.
     pub system_engine: TrustEngine,

@@ -7,7 +7,7 @@
 //! for the server name; the crate does the FFI, this module stays safe.
 //!
 //! [`classify`] maps the engine's errors to the report's reasons. It is plain Rust (compiled on
-//! every platform, so its table is unit-tested on Linux); only [`os_store`] needs Windows.
+//! every platform, so its table is unit-tested on Linux); only `os_store` needs Windows.
 
 use rustls_pki_types::UnixTime;
 
