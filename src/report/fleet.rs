@@ -102,15 +102,16 @@ pub struct FleetCell {
 pub struct FleetProblem {
     /// The finding code.
     pub code: String,
-    /// The severity, as the first node that has it reports it.
+    /// The worst severity any node reports it with (`error`, `warning`, `info`), whatever the
+    /// order the reports were given in.
     pub severity: String,
     /// The endpoint, or null for node-wide findings (clock, platform).
     pub endpoint: Option<String>,
-    /// The portal code, as the first node that has it reports it.
+    /// The portal code, as the first node with that worst severity reports it.
     pub usage_error: Option<String>,
     /// What distinguishes this problem: the issuer that re-signs, the proxy, the DNS servers...
     pub cause: Option<String>,
-    /// A message from one node, as an example.
+    /// A message from one node with that worst severity, as an example.
     pub message: String,
     /// The nodes that have it, in node order.
     pub nodes: Vec<String>,
@@ -310,6 +311,11 @@ pub fn merge(reports: &[(String, Value)], generated_at: String) -> Result<FleetR
             });
         }
     }
+    let rank = |sev: &str| match sev {
+        "error" => 0,
+        "warning" => 1,
+        _ => 2,
+    };
     // Problems: findings grouped by their problem key (code and cause), per endpoint.
     let mut groups: BTreeMap<(String, Option<String>, Option<Cause>), FleetProblem> = BTreeMap::new();
     for ((_, r), node) in reports.iter().copied().zip(&names) {
@@ -326,16 +332,19 @@ pub fn merge(reports: &[(String, Value)], generated_at: String) -> Result<FleetR
                 nodes: Vec::new(),
                 all_nodes: false,
             });
+            // The worst severity wins (the same code on one endpoint can be an error on one
+            // node and info on another, e.g. below a root cause): not the order of the files.
+            let severity = s(&f["severity"]).unwrap_or_default();
+            if rank(&severity) < rank(&p.severity) {
+                p.severity = severity;
+                p.usage_error = s(&f["usage_error"]);
+                p.message = s(&f["message"]).unwrap_or_default();
+            }
             if !p.nodes.contains(node) {
                 p.nodes.push(node.clone());
             }
         }
     }
-    let rank = |sev: &str| match sev {
-        "error" => 0,
-        "warning" => 1,
-        _ => 2,
-    };
     let mut problems: Vec<FleetProblem> = groups.into_values().collect();
     for p in &mut problems {
         p.all_nodes = p.nodes.len() == names.len();

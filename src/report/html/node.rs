@@ -282,10 +282,13 @@ fn problem(o: &mut String, p: &Problem<'_>, idx: usize, ix: &Index<'_>) {
 /// The evidence as a key/value table of what the endpoints share, and a table per endpoint of
 /// what differs between them (host, timings, error texts), collapsed.
 fn evidence(o: &mut String, p: &Problem<'_>) {
+    // First-seen order; the set keeps this linear in the evidence (a report is hostile input:
+    // a finding with 100,000 evidence keys took minutes with a linear `contains`).
     let mut keys: Vec<&str> = Vec::new();
+    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for f in &p.findings {
         for (k, v) in &f.evidence {
-            if !v.is_null() && !keys.contains(&k.as_str()) {
+            if !v.is_null() && seen.insert(k.as_str()) {
                 keys.push(k);
             }
         }
