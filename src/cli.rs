@@ -130,7 +130,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub probes: Option<PathBuf>,
     /// Add a target: https://host[:port][/path] or tcp://host:port (repeatable).
-    #[arg(long = "endpoint", value_name = "URL", value_parser = parse_target)]
+    #[arg(long = "endpoint", value_name = "URL", value_parser = TargetParser)]
     pub endpoints: Vec<Target>,
     /// Query these DNS servers instead of the OS configuration (repeatable).
     #[arg(long = "dns-server", value_name = "IP[:PORT]", value_parser = parse_dns_server)]
@@ -212,8 +212,29 @@ pub fn lang_parser() -> impl clap::builder::TypedValueParser<Value = Lang> {
     clap::builder::PossibleValuesParser::new(Lang::ALL.map(Lang::as_str)).try_map(|s| s.parse::<Lang>())
 }
 
-fn parse_target(s: &str) -> Result<Target, String> {
-    Target::parse(s).map_err(|e| e.to_string())
+/// The parser of `--endpoint`. Its error names the target less any `user:password@`
+/// ([`Target::parse`]): a plain value parser would have clap print the value as given, password
+/// included ("invalid value '…' for '--endpoint <URL>'").
+#[derive(Clone)]
+struct TargetParser;
+
+impl clap::builder::TypedValueParser for TargetParser {
+    type Value = Target;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Target, clap::Error> {
+        let name = arg.map_or_else(|| "--endpoint <URL>".to_string(), |a| a.to_string());
+        let fail = |why: String| {
+            clap::Error::raw(clap::error::ErrorKind::ValueValidation, format!("invalid value for '{name}': {why}\n"))
+                .with_cmd(cmd)
+        };
+        let text = value.to_str().ok_or_else(|| fail("the URL is not valid UTF-8".into()))?;
+        Target::parse(text).map_err(|e| fail(e.to_string()))
+    }
 }
 
 fn parse_dns_server(s: &str) -> Result<SocketAddr, String> {

@@ -292,3 +292,25 @@ fn hostile_certificate_names_are_printable_in_the_summary_and_the_page() {
     assert!(o.stdout.contains("svc\\u{1b}[1;1H\\u{202e}"), "{}", o.stdout);
     assert!(o.stderr.contains("endpoint=svc\\u{1b}[1;1H\\u{202e}"), "{}", o.stderr);
 }
+
+/// A password typed into an `--endpoint` URL or a probe file's `url` is refused (exit 3) and
+/// never printed back: not by the argument parser, not by the probe-file error.
+#[test]
+fn a_password_in_an_endpoint_url_is_refused_without_being_echoed() {
+    let dir = tempfile::tempdir().unwrap();
+    for url in ["https://user:s3cret@x.example/", "https://user:s3cret@bad host/", "tcp://user:s3cret@x.example:1/p"] {
+        let out = Command::new(BIN).current_dir(dir.path()).args(["run", "--endpoint", url]).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{url}: {stderr}");
+        assert!(!stderr.contains("s3cret") && !stderr.contains("user:"), "{url}: {stderr}");
+        assert!(stderr.contains("***@"), "{url}: the message still names the target: {stderr}");
+    }
+    probe_file(dir.path(), "[[endpoint]]\nname = \"a\"\nrole = \"custom\"\nurl = \"https://user:s3cret@x.example/\"\n");
+    let out = Command::new(BIN).current_dir(dir.path()).args(["run", "--probes", "probes.toml"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(!stderr.contains("s3cret"), "{stderr}");
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().ends_with(".json"))
+    );
+}

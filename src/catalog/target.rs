@@ -182,8 +182,11 @@ impl Target {
     /// [`TargetError`] naming the input and the rule it breaks: not a URL, another scheme, no host,
     /// credentials in the URL, port 0, a `tcp://` target without a port or with a path, an invalid
     /// host name.
-    pub fn parse(s: &str) -> Result<Target, TargetError> {
-        let url = url::Url::parse(s.trim()).map_err(|e| TargetError::Parse(s.into(), e.to_string()))?;
+    pub fn parse(raw: &str) -> Result<Target, TargetError> {
+        // Every error names the target as given, less any `user:password@` (never echoed).
+        let shown = without_userinfo(raw);
+        let s = shown.as_str();
+        let url = url::Url::parse(raw.trim()).map_err(|e| TargetError::Parse(s.into(), e.to_string()))?;
         if !url.username().is_empty() || url.password().is_some() {
             return Err(TargetError::Credentials(s.into()));
         }
@@ -272,6 +275,20 @@ impl From<Target> for String {
     }
 }
 
+/// `target` with the user information of its authority (`user:password@`) replaced by `***@`,
+/// for error messages: a password typed into an endpoint URL is never printed back. The
+/// authority is what follows `://` up to the first `/`, `?` or `#`; its last `@` ends the
+/// user information (RFC 3986, 3.2.1).
+fn without_userinfo(target: &str) -> String {
+    let Some(start) = target.find("://").map(|i| i + 3) else { return target.to_string() };
+    let rest = &target[start..];
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{}***{}", &target[..start], &rest[at..]),
+        None => target.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -312,6 +329,14 @@ mod tests {
         assert!(matches!(Target::parse("tcp://x.example:0"), Err(TargetError::PortZero(..))));
         assert!(matches!(Target::parse("https://x.example:0/"), Err(TargetError::PortZero(..))));
         assert!(matches!(Target::parse("https://u:p@x.example/"), Err(TargetError::Credentials(..))));
+        // The password is never printed back, in any error.
+        for bad in
+            ["https://user:s3cret@x.example/", "https://user:s3cret@bad host/", "tcp://user:s3cret@x.example:1/p"]
+        {
+            let e = Target::parse(bad).unwrap_err().to_string();
+            assert!(!e.contains("s3cret") && !e.contains("user"), "{bad}: {e}");
+            assert!(e.contains("***@"), "{bad}: {e}");
+        }
         assert!(matches!(Target::parse("login.microsoftonline.com"), Err(TargetError::Parse(..))));
     }
 
