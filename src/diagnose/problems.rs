@@ -74,7 +74,9 @@ pub struct Problem<'a> {
     pub findings: Vec<&'a Finding>,
     /// The endpoints the findings are about, each once, in `findings` order (empty: node-wide).
     pub endpoints: Vec<&'a str>,
-    /// The portal codes the findings surface as, each once, in `findings` order.
+    /// The portal codes the findings of the problem's own severity surface as, each once, in
+    /// `findings` order: a warning's code (an optional endpoint) is not listed under an error,
+    /// as the run's "the portal would show" lists only errors' codes.
     pub usage_errors: Vec<UsageError>,
 }
 
@@ -125,6 +127,7 @@ pub fn group(findings: &[Finding]) -> Vec<Problem<'_>> {
                 p.endpoints.push(e);
             }
             if let Some(u) = f.usage_error
+                && f.severity == p.severity
                 && !p.usage_errors.contains(&u)
             {
                 p.usage_errors.push(u);
@@ -187,7 +190,9 @@ mod tests {
         // The worst finding speaks for the problem; the others follow in report order.
         assert_eq!(p[0].first().endpoint.as_deref(), Some("login"));
         assert_eq!(p[0].findings.len(), 3);
-        assert_eq!(p[0].usage_errors, vec![UsageError::LoginError, UsageError::NetworkError]);
+        // Its portal codes are those of its errors: the warnings' NetworkError (optional
+        // endpoints) is not what the portal would show for this problem.
+        assert_eq!(p[0].usage_errors, vec![UsageError::LoginError]);
     }
 
     #[test]
