@@ -109,3 +109,21 @@ fn attaching_again_in_the_reports_language_reproduces_every_remediation() {
     }
     assert!(seen >= 20, "only {seen} findings compared");
 }
+
+/// A report from disk whose findings name an endpoint it does not hold (cut down, or from a
+/// tool that wrote it differently): the placeholders without a fact are written `<name>`, a
+/// visible gap, never the bare name read as a value ("sur le port port").
+#[test]
+fn render_lang_marks_a_fact_the_report_lacks() {
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(example("lab-mixed-failures.json")).unwrap()).unwrap();
+    v["endpoints"] = serde_json::json!([]);
+    let dir = tempfile::tempdir().unwrap();
+    let cut = dir.path().join("cut.json");
+    std::fs::write(&cut, serde_json::to_vec(&v).unwrap()).unwrap();
+    let fr = render(&cut, Some("fr"));
+    // The host and port are in the finding's evidence; the resolved addresses were only in
+    // the endpoint.
+    assert!(fr.contains("sortant vers management.lab.test (&lt;addresses&gt;)"), "the gap is marked");
+    assert!(!fr.contains("management.lab.test (addresses)"), "a placeholder's name read as its value");
+}

@@ -86,9 +86,11 @@ pub fn entry(code: &str, lang: Lang) -> Option<(&'static Remediation, Lang)> {
     catalogue(lang).get(code).map(|r| (r, lang)).or_else(|| catalogue(Lang::En).get(code).map(|r| (r, Lang::En)))
 }
 
-/// Fill `{name}` placeholders from `vars`; a name with no value is written without its braces.
+/// Fill `{name}` placeholders from `vars`; a name with no value is written `<name>`, as
+/// `explain` writes every placeholder: a visible gap (a report from disk that lacks a fact),
+/// never the bare name read as if it were the value ("port port").
 pub fn fill(template: &str, vars: &BTreeMap<String, String>) -> String {
-    fill_with(template, |key| vars.get(key).cloned().unwrap_or_else(|| key.to_string()))
+    fill_with(template, |key| vars.get(key).cloned().unwrap_or_else(|| format!("<{key}>")))
 }
 
 /// Replace each `{name}` placeholder (ASCII letters, digits and `_`) with `value(name)`.
@@ -293,6 +295,6 @@ mod tests {
         assert_eq!(entry("ClockSkew", Lang::En).map(|(_, l)| l), Some(Lang::En));
         assert!(entry("NoSuchCode", Lang::Fr).is_none());
         let vars = BTreeMap::from([("host".to_string(), "a.example".to_string())]);
-        assert_eq!(fill("{host} at {port} {", &vars), "a.example at port {");
+        assert_eq!(fill("{host} at {port} {", &vars), "a.example at <port> {");
     }
 }
