@@ -39,6 +39,13 @@ pub fn endpoint(worst: Option<Severity>, skipped: bool) -> EndpointVerdict {
     }
 }
 
+/// Whether a run is incomplete (exit 3, UNKNOWN in the monitoring-plugin convention): it was
+/// interrupted, or the probe's own resource limits (open files) kept an endpoint from being
+/// probed.
+pub fn incomplete(interrupted: bool, observations: &[crate::probe::EndpointObservation]) -> bool {
+    interrupted || observations.iter().any(|o| o.local_limit.is_some())
+}
+
 /// The run's verdict and exit code from its findings; `incomplete` (interrupted, or an endpoint
 /// not probed for the probe's own limits) makes the exit code [`EXIT_UNKNOWN`] whatever the
 /// verdict.

@@ -163,9 +163,7 @@ pub fn build(input: BuildInput<'_>) -> Report {
     let count = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
     let counts =
         Counts { error: count(Severity::Error), warning: count(Severity::Warning), info: count(Severity::Info) };
-    // An interrupted run is incomplete: UNKNOWN in the monitoring-plugin convention. So is a
-    // run that could not probe an endpoint for its own resource limits (open files).
-    let incomplete = input.interrupted || input.observations.iter().any(|o| o.local_limit.is_some());
+    let incomplete = verdict::incomplete(input.interrupted, input.observations);
     let (verdict, exit_code) = verdict::run(&findings, incomplete);
     let usage_errors = verdict::usage_errors(&findings);
     let duration_ms = u64::try_from((input.finished_at - input.started_at).num_milliseconds()).unwrap_or(0);
