@@ -20,7 +20,8 @@ macro_rules! codes {
                 match self { $( Code::$name => stringify!($name) ),* }
             }
 
-            /// The stage the code belongs to: dns, tcp, proxy, tls, http or clock.
+            /// The stage the code belongs to: dns, tcp, proxy, tls, http, clock or platform (the node's
+            /// own settings).
             pub fn stage(self) -> &'static str {
                 match self { $( Code::$name => $stage ),* }
             }

@@ -90,6 +90,10 @@ impl Ctx<'_> {
         self.obs.proxy.as_ref().is_some_and(|h| h.status != ProxyStatus::Bypassed)
     }
 
+    /// The severity of a failure of this endpoint: an error on a required endpoint, a warning on
+    /// an optional one (`required = false` in the probe set). Every stage's failure findings
+    /// take it (e.g. TlsInterception, pushed in `tls/chain.rs` with the severity `tls/mod.rs`
+    /// chose); info findings and the downgrades of root-cause rules set their own.
     fn failure_severity(&self) -> Severity {
         if self.obs.spec.required { Severity::Error } else { Severity::Warning }
     }
