@@ -172,7 +172,8 @@ pub struct Facts<'a> {
 /// The placeholders of a finding's remediation and its catalogue variant (e.g.
 /// `ClockSkew.time_zone`): the endpoint's facts, then the stage's own values (clock, platform),
 /// then the finding's evidence (strings and numbers) for names not yet given.
-pub fn placeholders(f: &Finding, facts: &Facts<'_>) -> (BTreeMap<String, String>, Option<&'static str>) {
+#[cfg(test)]
+pub(crate) fn placeholders(f: &Finding, facts: &Facts<'_>) -> (BTreeMap<String, String>, Option<&'static str>) {
     let endpoint = f.endpoint.as_deref().and_then(|name| facts.endpoints.iter().find(|e| e.name == name));
     placeholders_of(f, endpoint, facts)
 }
