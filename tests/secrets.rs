@@ -298,7 +298,12 @@ fn hostile_certificate_names_are_printable_in_the_summary_and_the_page() {
 #[test]
 fn a_password_in_an_endpoint_url_is_refused_without_being_echoed() {
     let dir = tempfile::tempdir().unwrap();
-    for url in ["https://user:s3cret@x.example/", "https://user:s3cret@bad host/", "tcp://user:s3cret@x.example:1/p"] {
+    for url in [
+        "https://user:s3cret@x.example/",
+        "https://user:s3cret@bad host/",
+        "tcp://user:s3cret@x.example:1/p",
+        "user:s3cret@x.example",
+    ] {
         let out = Command::new(BIN).current_dir(dir.path()).args(["run", "--endpoint", url]).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(3), "{url}: {stderr}");

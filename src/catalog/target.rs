@@ -277,10 +277,11 @@ impl From<Target> for String {
 
 /// `target` with the user information of its authority (`user:password@`) replaced by `***@`,
 /// for error messages: a password typed into an endpoint URL is never printed back. The
-/// authority is what follows `://` up to the first `/`, `?` or `#`; its last `@` ends the
-/// user information (RFC 3986, 3.2.1).
+/// authority is what follows `://` (or the start, when the scheme was left out:
+/// `user:pass@host`) up to the first `/`, `?` or `#`; its last `@` ends the user information
+/// (RFC 3986, 3.2.1).
 fn without_userinfo(target: &str) -> String {
-    let Some(start) = target.find("://").map(|i| i + 3) else { return target.to_string() };
+    let start = target.find("://").map_or(0, |i| i + 3);
     let rest = &target[start..];
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     match rest[..end].rfind('@') {
