@@ -705,24 +705,33 @@ fn windows_chain_engine_judges_against_the_windows_root_store() {
     drop(reg);
     let r = run(w, dir.path(), &args, &[]);
     assert_eq!(r.endpoint("rooted")["tls"]["trust"]["system"], "unknown_issuer", "removed again");
-    assert!(web.count("/ca.crl") >= 1, "crypt32 checked the leaves' revocation: {:?}", web.requests());
+    let crl_path = &crl_url[crl_url.rfind('/').unwrap()..];
+    assert!(web.count(crl_path) >= 1, "crypt32 checked the leaves' revocation: {:?}", web.requests());
 }
 
-/// A lab web server with an empty CRL of `ca` at `/ca.crl`, and that URL. Wine 8's SSL chain
+/// A path no earlier test served: wine's crypt32 keeps what it fetched in the prefix's URL
+/// cache, keyed by URL, and a later test's server may get the same loopback port.
+fn unique_path(name: &str) -> String {
+    format!("/{}-{name}", uuid::Uuid::new_v4().simple())
+}
+
+/// A lab web server with an empty CRL of `ca` at a [`unique_path`], and that URL. Wine 8's SSL chain
 /// policy reports CERT_E_REVOCATION_FAILURE for a leaf whose revocation is unknown, whatever
 /// the policy's ignore-unknown-revocation flags (Windows, and wine from 10.1, honour them):
 /// the lab leaves under wine name a CRL, as public leaves do.
 fn crl_server(ca: &TestCa) -> (lab::WebServer, String) {
     let now = time::OffsetDateTime::now_utc();
     let crl = lab::crl(ca, &[], now - time::Duration::hours(1), now + time::Duration::days(7));
+    let crl_path = unique_path("ca.crl");
+    let url_path = crl_path.clone();
     let web = lab::WebServer::start(std::sync::Arc::new(move |path: &str| {
-        if path == "/ca.crl" {
+        if path == crl_path {
             lab::Reply::ok("application/pkix-crl", crl.clone())
         } else {
             lab::Reply::Body { status: 404, content_type: "text/plain".into(), body: b"no".to_vec() }
         }
     }));
-    let url = format!("{}/ca.crl", web.base());
+    let url = format!("{}{url_path}", web.base());
     (web, url)
 }
 
@@ -744,17 +753,19 @@ fn windows_chain_engine_fetches_a_missing_intermediate() {
     let inter_der = inter.cert_der.clone();
     let now = time::OffsetDateTime::now_utc();
     let crl = lab::crl(&inter, &[], now - time::Duration::hours(1), now + time::Duration::days(7));
+    let (cer_path, crl_path) = (unique_path("issuing.cer"), unique_path("ca.crl"));
+    let (cer_at, crl_at) = (cer_path.clone(), crl_path.clone());
     let web = lab::WebServer::start(std::sync::Arc::new(move |path: &str| {
-        if path == "/issuing.cer" {
+        if path == cer_at {
             lab::Reply::ok("application/pkix-cert", inter_der.clone())
-        } else if path == "/ca.crl" {
+        } else if path == crl_at {
             lab::Reply::ok("application/pkix-crl", crl.clone())
         } else {
             lab::Reply::Body { status: 404, content_type: "text/plain".into(), body: b"no".to_vec() }
         }
     }));
-    let url = format!("{}/issuing.cer", web.base());
-    let crl_url = format!("{}/ca.crl", web.base());
+    let url = format!("{}{cer_path}", web.base());
+    let crl_url = format!("{}{crl_path}", web.base());
     let mut leaf =
         inter.leaf_edited(&["aia.lab.test"], |p| lab::name_urls(p, &[crl_url], &[], std::slice::from_ref(&url)));
     leaf.chain_der.truncate(1);
@@ -777,7 +788,7 @@ fn windows_chain_engine_fetches_a_missing_intermediate() {
     assert_eq!(trust["system"], "trusted", "the Windows engine fetched the intermediate: {trust}");
     assert_eq!(trust["system_engine"], "windows_chain_engine");
     let fetched = web.requests();
-    assert!(web.count("/issuing.cer") >= 1, "{fetched:?}");
+    assert!(web.count(&cer_path) >= 1, "{fetched:?}");
     assert!(
         fetched.iter().all(|h| !h.to_lowercase().contains("user-agent: azs-netprobe")),
         "crypt32 fetched it, not the probe: {fetched:?}"
