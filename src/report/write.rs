@@ -232,6 +232,14 @@ fn ends_with_separator(path: &Path) -> bool {
     s.last().is_some_and(|&b| std::path::is_separator(b as char))
 }
 
+/// The path as written ends with a `.` or `..` component (`r.json/.`, `out/..`): it names a
+/// folder, even where `Path::components` would read `r.json/.` as `r.json`.
+fn ends_with_dot_component(path: &Path) -> bool {
+    let s = path.as_os_str().as_encoded_bytes();
+    let last = s.rsplit(|&b| std::path::is_separator(b as char)).next().unwrap_or(s);
+    last == b"." || last == b".."
+}
+
 impl Output {
     /// Standard output (`--out -`).
     pub fn stdout(label: &str) -> Output {
@@ -247,6 +255,9 @@ impl Output {
         }
         if ends_with_separator(path) {
             return Err(WriteError::TrailingSeparator { what });
+        }
+        if ends_with_dot_component(path) {
+            return Err(WriteError::NoFileName { what });
         }
         // The caller's standard output (a terminal or /dev/null is simply opened in place).
         if let Ok(m) = std::fs::metadata(path)
