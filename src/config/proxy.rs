@@ -411,8 +411,13 @@ impl NoProxy {
                 } else {
                     DomainForm::Plain
                 };
-                let name =
-                    name.trim_start_matches("*.").trim_start_matches('.').trim_end_matches('.').to_ascii_lowercase();
+                // One `*.` or one leading dot: `*.*.test` or `..test` is malformed, not `.test`.
+                let name = name
+                    .strip_prefix("*.")
+                    .or_else(|| name.strip_prefix('.'))
+                    .unwrap_or(name)
+                    .trim_end_matches('.')
+                    .to_ascii_lowercase();
                 // A name the resolver would refuse can match no endpoint: malformed.
                 match crate::catalog::parse_host(&name) {
                     Ok(Host::Name(name)) => Some(NoProxyEntry::Domain { name, port, form }),
@@ -721,6 +726,8 @@ mod tests {
         let np = NoProxy::parse("ok.example, 10.0.0.0/33, a..b, x:99999, .corp");
         assert_eq!(np.entries(), ["ok.example", ".corp"]);
         assert_eq!(np.malformed(), ["10.0.0.0/33", "a..b", "x:99999"]);
+        // One leading `*.` or one leading dot: more is malformed (it used to be read as `.test`).
+        assert_eq!(NoProxy::parse("*.*.test,..test,*.ok.test").malformed(), ["*.*.test", "..test"]);
     }
 
     #[test]
