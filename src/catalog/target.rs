@@ -331,9 +331,12 @@ mod tests {
         assert!(matches!(Target::parse("https://x.example:0/"), Err(TargetError::PortZero(..))));
         assert!(matches!(Target::parse("https://u:p@x.example/"), Err(TargetError::Credentials(..))));
         // The password is never printed back, in any error.
-        for bad in
-            ["https://user:s3cret@x.example/", "https://user:s3cret@bad host/", "tcp://user:s3cret@x.example:1/p"]
-        {
+        for bad in [
+            "https://user:s3cret@x.example/",
+            "https://user:s3cret@bad host/",
+            "tcp://user:s3cret@x.example:1/p",
+            "user:s3cret@x.example",
+        ] {
             let e = Target::parse(bad).unwrap_err().to_string();
             assert!(!e.contains("s3cret") && !e.contains("user"), "{bad}: {e}");
             assert!(e.contains("***@"), "{bad}: {e}");
