@@ -256,9 +256,6 @@ impl Output {
         if ends_with_separator(path) {
             return Err(WriteError::TrailingSeparator { what });
         }
-        if ends_with_dot_component(path) {
-            return Err(WriteError::NoFileName { what });
-        }
         // The caller's standard output (a terminal or /dev/null is simply opened in place).
         if let Ok(m) = std::fs::metadata(path)
             && !m.is_dir()
@@ -285,6 +282,10 @@ impl Output {
                 return Ok(out);
             }
             _ => {}
+        }
+        // Not an existing folder, yet written as one (`r.json/.`): no file is named.
+        if ends_with_dot_component(path) {
+            return Err(WriteError::NoFileName { what });
         }
         let Some(name) = real.file_name().map(|n| n.to_os_string()) else {
             return Err(WriteError::NoFileName { what });
