@@ -78,6 +78,9 @@ impl fmt::Debug for Scrubber {
 impl Scrubber {
     /// Shortest form removed.
     pub const MIN_LEN: usize = 3;
+    /// Shortest encoded form also removed when whitespace breaks it (shorter ones would match
+    /// ordinary text).
+    pub const MIN_WRAPPED_LEN: usize = 8;
 
     /// The scrubber of these credentials.
     pub fn new(credentials: &Credentials) -> Scrubber {
@@ -125,8 +128,14 @@ impl Scrubber {
         for (form, fold) in &self.forms {
             if *fold {
                 out = replace_ignore_ascii_case(&out, form);
-            } else if out.contains(form.as_str()) {
-                out = out.replace(form.as_str(), "***");
+            } else {
+                if out.contains(form.as_str()) {
+                    out = out.replace(form.as_str(), "***");
+                }
+                // An encoded form (base64) as a page or a log wraps it: broken by whitespace.
+                if form.len() >= Self::MIN_WRAPPED_LEN {
+                    out = replace_wrapped(&out, form);
+                }
             }
         }
         out
@@ -186,6 +195,47 @@ fn html_escape(s: &str) -> String {
 }
 
 /// `text` with every occurrence of `needle` replaced by `***`, ASCII letters in either case.
+/// `text` with every occurrence of `needle` whose characters are separated only by ASCII
+/// whitespace (a base64 token wrapped over lines, or split by a space) replaced by `***`. An
+/// occurrence starts and ends on a character of `needle`. At most `needle.len()` steps from
+/// each position where its first character occurs.
+fn replace_wrapped(text: &str, needle: &str) -> String {
+    let (hay, pin) = (text.as_bytes(), needle.as_bytes());
+    let Some(&first) = pin.first() else { return text.to_string() };
+    let mut out = String::with_capacity(text.len());
+    let (mut last, mut at) = (0, 0);
+    while at < hay.len() {
+        if hay[at] == first {
+            // Match `pin` from `at`, skipping whitespace between its characters.
+            let (mut i, mut j) = (at, 0);
+            while j < pin.len() && i < hay.len() {
+                if hay[i] == pin[j] {
+                    j += 1;
+                    i += 1;
+                } else if j > 0 && hay[i].is_ascii_whitespace() {
+                    i += 1;
+                } else {
+                    break;
+                }
+            }
+            if j == pin.len() {
+                // `at` and `i` are on ASCII bytes of the needle (base64 is ASCII): char boundaries.
+                out.push_str(&text[last..at]);
+                out.push_str("***");
+                last = i;
+                at = i;
+                continue;
+            }
+        }
+        at += 1;
+    }
+    if last == 0 {
+        return text.to_string();
+    }
+    out.push_str(&text[last..]);
+    out
+}
+
 fn replace_ignore_ascii_case(text: &str, needle: &str) -> String {
     if needle.is_empty() || needle.len() > text.len() {
         return text.to_string();
@@ -703,6 +753,19 @@ mod tests {
         let cut = &format!("... Basic {token}")[..20];
         assert!(s.scrub_excerpt(cut).ends_with("Basic ***"), "{}", s.scrub_excerpt(cut));
         assert_eq!(s.scrub("nothing to see: lab-proxy"), "nothing to see: lab-proxy");
+        // A page that wraps the token (a line break, a space, a tab) still loses it.
+        for wrapped in [
+            format!("Basic {}\n{}", &token[..10], &token[10..]),
+            format!("Basic {} {}\t{}", &token[..4], &token[4..17], &token[17..]),
+        ] {
+            let clean = s.scrub(&wrapped);
+            assert_eq!(clean, "Basic ***", "{wrapped:?} → {clean:?}");
+        }
+        assert_eq!(s.scrub("a b c d e f g h"), "a b c d e f g h", "ordinary text is left alone");
+        let multibyte = format!("é{}\u{a0}{}ü {}", &token[..6], &token[6..], &token[..9]);
+        assert_eq!(s.scrub(&multibyte), multibyte, "only ASCII whitespace joins a wrapped token");
+        let around = format!("é«{} {}»ü", &token[..6], &token[6..]);
+        assert_eq!(s.scrub(&around), "é«***»ü");
     }
 
     #[test]
