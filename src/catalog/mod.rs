@@ -11,7 +11,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-pub use target::{Host, HostNameError, Target, TargetError, parse_host, validate_host_name};
+pub use target::{Host, HostNameError, Target, TargetError, mask_userinfo, parse_host, validate_host_name};
 
 /// What an endpoint is for; decides the portal code a failure maps to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]

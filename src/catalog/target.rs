@@ -184,7 +184,7 @@ impl Target {
     /// host name.
     pub fn parse(raw: &str) -> Result<Target, TargetError> {
         // Every error names the target as given, less any `user:password@` (never echoed).
-        let shown = without_userinfo(raw);
+        let shown = mask_userinfo(raw);
         let s = shown.as_str();
         let url = url::Url::parse(raw.trim()).map_err(|e| TargetError::Parse(s.into(), e.to_string()))?;
         if !url.username().is_empty() || url.password().is_some() {
@@ -275,18 +275,18 @@ impl From<Target> for String {
     }
 }
 
-/// `target` with the user information of its authority (`user:password@`) replaced by `***@`,
-/// for error messages: a password typed into an endpoint URL is never printed back. The
-/// authority is what follows `://` (or the start, when the scheme was left out:
-/// `user:pass@host`) up to the first `/`, `?` or `#`; its last `@` ends the user information
-/// (RFC 3986, 3.2.1).
-fn without_userinfo(target: &str) -> String {
-    let start = target.find("://").map_or(0, |i| i + 3);
-    let rest = &target[start..];
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+/// `url` with the user information of its authority (`user:password@`) replaced by `***@`: a
+/// password typed into an endpoint URL or a proxy setting is never printed back. The authority
+/// is what follows `://` (or the start, when the scheme was left out: `user:pass@host`) up to
+/// the first `/`; its last `@` ends the user information (RFC 3986, 3.2.1). An `@` in a query
+/// without a path (`h?a@b`) is masked too: more is hidden, never less.
+pub fn mask_userinfo(url: &str) -> String {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let rest = &url[start..];
+    let end = rest.find('/').unwrap_or(rest.len());
     match rest[..end].rfind('@') {
-        Some(at) => format!("{}***{}", &target[..start], &rest[at..]),
-        None => target.to_string(),
+        Some(at) => format!("{}***{}", &url[..start], &rest[at..]),
+        None => url.to_string(),
     }
 }
 

@@ -250,18 +250,10 @@ pub fn env_proxies(env: impl Fn(&str) -> Option<String>) -> Vec<ProxySetting> {
     }]
 }
 
-/// `user:pass@` in a proxy setting replaced by `***@`; the rest made printable.
+/// `user:pass@` in a proxy setting replaced by `***@` ([`crate::catalog::mask_userinfo`], as
+/// endpoint URLs in errors); the rest made printable.
 pub fn mask_credentials(s: &str) -> String {
-    let s = printable(s);
-    let (scheme, rest) = match s.find("://") {
-        Some(i) => s.split_at(i + 3),
-        None => ("", s.as_str()),
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}***@{}", &rest[at + 1..]),
-        None => s.clone(),
-    }
+    crate::catalog::mask_userinfo(&printable(s))
 }
 
 /// Control characters replaced by `?`, capped at 1,024 characters.
