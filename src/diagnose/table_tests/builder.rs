@@ -9,6 +9,8 @@ use chrono::{DateTime, Utc};
 use super::super::{Code, Finding, endpoint};
 use crate::catalog::{EndpointSpec, Reachable, Role, Target};
 use crate::clock::{ClockEstimate, ClockSource, SourceKind as ClockSourceKind};
+use crate::probe::families::AddressOrder;
+use crate::probe::order::{Candidate, PolicySource};
 use crate::probe::proxy::{ProxyHop, ProxyStatus};
 use crate::probe::revocation::{CheckObservation, FetchFailure, Fetched, RevocationObservation, Via};
 use crate::probe::{
@@ -190,6 +192,19 @@ impl Obs {
         if !self.0.tcp.iter().any(|a| a.status == TcpStatus::Ok) {
             return self.after_failure_at(Stage::Tcp);
         }
+        self
+    }
+
+    /// The node tries the destinations in this order (RFC 6724 default policy), each with the
+    /// source address it would use: `(destination, source)`.
+    pub(super) fn tries(mut self, order: &[(&str, &str)]) -> Obs {
+        self.0.address_order = Some(AddressOrder {
+            policy: PolicySource::Rfc6724Default,
+            addresses: order
+                .iter()
+                .map(|(d, s)| Candidate { destination: d.parse().unwrap(), source: Some(s.parse().unwrap()) })
+                .collect(),
+        });
         self
     }
 

@@ -6,8 +6,6 @@ use serde_json::Value;
 use super::builder::*;
 use crate::clock::ClockEstimate;
 use crate::diagnose::{Code, Severity};
-use crate::probe::families::AddressOrder;
-use crate::probe::order::{Candidate, PolicySource};
 use crate::probe::pmtu::{MssRetry, RetryStatus};
 use crate::probe::proxy::ProxyStatus;
 use crate::probe::revocation::{CheckObservation, FetchFailure};
@@ -201,24 +199,9 @@ fn root_cause_rules() {
         },
         Rule {
             what: "every address of the family the node tries first timing out, the other connecting, is an error",
-            obs: {
-                let mut o =
-                    h().addresses(&[("[2603:1030::1]:443", TcpStatus::Timeout), ("20.1.1.1:443", TcpStatus::Ok)]);
-                o.0.address_order = Some(AddressOrder {
-                    policy: PolicySource::Rfc6724Default,
-                    addresses: vec![
-                        Candidate {
-                            destination: "2603:1030::1".parse().unwrap(),
-                            source: Some("2001:db8::5".parse().unwrap()),
-                        },
-                        Candidate {
-                            destination: "20.1.1.1".parse().unwrap(),
-                            source: Some("192.0.2.5".parse().unwrap()),
-                        },
-                    ],
-                });
-                o
-            },
+            obs: h()
+                .addresses(&[("[2603:1030::1]:443", TcpStatus::Timeout), ("20.1.1.1:443", TcpStatus::Ok)])
+                .tries(&[("2603:1030::1", "2001:db8::5"), ("20.1.1.1", "192.0.2.5")]),
             clock: clock_ok(),
             code: Code::TcpConnectTimeout,
             severity: Error,
@@ -227,24 +210,9 @@ fn root_cause_rules() {
         },
         Rule {
             what: "the same timeouts on the family the node does not try first stay a warning",
-            obs: {
-                let mut o =
-                    h().addresses(&[("[2603:1030::1]:443", TcpStatus::Timeout), ("20.1.1.1:443", TcpStatus::Ok)]);
-                o.0.address_order = Some(AddressOrder {
-                    policy: PolicySource::Rfc6724Default,
-                    addresses: vec![
-                        Candidate {
-                            destination: "20.1.1.1".parse().unwrap(),
-                            source: Some("192.0.2.5".parse().unwrap()),
-                        },
-                        Candidate {
-                            destination: "2603:1030::1".parse().unwrap(),
-                            source: Some("2001:db8::5".parse().unwrap()),
-                        },
-                    ],
-                });
-                o
-            },
+            obs: h()
+                .addresses(&[("[2603:1030::1]:443", TcpStatus::Timeout), ("20.1.1.1:443", TcpStatus::Ok)])
+                .tries(&[("20.1.1.1", "192.0.2.5"), ("2603:1030::1", "2001:db8::5")]),
             clock: clock_ok(),
             code: Code::TcpConnectTimeout,
             severity: Warning,
